@@ -1,0 +1,31 @@
+"""The SMPL 24-joint tree, stated once for the whole package."""
+
+from __future__ import annotations
+
+SMPL_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
+    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
+    "neck", "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
+)  # fmt: skip
+
+#: Parent of each SMPL joint; -1 for the root (pelvis).
+SMPL_PARENTS: tuple[int, ...] = (
+    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+)  # fmt: skip
+
+NUM_JOINTS = len(SMPL_JOINT_NAMES)
+
+
+def mirror_index(names: tuple[str, ...]) -> list[int]:
+    """Index that swaps every ``left_*`` name with its ``right_*`` twin (others stay)."""
+    position = {name: i for i, name in enumerate(names)}
+
+    def twin(name: str) -> str:
+        if name.startswith("left_"):
+            return "right_" + name[5:]
+        if name.startswith("right_"):
+            return "left_" + name[6:]
+        return name
+
+    return [position[twin(name)] for name in names]
