@@ -1,0 +1,62 @@
+"""The ``hmrflow`` command: one entry point, one module per subcommand.
+
+Each subcommand module defines ``register(subparsers)``, which adds its parser and sets
+``func`` to a callable taking the parsed arguments and returning an exit code. Modules
+import heavy dependencies inside their functions, so ``hmrflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: Subcommand modules, in the order ``hmrflow --help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "hmrflow.cli.demo",
+    "hmrflow.cli.body",
+)
+
+EPILOG = """\
+Start with `hmrflow demo`. Every subcommand has its own help: `hmrflow demo --help`.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hmrflow",
+        description="Probabilistic 3D human mesh recovery with conditional normalizing flows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    from hmrflow import __version__
+
+    parser.add_argument("--version", action="version", version=f"hmrflow {__version__}")
+    subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
