@@ -1,0 +1,110 @@
+"""Training losses of ProHMR (DESIGN.md section 7), as pure functions.
+
+Shapes: B batch, S samples per input, K keypoints, J joints. Positions in metres, 2D
+keypoints in normalised crop coordinates (:mod:`hmrflow.geometry.cameras`). Every loss
+returns a scalar: a sum over coordinates, a mean over the batch (and samples), as ProHMR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from hmrflow.geometry import sixd_orthonormality_residual
+
+__all__ = [
+    "LossWeights",
+    "keypoint_2d_loss",
+    "keypoint_3d_loss",
+    "rotation_loss",
+    "betas_loss",
+    "orthonormal_loss",
+]
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the training losses; ProHMR's defaults."""
+
+    keypoints_3d_mode: float = 0.05
+    keypoints_2d_mode: float = 0.01
+    keypoints_2d_samples: float = 0.001
+    global_orient_mode: float = 0.001
+    body_pose_mode: float = 0.001
+    betas: float = 0.0005
+    nll: float = 0.001
+    orthonormal: float = 0.1
+    adversarial: float = 0.0005
+    #: Std of the Gaussian noise added to ground-truth 6D poses for the NLL.
+    nll_noise_std: float = 0.005
+
+
+def keypoint_2d_loss(pred: Tensor, target: Tensor) -> Tensor:
+    r"""Confidence-weighted L1 on 2D keypoints.
+
+    Arguments:
+        pred: Predicted keypoints, shape ``(B, [S,] K, 2)``.
+        target: Targets with confidence, shape ``(B, K, 3)``; broadcast over samples.
+
+    Example:
+        >>> keypoint_2d_loss(torch.ones(1, 2, 2), torch.tensor([[[0.0, 0, 1], [0, 0, 0]]]))
+        tensor(2.)
+    """
+    if pred.dim() == target.dim() + 1:
+        target = target.unsqueeze(1)
+    confidence = target[..., 2:]
+    per_point = (confidence * (pred - target[..., :2]).abs()).sum(dim=(-1, -2))
+    return per_point.mean()
+
+
+def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] = (0,)) -> Tensor:
+    r"""Confidence-weighted L1 on 3D keypoints after aligning their pelvises.
+
+    Arguments:
+        pred: Predicted keypoints, shape ``(B, [S,] K, 3)``.
+        target: Targets with confidence, shape ``(B, K, 4)``.
+        pelvis: Keypoint indices whose mean is the pelvis (one joint or the two hips).
+
+    Example:
+        >>> target = torch.tensor([[[0.0, 0, 0, 1], [1, 0, 0, 1]]])
+        >>> keypoint_3d_loss(torch.tensor([[[5.0, 5, 5], [6, 5, 5]]]), target)
+        tensor(0.)
+    """
+    if pred.dim() == target.dim() + 1:
+        target = target.unsqueeze(1)
+    index = list(pelvis)
+    pred = pred - pred[..., index, :].mean(dim=-2, keepdim=True)
+    xyz = target[..., :3] - target[..., index, :3].mean(dim=-2, keepdim=True)
+    per_point = (target[..., 3:] * (pred - xyz).abs()).sum(dim=(-1, -2))
+    return per_point.mean()
+
+
+def rotation_loss(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
+    r"""Squared error of rotation matrices, summed over joints; invalid items count as zero in the batch mean (as ProHMR).
+
+    Arguments:
+        pred: ``(B, J, 3, 3)``.
+        target: ``(B, J, 3, 3)``.
+        valid: ``(B,)`` bool or 0/1: which items have a ground-truth pose.
+    """
+    per_item = (pred - target).square().sum(dim=(-1, -2, -3))
+    return _masked_mean(per_item, valid)
+
+
+def betas_loss(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
+    r"""Squared error of betas ``(B, S)``, summed over components; invalid items count as zero."""
+    return _masked_mean((pred - target).square().sum(dim=-1), valid)
+
+
+def orthonormal_loss(sixd: Tensor) -> Tensor:
+    r"""Mean over rotations of ``|A^T A - I|^2`` on raw 6D outputs ``(..., 6)``."""
+    return sixd_orthonormality_residual(sixd).mean()
+
+
+def _masked_mean(values: Tensor, valid: Tensor | None) -> Tensor:
+    # ProHMR divides by the batch size, not by the number of valid items.
+    if valid is None:
+        return values.mean()
+    return (values * valid.to(values.dtype)).mean()
