@@ -1,5 +1,19 @@
 """Geometry: rotations, cameras, Procrustes. Any number of leading batch dimensions."""
 
+from hmrflow.geometry.cameras import (
+    DEFAULT_CROP_SIZE,
+    DEFAULT_FOCAL_LENGTH,
+    crop_camera_to_full_translation,
+    crop_to_image_pixels,
+    full_translation_to_crop_camera,
+    image_to_crop_pixels,
+    normalized_to_pixels,
+    perspective_projection,
+    pixels_to_normalized,
+    translation_to_weak_perspective,
+    weak_perspective_to_translation,
+)
+from hmrflow.geometry.procrustes import Similarity, align, similarity_procrustes
 from hmrflow.geometry.rotations import (
     rotmat_to_rotvec,
     rotmat_to_sixd,
@@ -11,11 +25,25 @@ from hmrflow.geometry.rotations import (
 )
 
 __all__ = [
+    "DEFAULT_CROP_SIZE",
+    "DEFAULT_FOCAL_LENGTH",
+    "Similarity",
+    "align",
+    "crop_camera_to_full_translation",
+    "crop_to_image_pixels",
+    "full_translation_to_crop_camera",
+    "image_to_crop_pixels",
+    "normalized_to_pixels",
+    "perspective_projection",
+    "pixels_to_normalized",
     "rotmat_to_rotvec",
     "rotmat_to_sixd",
     "rotvec_to_rotmat",
     "rotvec_to_sixd",
+    "similarity_procrustes",
     "sixd_orthonormality_residual",
     "sixd_to_rotmat",
     "sixd_to_rotvec",
+    "translation_to_weak_perspective",
+    "weak_perspective_to_translation",
 ]
