@@ -123,10 +123,10 @@ class BodyModel(torch.nn.Module):
     Arrays are stored as float32 buffers (not in the ``state_dict``: a body model is an
     asset read from its file), so ``.to(device, dtype)`` works.
 
-    Example:
-        >>> body = BodyModel.from_file("SMPL_NEUTRAL.pkl")  # doctest: +SKIP
-        >>> out = body(torch.eye(3).expand(2, 24, 3, 3), torch.zeros(2, 10))  # doctest: +SKIP
-        >>> out.vertices.shape  # doctest: +SKIP
+    Example (with a file of your own)::
+        body = BodyModel.from_file("SMPL_NEUTRAL.pkl")
+        out = body(torch.eye(3).expand(2, 24, 3, 3), torch.zeros(2, 10))
+        out.vertices.shape
         torch.Size([2, 6890, 3])
     """
 

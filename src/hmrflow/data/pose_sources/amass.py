@@ -7,8 +7,8 @@ releases). SMPL+H and SMPL-X put finger joints after the 22 body joints, so only
 ``up="z"`` turns it to SMPL's Y up by a -90 degree rotation about X, applied to the global
 orientation and, about the rest pelvis, to the translation.
 
-Example:
-    >>> seq = read_amass("CMU/01/01_01_poses.npz")  # doctest: +SKIP
+Example (with a file of your own)::
+    seq = read_amass("CMU/01/01_01_poses.npz")
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ Points of the posed :class:`~hmrflow.data.pose_sources.retarget.SourceMotion`: `
 each bone's name at the bone's start (with the bone's world rotation as its frame), and
 ``<bone>_end`` at the end of each bone without children.
 
-Example:
-    >>> seq = read_acclaim("test.asf", "test.amc", fps=120.0)  # doctest: +SKIP
-    >>> seq.rotmats.shape  # doctest: +SKIP
+Example (with a file of your own)::
+    seq = read_acclaim("test.asf", "test.amc", fps=120.0)
+    seq.rotmats.shape
     torch.Size([2751, 24, 3, 3])
 """
 

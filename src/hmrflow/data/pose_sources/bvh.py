@@ -15,8 +15,8 @@ Conventions implemented:
   the rest pose facing +Z (``world_rotation`` changes that).
 * Joint names are matched without a namespace prefix (``mixamorig:Hips`` -> ``Hips``).
 
-Example:
-    >>> seq = read_bvh("walk.bvh")  # doctest: +SKIP
+Example (with a file of your own)::
+    seq = read_bvh("walk.bvh")
 """
 
 from __future__ import annotations
