@@ -1,0 +1,298 @@
+r"""Synthetic keypoint data: pose x shape x camera -> 2D keypoints in a person box.
+
+Each example draws a pose (:class:`~hmrflow.data.pose_sampler.PoseSampler`), a shape
+(betas from a Gaussian over the body model's components) and a camera (distance,
+elevation, focal length, where the person stands in the image), poses the body, projects
+its keypoints into the image, takes a detector-like person box around the visible ones,
+and corrupts them as a detector would: jitter scaled by the box, dropped points,
+confidences, truncation at the image border, occasional left/right swaps.
+
+Frames: the world is the body's (Y up); the camera frame is OpenCV's (x right, y down,
+looking along +Z; :mod:`hmrflow.geometry.cameras`). The labels are in the camera frame:
+``rotmats[:, 0]`` is the global orientation as the camera sees it and ``translation``
+the body translation there, so that
+``body(rotmats, betas, translation)`` gives the camera-frame points that project to
+the clean keypoints with ``focal_length`` and the image centre.
+
+Example:
+    >>> from hmrflow.body import BodyModel
+    >>> gen = SyntheticKeypoints(BodyModel.from_name("anny_lowpoly"), poses=None)
+    >>> batch = gen.sample(4, torch.Generator().manual_seed(0))
+    >>> batch.evidence.shape
+    torch.Size([4, 23, 3])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import torch
+from torch import Tensor
+
+from hmrflow.body.keypoints import flip_permutation
+from hmrflow.body.model import BodyModel
+from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig
+from hmrflow.geometry.cameras import perspective_projection
+
+__all__ = [
+    "CameraConfig",
+    "CorruptionConfig",
+    "SyntheticConfig",
+    "SyntheticBatch",
+    "SyntheticKeypoints",
+    "make_evaluation_set",
+]
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Camera distribution; ranges are sampled uniformly."""
+
+    image_size: tuple[int, int] = (1280, 960)  #: (W, H) px
+    distance: tuple[float, float] = (3.0, 9.0)  #: pelvis depth, metres
+    elevation_deg: tuple[float, float] = (-10.0, 35.0)  #: camera pitch, positive looks down
+    focal_length: tuple[float, float] = (900.0, 2200.0)  #: px
+    center_spread: float = 0.3  #: pelvis within this fraction of the image from its centre
+
+
+@dataclass(frozen=True)
+class CorruptionConfig:
+    """Detector-like corruption of the evidence keypoints."""
+
+    jitter: tuple[float, float] = (0.0, 0.03)  #: per-example std range, fraction of box size
+    drop_probability: tuple[float, float] = (0.0, 0.15)  #: per-example range of dropping points
+    part_drop_probability: float = 0.1  #: chance of losing a whole limb (occlusion)
+    swap_probability: float = 0.02  #: chance of a left/right swap of one pair
+    confidence: tuple[float, float] = (0.5, 1.0)  #: confidences of kept points
+    box_scale: float = 1.2  #: box side over the visible keypoints' extent
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Synthetic keypoint data."""
+
+    evidence_sets: tuple[str, ...] = ("coco", "feet")  #: keypoint sets given as evidence
+    betas_std: float = 1.0
+    num_betas: int = 10
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
+    poses: PoseSamplerConfig = field(default_factory=PoseSamplerConfig)
+
+
+@dataclass(frozen=True)
+class SyntheticBatch:
+    r"""A batch of synthetic examples; B examples, K evidence keypoints, J joints.
+
+    Attributes:
+        rotmats: ``(B, J, 3, 3)`` local rotations, joint 0 in the camera frame.
+        betas: ``(B, S)``.
+        translation: ``(B, 3)`` body translation in the camera frame, metres.
+        focal_length: ``(B,)`` px; the principal point is the image centre.
+        image_size: ``(B, 2)`` (W, H) px.
+        keypoints_2d: ``(B, K, 3)`` corrupted detections: image px and confidence.
+        clean_2d: ``(B, K, 3)`` true projections and visibility (1 inside the image).
+        box_center: ``(B, 2)`` px; box_size: ``(B,)`` px (square person box).
+        evidence: ``(B, K, 3)`` ``keypoints_2d`` in normalised box coordinates
+            (``(x - center) / size``, the box spans ``[-0.5, 0.5]``) and confidence.
+        target_2d: ``(B, K, 3)`` ``clean_2d`` in normalised box coordinates.
+        joints_3d: ``(B, J, 3)`` camera frame, metres.
+        keypoints_3d: ``(B, K, 3)`` camera frame, metres.
+    """
+
+    rotmats: Tensor
+    betas: Tensor
+    translation: Tensor
+    focal_length: Tensor
+    image_size: Tensor
+    keypoints_2d: Tensor
+    clean_2d: Tensor
+    box_center: Tensor
+    box_size: Tensor
+    evidence: Tensor
+    target_2d: Tensor
+    joints_3d: Tensor
+    keypoints_3d: Tensor
+
+    def __len__(self) -> int:
+        return self.rotmats.shape[0]
+
+    def __getitem__(self, index: int | slice | Tensor) -> SyntheticBatch:
+        return SyntheticBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def to(self, device: torch.device | str) -> SyntheticBatch:
+        return SyntheticBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    @staticmethod
+    def concatenate(batches: list[SyntheticBatch]) -> SyntheticBatch:
+        return SyntheticBatch(
+            **{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(SyntheticBatch)}
+        )
+
+
+def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) -> Tensor:
+    low, high = bounds
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def camera_from_world(elevation: Tensor) -> Tensor:
+    r"""World (Y up) -> camera (y down, +Z forward) rotations ``(B, 3, 3)``.
+
+    The camera looks along world ``-Z`` (at the front of a body facing ``+Z``), pitched
+    down by ``elevation`` radians ``(B,)``.
+    """
+    c, s = elevation.cos(), elevation.sin()
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    # Rows are the camera axes in world coordinates: x right, y down, z forward.
+    x_axis = torch.stack([one, zero, zero], -1)
+    y_axis = torch.stack([zero, -c, s], -1)
+    z_axis = torch.stack([zero, -s, -c], -1)
+    return torch.stack([x_axis, y_axis, z_axis], dim=-2)
+
+
+class SyntheticKeypoints:
+    r"""Generator of :class:`SyntheticBatch` es on the fly.
+
+    Arguments:
+        body: The body model; it must hold the ``evidence_sets`` keypoint sets.
+        poses: Real poses ``(F, J, 3, 3)`` for the pose sampler to mix (or None).
+        config: :class:`SyntheticConfig`.
+    """
+
+    def __init__(self, body: BodyModel, poses: Tensor | None, config: SyntheticConfig | None = None):
+        self.config = config or SyntheticConfig()
+        missing = [name for name in self.config.evidence_sets if name not in body.keypoint_sets]
+        if missing:
+            raise ValueError(
+                f"body model {body.name!r} has no keypoint set(s) {missing}; "
+                f"it has {sorted(body.keypoint_sets)}"
+            )
+        self.body = body
+        self.sampler = PoseSampler(poses, config=self.config.poses)
+        self.names = tuple(
+            name for set_name in self.config.evidence_sets for name in body.keypoint_sets[set_name].names
+        )
+        self.flip_index = torch.tensor(flip_permutation(self.names))
+        self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_index.tolist()) if i < j]
+
+    @torch.no_grad()
+    def sample(self, batch_size: int, generator: torch.Generator) -> SyntheticBatch:
+        """Draw ``batch_size`` examples (CPU, float32)."""
+        cfg = self.config
+        B = batch_size
+        rotmats = self.sampler.sample(B, generator)
+        betas = torch.randn(B, cfg.num_betas, generator=generator) * cfg.betas_std
+        cam = cfg.camera
+        elevation = torch.deg2rad(_uniform(B, cam.elevation_deg, generator))
+        rotmats = torch.cat([(camera_from_world(elevation) @ rotmats[:, 0])[:, None], rotmats[:, 1:]], 1)
+        out = self.body(rotmats, betas, keypoints=cfg.evidence_sets, vertices=False)
+        keypoints_3d = torch.cat([out.keypoints[name] for name in cfg.evidence_sets], dim=1)
+
+        focal = _uniform(B, cam.focal_length, generator)
+        depth = _uniform(B, cam.distance, generator)
+        size = torch.tensor(cam.image_size, dtype=torch.float32)
+        # Pelvis image position: spread around the centre, back-projected at its depth.
+        offset = (torch.rand(B, 2, generator=generator) - 0.5) * cam.center_spread * size
+        pelvis = torch.cat([offset * depth[:, None] / focal[:, None], depth[:, None]], dim=-1)
+        translation = pelvis - out.joints[:, 0]
+        joints_3d = out.joints + translation[:, None]
+        keypoints_3d = keypoints_3d + translation[:, None]
+
+        center = (size / 2).expand(B, 2)
+        clean = perspective_projection(keypoints_3d, None, focal[:, None].expand(B, 2), center)
+        inside = ((clean >= 0) & (clean <= size)).all(-1) & (keypoints_3d[..., 2] > 0.1)
+        clean_2d = torch.cat([clean, inside[..., None].float()], dim=-1)
+        keypoints_2d, box_center, box_size = self._corrupt(clean_2d, generator)
+        return SyntheticBatch(
+            rotmats=rotmats,
+            betas=betas,
+            translation=translation,
+            focal_length=focal,
+            image_size=size.expand(B, 2).clone(),
+            keypoints_2d=keypoints_2d,
+            clean_2d=clean_2d,
+            box_center=box_center,
+            box_size=box_size,
+            evidence=normalize_keypoints(keypoints_2d, box_center, box_size),
+            target_2d=normalize_keypoints(clean_2d, box_center, box_size),
+            joints_3d=joints_3d,
+            keypoints_3d=keypoints_3d,
+        )
+
+    def _corrupt(self, clean_2d: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        cfg = self.config.corruption
+        B, K, _ = clean_2d.shape
+        visible = clean_2d[..., 2] > 0
+        center, extent = keypoint_box(clean_2d[..., :2], visible)
+        jitter = _uniform(B, cfg.jitter, generator)[:, None, None] * extent[:, None, None]
+        xy = clean_2d[..., :2] + torch.randn(B, K, 2, generator=generator) * jitter
+        # Left/right swap of one random pair.
+        if self.swap_pairs:
+            pairs = torch.tensor(self.swap_pairs)
+            pick = pairs[torch.randint(len(pairs), (B,), generator=generator)]
+            swap = torch.rand(B, generator=generator) < cfg.swap_probability
+            rows = torch.arange(B)[swap]
+            i, j = pick[swap, 0], pick[swap, 1]
+            xy[rows, i], xy[rows, j] = xy[rows, j].clone(), xy[rows, i].clone()
+        drop = torch.rand(B, K, generator=generator) < _uniform(B, cfg.drop_probability, generator)[:, None]
+        drop |= self._part_occlusion(B, generator)
+        keep = visible & ~drop
+        confidence = _uniform(B * K, cfg.confidence, generator).view(B, K) * keep
+        keypoints_2d = torch.cat([xy * keep[..., None], confidence[..., None]], dim=-1)
+        center, extent = keypoint_box(xy, keep)
+        return keypoints_2d, center, extent * cfg.box_scale
+
+    def _part_occlusion(self, B: int, generator: torch.Generator) -> Tensor:
+        """``(B, K)`` bool: every keypoint of one limb (one side's arm or leg) occluded."""
+        limbs = [
+            [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
+            for side in ("left_", "right_")
+            for part in (("shoulder", "elbow", "wrist"), ("knee", "ankle", "toe", "heel"))
+        ]
+        limbs = [limb for limb in limbs if limb]
+        mask = torch.zeros(B, len(self.names), dtype=torch.bool)
+        if not limbs:
+            return mask
+        occlude = torch.rand(B, generator=generator) < self.config.corruption.part_drop_probability
+        choice = torch.randint(len(limbs), (B,), generator=generator)
+        for index, limb in enumerate(limbs):
+            rows = occlude & (choice == index)
+            mask[rows.nonzero()[:, 0][:, None], torch.tensor(limb)] = True
+        return mask
+
+
+def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Square box around the valid points: centre ``(..., 2)`` and side ``(...)`` in px.
+
+    Arguments:
+        xy: ``(..., K, 2)`` points; valid: ``(..., K)`` bool. Rows with fewer than two
+        valid points get a box of side 1 around their mean (or the origin).
+    """
+    big = torch.finfo(xy.dtype).max
+    v = valid[..., None]
+    low = torch.where(v, xy, torch.full_like(xy, big)).amin(dim=-2)
+    high = torch.where(v, xy, torch.full_like(xy, -big)).amax(dim=-2)
+    ok = valid.sum(-1) >= 2
+    center = torch.where(ok[..., None], (low + high) / 2, torch.zeros_like(low))
+    side = torch.where(ok, (high - low).amax(-1), torch.ones_like(low[..., 0]))
+    return center, side.clamp_min(1.0)
+
+
+def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor) -> Tensor:
+    r"""Image keypoints ``(..., K, 2 or 3)`` -> normalised box coordinates (confidence kept).
+
+    ``(x - center) / size``: the box spans ``[-0.5, 0.5]``, ProHMR's crop normalisation.
+    Points with zero confidence get coordinates 0.
+    """
+    xy = (keypoints[..., :2] - box_center[..., None, :]) / box_size[..., None, None]
+    if keypoints.shape[-1] > 2:
+        xy = xy * (keypoints[..., 2:] > 0)
+    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+
+
+def make_evaluation_set(
+    generator: SyntheticKeypoints, size: int, seed: int, chunk: int = 1024
+) -> SyntheticBatch:
+    """A fixed set: the same ``seed`` and configuration always give the identical set."""
+    rng = torch.Generator().manual_seed(seed)
+    parts = [generator.sample(min(chunk, size - start), rng) for start in range(0, size, chunk)]
+    return SyntheticBatch.concatenate(parts)

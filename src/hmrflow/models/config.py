@@ -1,0 +1,59 @@
+"""Configuration of :class:`~hmrflow.models.ProbabilisticHMR`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hmrflow.flows.config import FlowConfig
+
+__all__ = ["ModelConfig", "EncoderConfig"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    r"""The evidence encoder.
+
+    Attributes:
+        kind: ``"keypoints"`` (2D keypoints with confidences in a person box) or
+            ``"image"`` (an RGB crop).
+        keypoint_sets: Keypoint sets of the body model given as evidence, in order.
+        width: Output width C of the keypoint encoder.
+        num_blocks: Residual blocks of the keypoint encoder.
+        dropout: Dropout of the keypoint encoder.
+        backbone_depth: ResNet depth of the image encoder (18, 34, 50 or 101).
+        crop_size: Side of the image crop in pixels.
+    """
+
+    kind: Literal["keypoints", "image"] = "keypoints"
+    keypoint_sets: tuple[str, ...] = ("coco", "feet")
+    width: int = 1024
+    num_blocks: int = 2
+    dropout: float = 0.5
+    backbone_depth: int = 50
+    crop_size: int = 224
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    r"""The probabilistic HMR model.
+
+    Attributes:
+        encoder: :class:`EncoderConfig`.
+        flow: :class:`~hmrflow.flows.FlowConfig`; its ``context_features`` must equal
+            the encoder's output width (C).
+        head_hidden: Hidden width of the shape/camera head.
+        num_betas: Shape components predicted.
+        body_model: A shipped body model name (``"anny"``, ``"anny_lowpoly"``) or a path
+            to an SMPL-format ``.pkl``/``.npz`` file.
+        focal_length: Focal length (px) of the weak-perspective camera at ``crop_size``.
+        mean_camera: The head's camera at initialisation ``(s, tx, ty)``.
+    """
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    flow: FlowConfig = field(default_factory=lambda: FlowConfig(context_features=1024))
+    head_hidden: int = 1024
+    num_betas: int = 10
+    body_model: str = "anny_lowpoly"
+    focal_length: float = 5000.0
+    mean_camera: tuple[float, float, float] = (0.9, 0.0, 0.0)

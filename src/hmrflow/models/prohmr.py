@@ -1,0 +1,207 @@
+r"""The probabilistic HMR model: evidence -> context -> a distribution over body pose.
+
+An encoder turns the evidence (2D keypoints in a person box, or an image crop) into a
+context ``(B, C)``. A :class:`~hmrflow.flows.ConditionalGlow` over the 24 x 6D pose
+(D = 144) gives ``p(pose | evidence)``: its mode (``z = 0``, exact with additive
+coupling), samples and log-likelihoods. A small head gives betas and a weak-perspective
+camera. The body model turns poses and betas into joints, keypoints and vertices.
+
+Example:
+    >>> from hmrflow.flows import FlowConfig
+    >>> config = ModelConfig(
+    ...     encoder=EncoderConfig(width=32),
+    ...     flow=FlowConfig(context_features=32, hidden_features=32),
+    ...     head_hidden=32,
+    ... )
+    >>> model = ProbabilisticHMR(config).eval()
+    >>> out = model(torch.zeros(2, 23, 3), num_samples=5, generator=torch.Generator().manual_seed(0))
+    >>> out.mode.rotmats.shape, out.samples.rotmats.shape
+    (torch.Size([2, 1, 24, 3, 3]), torch.Size([2, 5, 24, 3, 3]))
+    >>> model.pose(out.mode, out.betas, keypoints=("coco",), vertices=False).keypoints["coco"].shape
+    torch.Size([2, 1, 17, 3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from hmrflow.body import BodyModel, BodyOutput
+from hmrflow.flows import ConditionalGlow, FlowSample
+from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
+from hmrflow.geometry.cameras import perspective_projection, weak_perspective_to_translation
+from hmrflow.models.config import EncoderConfig, ModelConfig
+from hmrflow.models.head import ShapeCameraHead
+from hmrflow.models.keypoint_encoder import KeypointEncoder
+from hmrflow.models.resnet import ResNetEncoder
+
+__all__ = ["ProbabilisticHMR", "PoseSet", "HMROutput", "load_body_model"]
+
+
+@dataclass(frozen=True)
+class PoseSet:
+    r"""S poses per input.
+
+    Attributes:
+        rotmats: ``(B, S, J, 3, 3)`` local joint rotations (joint 0: global orientation).
+        sixd: ``(B, S, D)`` the flow's raw 6D output (not orthonormalised), D = 6 J.
+        z: ``(B, S, D)`` latents.
+        log_prob: ``(B, S)`` ``log p(sixd | evidence)``.
+    """
+
+    rotmats: Tensor
+    sixd: Tensor
+    z: Tensor
+    log_prob: Tensor
+
+    @staticmethod
+    def from_flow(sample: FlowSample) -> PoseSet:
+        B, S, D = sample.x.shape
+        rotmats = sixd_to_rotmat(sample.x.reshape(B, S, D // 6, 6))
+        return PoseSet(rotmats=rotmats, sixd=sample.x, z=sample.z, log_prob=sample.log_prob)
+
+
+@dataclass(frozen=True)
+class HMROutput:
+    r"""What the model says about B inputs.
+
+    Attributes:
+        context: ``(B, C)`` encoder features.
+        mode: The most likely pose (``z = 0``), a :class:`PoseSet` with S = 1.
+        samples: S poses drawn from the distribution, or None when none were asked for.
+        betas: ``(B, S_b)`` shape.
+        camera: ``(B, 3)`` weak-perspective camera ``(s, tx, ty)`` in the crop/box.
+        translation: ``(B, 3)`` the camera's body translation, camera frame.
+    """
+
+    context: Tensor
+    mode: PoseSet
+    samples: PoseSet | None
+    betas: Tensor
+    camera: Tensor
+    translation: Tensor
+
+
+def load_body_model(spec: str) -> BodyModel:
+    """A shipped body model by name, or an SMPL-format file by path."""
+    if spec.endswith((".pkl", ".npz")) or "/" in spec or Path(spec).exists():
+        return BodyModel.from_file(spec)
+    return BodyModel.from_name(spec)
+
+
+class ProbabilisticHMR(nn.Module):
+    r"""ProHMR for keypoint or image evidence.
+
+    Arguments:
+        config: :class:`ModelConfig`.
+        body: The body model; by default loaded from ``config.body_model``.
+
+    Evidence: keypoints ``(B, K, 3)`` in normalised box coordinates (the box spans
+    ``[-0.5, 0.5]``) with confidences, or images ``(B, 3, H, W)`` ImageNet-normalised.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, body: BodyModel | None = None):
+        super().__init__()
+        self.config = config = config if config is not None else ModelConfig()
+        self.body = body if body is not None else load_body_model(config.body_model)
+        self.encoder = self._build_encoder(config.encoder)
+        width = self.encoder.out_features
+        if config.flow.context_features != width:
+            raise ValueError(
+                f"flow.context_features ({config.flow.context_features}) must equal the "
+                f"encoder's output width ({width})"
+            )
+        if config.flow.features != 6 * self.body.num_joints:
+            raise ValueError(
+                f"flow.features ({config.flow.features}) must be 6 x the body model's "
+                f"{self.body.num_joints} joints"
+            )
+        self.flow = ConditionalGlow(config.flow)
+        self.head = ShapeCameraHead(width, config.num_betas, config.head_hidden, config.mean_camera)
+
+    def _build_encoder(self, config: EncoderConfig) -> nn.Module:
+        if config.kind == "image":
+            return ResNetEncoder(config.backbone_depth)
+        missing = [name for name in config.keypoint_sets if name not in self.body.keypoint_sets]
+        if missing:
+            raise ValueError(f"body model {self.body.name!r} lacks keypoint set(s) {missing}")
+        num_keypoints = sum(len(self.body.keypoint_sets[name].names) for name in config.keypoint_sets)
+        return KeypointEncoder(num_keypoints, config.width, config.num_blocks, config.dropout)
+
+    @property
+    def crop_size(self) -> float:
+        """Side of the crop the weak-perspective camera refers to; 1 for keypoint boxes."""
+        return float(self.config.encoder.crop_size) if self.config.encoder.kind == "image" else 1.0
+
+    @property
+    def focal_length(self) -> float:
+        """The camera's focal length in units of ``crop_size``."""
+        return self.config.focal_length * self.crop_size / self.config.encoder.crop_size
+
+    def forward(
+        self,
+        evidence: Tensor,
+        num_samples: int = 0,
+        generator: torch.Generator | None = None,
+        z: Tensor | None = None,
+    ) -> HMROutput:
+        r"""The distribution's mode and ``num_samples`` samples (or the poses of ``z``).
+
+        Arguments:
+            evidence: ``(B, K, 3)`` keypoints or ``(B, 3, H, W)`` images.
+            num_samples: S, samples to draw besides the mode.
+            generator: Randomness for the samples.
+            z: ``(B, S, D)`` latents to decode instead of random samples.
+        """
+        context = self.encoder(evidence)
+        B, D = context.shape[0], self.flow.config.features
+        if z is None:
+            z = torch.randn(
+                B, num_samples, D, generator=generator, device=context.device, dtype=context.dtype
+            )
+        # The mode and the samples in one pass through the flow: z = 0 first.
+        decoded = self.flow.decode(torch.cat([z.new_zeros(B, 1, D), z], dim=1), context)
+        mode = PoseSet.from_flow(FlowSample(*(t[:, :1] for t in _fields(decoded))))
+        samples = None
+        if z.shape[1] > 0:
+            samples = PoseSet.from_flow(FlowSample(*(t[:, 1:] for t in _fields(decoded))))
+        shape_camera = self.head(context)
+        translation = weak_perspective_to_translation(
+            shape_camera.camera, self.focal_length, self.crop_size
+        )
+        return HMROutput(context, mode, samples, shape_camera.betas, shape_camera.camera, translation)
+
+    def pose(
+        self,
+        poses: PoseSet,
+        betas: Tensor,
+        *,
+        keypoints: Sequence[str] = (),
+        vertices: bool = True,
+    ) -> BodyOutput:
+        r"""The body for each pose of ``poses`` ``(B, S, ...)`` with ``betas`` ``(B, S_b)``.
+
+        Outputs have leading dimensions ``(B, S)``; no translation is applied.
+        """
+        return self.body(poses.rotmats, betas[:, None], keypoints=keypoints, vertices=vertices)
+
+    def project(self, points: Tensor, translation: Tensor) -> Tensor:
+        r"""Project ``(B, S, K, 3)`` points with the camera ``(B, 3)`` into normalised crop
+        coordinates ``(B, S, K, 2)`` (the crop spans ``[-0.5, 0.5]``)."""
+        return perspective_projection(
+            points, translation[:, None], self.focal_length / self.crop_size
+        )
+
+    def log_prob(self, evidence: Tensor, rotmats: Tensor) -> Tensor:
+        r"""``log p(pose | evidence)`` of poses ``(B, [S,] J, 3, 3)``: ``(B, [S])``."""
+        context = self.encoder(evidence)
+        sixd = rotmat_to_sixd(rotmats).flatten(-2)
+        return self.flow.log_prob(sixd, context)
+
+
+def _fields(sample: FlowSample) -> tuple[Tensor, Tensor, Tensor]:
+    return sample.x, sample.z, sample.log_prob

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hmrflow.body import BodyModel
+from hmrflow.data.pose_sources import load_cmu_demo
+from hmrflow.data.synthetic import SyntheticConfig, SyntheticKeypoints, make_evaluation_set
+from hmrflow.geometry.cameras import perspective_projection
+
+
+@pytest.fixture(scope="module")
+def generator() -> SyntheticKeypoints:
+    return SyntheticKeypoints(BodyModel.from_name("anny_lowpoly"), load_cmu_demo().rotmats)
+
+
+def test_a_seed_gives_an_identical_set(generator):
+    a = make_evaluation_set(generator, 50, seed=3, chunk=16)
+    b = make_evaluation_set(generator, 50, seed=3, chunk=16)
+    c = make_evaluation_set(generator, 50, seed=4, chunk=16)
+    for name in vars(a):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0)
+    assert not torch.equal(a.evidence, c.evidence)
+    assert len(a) == 50
+
+
+def test_labels_are_consistent(generator):
+    batch = generator.sample(64, torch.Generator().manual_seed(0))
+    # The labels pose the body onto the 3D keypoints, which project onto the clean 2D ones.
+    out = generator.body(batch.rotmats, batch.betas, batch.translation, keypoints=("coco", "feet"), vertices=False)
+    keypoints = torch.cat([out.keypoints["coco"], out.keypoints["feet"]], dim=1)
+    torch.testing.assert_close(keypoints, batch.keypoints_3d, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.joints, batch.joints_3d, atol=1e-5, rtol=1e-5)
+    projected = perspective_projection(keypoints, None, batch.focal_length[:, None].expand(-1, 2), batch.image_size / 2)
+    torch.testing.assert_close(projected, batch.clean_2d[..., :2], atol=1e-3, rtol=1e-4)
+    # Bodies stand upright in the image: the nose is above the ankles (image y down).
+    assert (batch.clean_2d[:, 0, 1] < batch.clean_2d[:, 15:17, 1].mean(-1)).float().mean() > 0.9
+    # Evidence lies in the box, dropped points carry zero confidence and coordinates.
+    kept = batch.evidence[..., 2] > 0
+    assert batch.evidence[..., :2][kept].abs().max() < 0.6
+    assert batch.evidence[..., :2][~kept].abs().max() == 0
+
+
+def test_corruption_can_be_switched_off(generator):
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig
+
+    clean = replace(
+        SyntheticConfig(),
+        corruption=CorruptionConfig(jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0, swap_probability=0.0),
+    )
+    gen = SyntheticKeypoints(generator.body, None, clean)
+    batch = gen.sample(32, torch.Generator().manual_seed(1))
+    visible = batch.clean_2d[..., 2] > 0
+    torch.testing.assert_close(batch.keypoints_2d[..., :2][visible], batch.clean_2d[..., :2][visible])
+    assert torch.equal(batch.keypoints_2d[..., 2] > 0, visible)
+
+
+def test_missing_keypoint_sets_are_named():
+    body = BodyModel.from_name("anny_lowpoly")
+    with pytest.raises(ValueError, match="hands"):
+        SyntheticKeypoints(body, None, SyntheticConfig(evidence_sets=("coco", "hands")))

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hmrflow.flows import FlowConfig
+from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
+from hmrflow.models import EncoderConfig, ModelConfig, ProbabilisticHMR
+
+
+def tiny_config(**encoder) -> ModelConfig:
+    return ModelConfig(
+        encoder=EncoderConfig(width=32, **encoder),
+        flow=FlowConfig(context_features=32, hidden_features=32),
+        head_hidden=32,
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> ProbabilisticHMR:
+    torch.manual_seed(0)
+    model = ProbabilisticHMR(tiny_config())
+    evidence = torch.rand(16, 23, 3)
+    model.flow.initialize(torch.randn(16, 144) * 0.3, model.encoder(evidence).detach())
+    return model.eval()
+
+
+def test_mode_is_the_flow_decode_of_zero(model):
+    evidence = torch.rand(3, 23, 3)
+    out = model(evidence, num_samples=4, generator=torch.Generator().manual_seed(1))
+    decoded = model.flow.decode(torch.zeros(3, 1, 144), out.context)
+    torch.testing.assert_close(out.mode.sixd, decoded.x)
+    torch.testing.assert_close(out.mode.rotmats, sixd_to_rotmat(decoded.x.view(3, 1, 24, 6)))
+    assert out.mode.z.abs().max() == 0
+    # The mode is the most likely pose: every sample is less likely.
+    assert (out.samples.log_prob < out.mode.log_prob).all()
+
+
+def test_given_latents_are_decoded_and_log_probs_agree(model):
+    evidence = torch.rand(2, 23, 3)
+    z = torch.randn(2, 3, 144)
+    out = model(evidence, z=z)
+    torch.testing.assert_close(out.samples.z, z)
+    recomputed = model.flow.log_prob(out.samples.sixd, out.context)
+    torch.testing.assert_close(recomputed, out.samples.log_prob, atol=2e-3, rtol=1e-4)
+    # log_prob of rotation matrices scores their orthonormal 6D form.
+    orthonormal = model.flow.log_prob(rotmat_to_sixd(out.samples.rotmats).flatten(-2), out.context)
+    torch.testing.assert_close(model.log_prob(evidence, out.samples.rotmats), orthonormal)
+
+
+def test_samples_are_reproducible_with_a_generator(model):
+    evidence = torch.rand(2, 23, 3)
+    a = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(5))
+    b = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(a.samples.sixd, b.samples.sixd)
+    assert a.samples.rotmats.shape == (2, 3, 24, 3, 3)
+    assert a.betas.shape == (2, 10) and a.camera.shape == (2, 3) and a.translation.shape == (2, 3)
+
+
+def test_projection_of_the_camera_centre_is_the_box_centre(model):
+    out = model(torch.rand(2, 23, 3))
+    body = model.pose(out.mode, out.betas, keypoints=("coco",), vertices=False)
+    projected = model.project(body.keypoints["coco"], out.translation)
+    assert projected.shape == (2, 1, 17, 2)
+    # A point at the camera's optical axis shift -t projects to the box centre 0.
+    origin = -out.translation[:, None, None] * torch.tensor([1.0, 1.0, 0.0])
+    centre = model.project(origin, out.translation)
+    torch.testing.assert_close(centre, torch.zeros_like(centre))
+
+
+def test_mismatched_config_fails_clearly():
+    bad = ModelConfig(encoder=EncoderConfig(width=32), flow=FlowConfig(context_features=64))
+    with pytest.raises(ValueError, match="context_features"):
+        ProbabilisticHMR(bad)
+    with pytest.raises(ValueError, match="keypoint set"):
+        ProbabilisticHMR(tiny_config(keypoint_sets=("coco", "hands")))
+    with pytest.raises(ValueError, match="expected keypoints"):
+        ProbabilisticHMR(tiny_config())(torch.rand(2, 17, 3))
