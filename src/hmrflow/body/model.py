@@ -244,6 +244,7 @@ class BodyModel(torch.nn.Module):
         self._joint_template = self.joint_regressor @ self.template  # (J, 3)
         regressed = self.joint_regressor @ self.shapedirs.reshape(n, 3 * s)  # (J, 3 S)
         self._joint_shapedirs = regressed.reshape(self.num_joints * 3, s)  # row 3 j + c
+        self._pose_blend = bool(self.posedirs.any())
         self._subsets = {}
 
     def _subset(self, set_names: tuple[str, ...]) -> _VertexSubset:
@@ -328,10 +329,12 @@ class BodyModel(torch.nn.Module):
         subset: _VertexSubset | None,
         vertices: bool,
         betas: Tensor,
-        pose_feature: Tensor,
+        pose_feature: Tensor | None,
         transforms: Tensor,
     ) -> tuple[Tensor | None, Tensor | None]:
         """The full mesh ``(B, N, 3)`` if ``vertices``, and the subset's vertices ``(B, L, 3)``."""
+        if not self._pose_blend:  # a model without pose blend shapes (Anny's) skips them
+            pose_feature = None
         if vertices:
             mesh = self._skin(self.template.T, _flat_coordinate_major(self.shapedirs),
                               _flat_coordinate_major(self.posedirs), self.weights, betas, pose_feature,
@@ -385,18 +388,20 @@ class BodyModel(torch.nn.Module):
         posedirs: Tensor,
         weights: Tensor,
         betas: Tensor,
-        pose_feature: Tensor,
+        pose_feature: Tensor | None,
         transforms: Tensor,
     ) -> Tensor:
         """Posed vertices ``(B, L, 3)`` of ``L`` vertices, computed coordinate-major.
 
         ``template (3, L)``, ``shapedirs (3 L, S)``, ``posedirs (3 L, P)`` (coordinate-major),
-        ``weights (L, J)``, ``betas (B, S')``, ``pose_feature (B, P)``,
-        ``transforms (B, J, 3, 4)``.
+        ``weights (L, J)``, ``betas (B, S')``, ``pose_feature (B, P)`` (None: no pose
+        blend shapes), ``transforms (B, J, 3, 4)``.
         """
         b, L = betas.shape[0], template.shape[1]
         shaped = torch.addmm(template.reshape(-1), betas, shapedirs[:, : betas.shape[1]].T)  # (B, 3 L)
-        v = torch.addmm(shaped, pose_feature, posedirs.T).view(b, 3, L)
+        if pose_feature is not None:
+            shaped = torch.addmm(shaped, pose_feature, posedirs.T)
+        v = shaped.view(b, 3, L)
         # Per-vertex blended transforms, (B, 3, 4, L): one matrix product over the joints.
         t = (transforms.reshape(b, weights.shape[1], 12).transpose(1, 2) @ weights.T).view(b, 3, 4, L)
         posed = torch.addcmul(t[:, :, 3], t[:, :, 0], v[:, :1])

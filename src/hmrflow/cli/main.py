@@ -16,6 +16,12 @@ from collections.abc import Sequence
 #: Subcommand modules, in the order ``hmrflow --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "hmrflow.cli.demo",
+    "hmrflow.cli.train",
+    "hmrflow.cli.eval",
+    "hmrflow.cli.fit",
+    "hmrflow.cli.convert",
+    "hmrflow.cli.data",
+    "hmrflow.cli.render",
     "hmrflow.cli.body",
 )
 
