@@ -1,5 +1,6 @@
-"""hmrflow.evaluation: metrics (pure functions on tensors), evaluators, benchmark runners."""
+"""hmrflow.evaluation: metrics (pure functions on tensors), evaluators, sets and reports."""
 
+from hmrflow.evaluation.evaluator import DEFAULT_MIN_OF_N, EvaluationResult, Evaluator, figure_unit
 from hmrflow.evaluation.metrics import (
     MM_PER_M,
     CalibrationCurve,
@@ -10,6 +11,15 @@ from hmrflow.evaluation.metrics import (
     pa_mpjpe,
     per_joint_errors,
     sample_diversity,
+)
+from hmrflow.evaluation.reference import REFERENCES, Reference, reference_for
+from hmrflow.evaluation.sets import (
+    SYNTHETIC_SETS,
+    EvaluationBatch,
+    EvaluationData,
+    EvaluationSet,
+    SetInfo,
+    synthetic_set,
 )
 
 __all__ = [
@@ -22,4 +32,17 @@ __all__ = [
     "pa_mpjpe",
     "per_joint_errors",
     "sample_diversity",
+    "DEFAULT_MIN_OF_N",
+    "EvaluationResult",
+    "Evaluator",
+    "figure_unit",
+    "REFERENCES",
+    "Reference",
+    "reference_for",
+    "SYNTHETIC_SETS",
+    "EvaluationBatch",
+    "EvaluationData",
+    "EvaluationSet",
+    "SetInfo",
+    "synthetic_set",
 ]
