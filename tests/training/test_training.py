@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+from hmrflow.body import BodyModel
 from hmrflow.config import apply_overrides
+from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.checkpoint import CheckpointError, load_model, save_model
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import SyntheticDataModule
+from hmrflow.training.losses import keypoint_3d_loss, pelvis_weights, rotation_loss
 from hmrflow.training.module import HMRModule
 
 TINY = [
@@ -79,3 +84,91 @@ def test_bad_checkpoints_fail_clearly(config, tmp_path):
     torch.save(data, path)
     with pytest.raises(CheckpointError, match="colour"):
         load_model(path)
+
+
+def test_resuming_from_a_checkpoint_continues_identically(config, tmp_path):
+    from hmrflow.training.train import train
+
+    def run(name: str, steps: int, resume=None):
+        cfg = apply_overrides(
+            config,
+            ["trainer.accelerator=cpu", "trainer.devices=1", "data.val_size=16", "trainer.val_every=3",
+             f"trainer.max_steps={steps}", f"trainer.output_dir={tmp_path / name}"],
+        )  # fmt: skip
+        return train(cfg, resume=resume, progress=False)
+
+    straight = torch.load(run("straight", 6), weights_only=True)
+    run("halves", 3)
+    middle = tmp_path / "halves" / "checkpoints" / "step0000003.ckpt"
+    resumed = torch.load(run("halves", 6, resume=middle), weights_only=True)
+    assert straight["global_step"] == resumed["global_step"] == 6
+    first = torch.load(middle, weights_only=True)["state_dict"]
+    a, b = straight["state_dict"], resumed["state_dict"]
+    assert a.keys() == b.keys()
+    for key in a:  # bit-identical: same batches, same noise, same optimiser state
+        assert torch.equal(a[key], b[key]), key
+    assert not torch.equal(first["model.head.layers.0.weight"], a["model.head.layers.0.weight"])
+
+
+def test_the_training_stream_is_a_function_of_the_step(config):
+    from torch.utils.data import DataLoader
+
+    from hmrflow.training.data import HMRDataModule
+
+    data = HMRDataModule(apply_overrides(config, ["data.batch_size=4"]).data, BodyModel.from_name("anny_lowpoly"))
+    stream = data.training_stream()
+    later = data.training_stream(start_step=3)
+    torch.testing.assert_close(stream.batch(3).evidence, next(iter(later)).evidence, rtol=0, atol=0)
+    other_rank = data.training_stream(rank=1)
+    assert not torch.equal(stream.batch(3).evidence, other_rank.batch(3).evidence)
+    # Loader workers take turns over the steps: the sequence does not depend on their number.
+    loader = DataLoader(data.training_stream(start_step=2), batch_size=None, num_workers=2)
+    for step, batch in zip(range(2, 6), loader):
+        assert torch.equal(batch.evidence, stream.batch(step).evidence)
+
+
+def test_missing_labels_are_masked_as_prohmr_does(config):
+    torch.manual_seed(0)
+    module = HMRModule(config)
+    data = SyntheticDataModule(config.data, module.model.body)
+    batch = TrainingBatch.from_synthetic(data.initialization_batch())
+    module.initialize_flow(batch)
+    missing = torch.arange(len(batch)) < 5
+    labelled = replace(batch, has_pose=(~missing).float(), has_betas=(~missing).float())
+    garbage = torch.linalg.qr(torch.randn(len(batch), 24, 3, 3))[0]
+    changed = replace(
+        labelled,
+        rotmats=torch.where(missing[:, None, None, None], garbage, batch.rotmats),
+        betas=torch.where(missing[:, None], 10 * torch.randn_like(batch.betas), batch.betas),
+    )
+    module.eval()  # no dropout: the same forward pass for both
+
+    def losses(b):
+        torch.manual_seed(1)
+        return module.compute_losses(b)
+
+    a, b, full = losses(labelled), losses(changed), losses(batch)
+    for name in ("global_orient_mode", "body_pose_mode", "betas", "nll", "keypoints_3d_mode"):
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), msg=name)
+    # Items without a label count as zero, divided by the whole batch size.
+    torch.testing.assert_close(
+        a.body_pose_mode,
+        rotation_loss(module.model(batch.evidence).mode.rotmats[~missing, 0, 1:], batch.rotmats[~missing, 1:])
+        * (~missing).sum() / len(batch),
+    )
+    assert not torch.allclose(a.body_pose_mode, full.body_pose_mode)
+
+
+def test_without_joint_labels_the_3d_loss_aligns_at_the_hips():
+    pred = torch.randn(3, 1, 5, 3)
+    target = torch.cat([torch.randn(3, 5, 3), torch.ones(3, 5, 1)], -1)
+    target[1:, 0, 3] = 0  # no pelvis label: the mean of points 1 and 2 stands in
+    target[2, 1, 3] = 0  # nor a hip: the example drops out
+    weights = pelvis_weights(target[..., 3], 0, (1, 2))
+    loss = keypoint_3d_loss(pred, target, weights)
+    shifted = keypoint_3d_loss(pred + torch.randn(3, 1, 1, 3), target, weights)
+    torch.testing.assert_close(loss, shifted)  # translation-invariant
+    centred = pred[1, 0] - pred[1, 0, 1:3].mean(0)
+    expected_1 = (centred - (target[1, :, :3] - target[1, 1:3, :3].mean(0))).abs()[1:].sum()
+    expected_0 = keypoint_3d_loss(pred[:1], target[:1], (0,)) * 1
+    torch.testing.assert_close(loss, (expected_0 + expected_1) / 3)

@@ -14,9 +14,19 @@ CONFIG is a bundled configuration name (see below) or a YAML file; it is read st
 
   hmrflow train keypoints trainer.max_steps=2000 data.batch_size=32
   hmrflow train my.yaml trainer.output_dir=runs/mine --resume last
+  hmrflow train image-synthetic trainer.devices=4 trainer.strategy=ddp
 
-Checkpoints (with their configuration) and TensorBoard logs go to trainer.output_dir.
-Bundled configurations: {names}.
+Bundled configurations ({names}):
+  keypoints        the shipped keypoint-conditioned model; trains on a CPU
+  image-synthetic  ResNet-34 on synthetic images (render them first: see the file)
+  prohmr           ProHMR's recipe: ResNet-50 on H36M/MPII/COCO/MPI-INF-3DHP; copy the
+                   file and set its placeholder dataset paths first
+
+Data: data.sources mixes synthetic keypoints, synthetic image shards and ProHMR-format
+datasets by weight. Mixed precision (trainer.precision=bf16-mixed or 16-mixed) reaches
+the image backbone only. Checkpoints (with their configuration) and TensorBoard logs go
+to trainer.output_dir; --resume continues a run exactly where it stopped.
+Start your own from a bundled one: hmrflow train prohmr --print-config > my-prohmr.yaml
 """
 
 
@@ -44,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint ('last': this run's last)")
     parser.add_argument("--export", metavar="PATH", help="after training, write the model alone to PATH")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the full configuration (with overrides) as YAML and exit"
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,10 +69,22 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"hmrflow train: {error}")
         return 2
+    if args.print_config:
+        import yaml
+
+        from hmrflow.config import config_to_dict
+
+        print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
+        return 0
     from hmrflow.training.checkpoint import load_model, save_model
+    from hmrflow.training.data import DataSourceError
     from hmrflow.training.train import train
 
-    last = train(config, resume=args.resume, progress=not args.no_progress)
+    try:
+        last = train(config, resume=args.resume, progress=not args.no_progress)
+    except (DataSourceError, FileNotFoundError) as error:
+        print(f"hmrflow train: {error}")
+        return 2
     print(f"last checkpoint: {last}")
     if args.export:
         save_model(load_model(last), config, args.export)

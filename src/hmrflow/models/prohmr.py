@@ -6,6 +6,10 @@ context ``(B, C)``. A :class:`~hmrflow.flows.ConditionalGlow` over the 24 x 6D p
 coupling), samples and log-likelihoods. A small head gives betas and a weak-perspective
 camera. The body model turns poses and betas into joints, keypoints and vertices.
 
+Precision: an image encoder follows any enclosing :class:`torch.autocast` (mixed
+precision for the backbone only, e.g. ``with torch.autocast("cuda", torch.bfloat16):``);
+the keypoint encoder, the flow and the head always run in float32, autocast or not.
+
 Example:
     >>> from hmrflow.flows import FlowConfig
     >>> config = ModelConfig(
@@ -23,7 +27,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +44,7 @@ from hmrflow.models.head import ShapeCameraHead
 from hmrflow.models.keypoint_encoder import KeypointEncoder
 from hmrflow.models.resnet import ResNetEncoder
 
-__all__ = ["ProbabilisticHMR", "PoseSet", "HMROutput", "load_body_model"]
+__all__ = ["ProbabilisticHMR", "PoseSet", "HMROutput", "load_body_model", "full_precision"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,16 @@ class HMROutput:
     betas: Tensor
     camera: Tensor
     translation: Tensor
+
+
+@contextmanager
+def full_precision(device: torch.device) -> Iterator[None]:
+    """Turn off any enclosing :class:`torch.autocast` on ``device`` (float32 inside)."""
+    if device.type in ("cpu", "cuda", "xpu", "mps"):
+        with torch.autocast(device_type=device.type, enabled=False):
+            yield
+    else:
+        yield
 
 
 def load_body_model(spec: str) -> BodyModel:
@@ -157,7 +172,25 @@ class ProbabilisticHMR(nn.Module):
             generator: Randomness for the samples.
             z: ``(B, S, D)`` latents to decode instead of random samples.
         """
-        context = self.encoder(evidence)
+        context = self.encode(evidence)
+        with full_precision(context.device):
+            return self._decode_all(context, num_samples, generator, z)
+
+    def encode(self, evidence: Tensor) -> Tensor:
+        r"""The context ``(B, C)`` in the model's dtype (float32).
+
+        An image encoder runs under any enclosing autocast (mixed precision for the
+        backbone only); a keypoint encoder always runs in full precision.
+        """
+        dtype = self.head.layers[0].weight.dtype
+        if self.config.encoder.kind == "image":
+            return self.encoder(evidence).to(dtype)
+        with full_precision(evidence.device):
+            return self.encoder(evidence).to(dtype)
+
+    def _decode_all(
+        self, context: Tensor, num_samples: int, generator: torch.Generator | None, z: Tensor | None
+    ) -> HMROutput:
         B, D = context.shape[0], self.flow.config.features
         if z is None:
             z = torch.randn(
@@ -198,9 +231,10 @@ class ProbabilisticHMR(nn.Module):
 
     def log_prob(self, evidence: Tensor, rotmats: Tensor) -> Tensor:
         r"""``log p(pose | evidence)`` of poses ``(B, [S,] J, 3, 3)``: ``(B, [S])``."""
-        context = self.encoder(evidence)
-        sixd = rotmat_to_sixd(rotmats).flatten(-2)
-        return self.flow.log_prob(sixd, context)
+        context = self.encode(evidence)
+        with full_precision(context.device):
+            sixd = rotmat_to_sixd(rotmats.to(context.dtype)).flatten(-2)
+            return self.flow.log_prob(sixd, context)
 
 
 def _fields(sample: FlowSample) -> tuple[Tensor, Tensor, Tensor]:

@@ -7,12 +7,52 @@ saved inside every checkpoint (:mod:`hmrflow.training.checkpoint`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from hmrflow.data.augment import AugmentConfig
 from hmrflow.data.synthetic import SyntheticConfig
 from hmrflow.models.config import ModelConfig
 from hmrflow.training.losses import LossWeights
 
-__all__ = ["DataConfig", "OptimConfig", "TrainerConfig", "ExperimentConfig"]
+__all__ = [
+    "SourceConfig",
+    "DataConfig",
+    "DiscriminatorConfig",
+    "OptimConfig",
+    "TrainerConfig",
+    "ExperimentConfig",
+]
+
+SourceKind = Literal["synthetic_keypoints", "synthetic_images", "prohmr"]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    r"""One source of training (or validation) data.
+
+    Attributes:
+        kind: ``"synthetic_keypoints"`` (generated on the fly from
+            ``DataConfig.synthetic``; keypoint models only), ``"synthetic_images"`` (a
+            folder of rendered shards, ``hmrflow render images``) or ``"prohmr"`` (a
+            ProHMR-format ``.npz`` file and its images).
+        weight: Share of each batch, relative to the other sources' weights.
+        path: The shard folder (``synthetic_images``) or the ``.npz`` file (``prohmr``).
+        image_root: Folder the ``imgname`` paths of a ``prohmr`` file are relative to
+            (default: the file's folder).
+        name: Shown in messages (default: the kind and path).
+        augment: ProHMR's augmentation (``DataConfig.augment``) on this source when training.
+    """
+
+    kind: SourceKind = "synthetic_keypoints"
+    weight: float = 1.0
+    path: str = ""
+    image_root: str = ""
+    name: str = ""
+    augment: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.name or (f"{self.kind}:{self.path}" if self.path else self.kind)
 
 
 @dataclass(frozen=True)
@@ -22,9 +62,16 @@ class DataConfig:
     Attributes:
         synthetic: Synthetic keypoint data (poses x shapes x cameras).
         batch_size: Examples per step (per device).
-        val_size: Size of the fixed synthetic validation set.
+        val_size: Size of the fixed synthetic validation set (or the most items taken
+            from ``val_sources``).
         val_seed: Seed of the validation set (a seed gives an identical set).
         num_workers: Data loader worker processes.
+        sources: Training data mixed by weight (:class:`SourceConfig`); empty means
+            synthetic keypoints only.
+        val_sources: Validation data read without augmentation (``synthetic_images``
+            or ``prohmr``); empty means the synthetic keypoint validation set for
+            keypoint models and no validation for image models.
+        augment: ProHMR's image augmentation, for sources with ``augment``.
     """
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -32,6 +79,31 @@ class DataConfig:
     val_size: int = 512
     val_seed: int = 1234
     num_workers: int = 0
+    sources: tuple[SourceConfig, ...] = ()
+    val_sources: tuple[SourceConfig, ...] = ()
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    r"""The optional adversarial prior (ProHMR's discriminator; :mod:`hmrflow.training.discriminator`).
+
+    A discriminator on the predicted body-joint rotations and betas learns to tell them
+    from real motion capture; the model is penalised (``losses.adversarial``) when it
+    can. Off by default.
+
+    Attributes:
+        enabled: Train with the discriminator.
+        mocap: Motion files of real poses: AMASS ``.npz`` (``poses``, ``betas``) or
+            ProHMR's mocap ``.npz`` (``pose`` (N, 72) axis-angle, ``shape`` (N, 10)).
+        use_bundled: Also use the bundled CMU trial (:func:`~hmrflow.data.pose_sources.load_cmu_demo`).
+        betas_std: Std of the Gaussian betas drawn for mocap poses without a shape.
+    """
+
+    enabled: bool = False
+    mocap: tuple[str, ...] = ()
+    use_bundled: bool = True
+    betas_std: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,24 +125,27 @@ class TrainerConfig:
         log_every: Steps between logged losses.
         accelerator, devices, num_nodes, strategy: Lightning's (``"auto"`` picks).
         precision: ``"32-true"``, or ``"bf16-mixed"``/``"16-mixed"``: mixed precision
-            runs only the image backbone in low precision; flow and body stay float32.
+            runs only the image backbone in low precision; flow, head, body model and
+            losses stay float32 (keypoint models run wholly in float32).
         output_dir: Checkpoints and TensorBoard logs go here.
         seed: Seed of everything random in training.
         num_samples: Poses per input in a training step: the mode and ``num_samples - 1``
             samples (ProHMR: 2).
+        sync_batchnorm: Synchronise BatchNorm statistics across devices (DDP).
     """
 
     max_steps: int = 20000
     val_every: int = 1000
     log_every: int = 50
     accelerator: str = "auto"
-    devices: str = "auto"
+    devices: int | str = "auto"  #: a count, "auto", or a list such as "0,1"
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
     output_dir: str = "runs/keypoints"
     seed: int = 0
     num_samples: int = 2
+    sync_batchnorm: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,3 +157,4 @@ class ExperimentConfig:
     losses: LossWeights = field(default_factory=LossWeights)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)

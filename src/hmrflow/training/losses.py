@@ -18,7 +18,9 @@ __all__ = [
     "LossWeights",
     "keypoint_2d_loss",
     "keypoint_3d_loss",
+    "pelvis_weights",
     "rotation_loss",
+    "nll_loss",
     "betas_loss",
     "orthonormal_loss",
 ]
@@ -59,13 +61,15 @@ def keypoint_2d_loss(pred: Tensor, target: Tensor) -> Tensor:
     return per_point.mean()
 
 
-def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] = (0,)) -> Tensor:
+def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,)) -> Tensor:
     r"""Confidence-weighted L1 on 3D keypoints after aligning their pelvises.
 
     Arguments:
         pred: Predicted keypoints, shape ``(B, [S,] K, 3)``.
         target: Targets with confidence, shape ``(B, K, 4)``.
-        pelvis: Keypoint indices whose mean is the pelvis (one joint or the two hips).
+        pelvis: Keypoint indices whose mean is the pelvis (one joint or the two hips),
+            or per-example weights ``(B, K)`` (rows summing to 1, see
+            :func:`pelvis_weights`; an all-zero row drops the example from the loss).
 
     Example:
         >>> target = torch.tensor([[[0.0, 0, 0, 1], [1, 0, 0, 1]]])
@@ -74,11 +78,48 @@ def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] = (0,
     """
     if pred.dim() == target.dim() + 1:
         target = target.unsqueeze(1)
-    index = list(pelvis)
-    pred = pred - pred[..., index, :].mean(dim=-2, keepdim=True)
-    xyz = target[..., :3] - target[..., index, :3].mean(dim=-2, keepdim=True)
-    per_point = (target[..., 3:] * (pred - xyz).abs()).sum(dim=(-1, -2))
+    if isinstance(pelvis, Tensor):
+        weights = pelvis.to(pred.dtype)
+        if pred.dim() == weights.dim() + 2:
+            weights = weights.unsqueeze(1)
+        pred = pred - (weights.unsqueeze(-1) * pred).sum(dim=-2, keepdim=True)
+        xyz = target[..., :3] - (weights.unsqueeze(-1) * target[..., :3]).sum(dim=-2, keepdim=True)
+        confidence = target[..., 3:] * (weights.sum(-1) > 0)[..., None, None].to(pred.dtype)
+    else:
+        index = list(pelvis)
+        pred = pred - pred[..., index, :].mean(dim=-2, keepdim=True)
+        xyz = target[..., :3] - target[..., index, :3].mean(dim=-2, keepdim=True)
+        confidence = target[..., 3:]
+    per_point = (confidence * (pred - xyz).abs()).sum(dim=(-1, -2))
     return per_point.mean()
+
+
+def pelvis_weights(confidence: Tensor, root: int, fallback: tuple[int, ...]) -> Tensor:
+    r"""Per-example pelvis definition for :func:`keypoint_3d_loss`.
+
+    The point ``root`` where it is labelled, else the mean of the ``fallback`` points
+    (e.g. the hips) where they all are, else nothing (an all-zero row).
+
+    Arguments:
+        confidence: ``(B, K)`` 3D label confidences.
+        root: Index of the pelvis joint.
+        fallback: Indices whose mean stands in for the pelvis.
+
+    Returns:
+        ``(B, K)`` weights; each row sums to 1 or 0.
+
+    Example:
+        >>> pelvis_weights(torch.tensor([[1.0, 1, 1], [0, 1, 1], [0, 1, 0]]), 0, (1, 2)).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    """
+    weights = torch.zeros_like(confidence)
+    has_root = confidence[:, root] > 0
+    weights[:, root] = has_root.to(confidence.dtype)
+    if fallback:
+        index = list(fallback)
+        has_fallback = ~has_root & (confidence[:, index] > 0).all(dim=-1)
+        weights[:, index] = has_fallback[:, None].to(confidence.dtype) / len(index)
+    return weights
 
 
 def rotation_loss(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
@@ -96,6 +137,23 @@ def rotation_loss(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> 
 def betas_loss(pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
     r"""Squared error of betas ``(B, S)``, summed over components; invalid items count as zero."""
     return _masked_mean((pred - target).square().sum(dim=-1), valid)
+
+
+def nll_loss(log_prob: Tensor, valid: Tensor | None = None) -> Tensor:
+    r"""Mean negative log-likelihood ``(B,)`` over the items that have a pose label (as ProHMR).
+
+    Zero when no item has one.
+
+    Example:
+        >>> nll_loss(torch.tensor([-1.0, -3.0, -100.0]), torch.tensor([1.0, 1.0, 0.0]))
+        tensor(2.)
+    """
+    if valid is None:
+        return -log_prob.mean()
+    mask = valid > 0
+    if not mask.any():
+        return log_prob.new_zeros(())
+    return -log_prob[mask].mean()
 
 
 def orthonormal_loss(sixd: Tensor) -> Tensor:

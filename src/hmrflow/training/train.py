@@ -1,8 +1,15 @@
-"""Run a training: Lightning trainer, checkpoints with their config, resume, logs."""
+"""Run a training: Lightning trainer, checkpoints with their config, resume, logs.
+
+Mixed precision (``trainer.precision`` ``"bf16-mixed"`` or ``"16-mixed"``) is Lightning's
+(autocast, and a gradient scaler for float16), and the model confines it to the image
+backbone: the flow, head, body model and losses run in float32
+(:meth:`hmrflow.models.ProbabilisticHMR.encode`).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -10,12 +17,15 @@ import torch
 
 from hmrflow.config import config_to_dict
 from hmrflow.training.config import ExperimentConfig
-from hmrflow.training.data import SyntheticDataModule
+from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
 
 __all__ = ["train", "build_trainer"]
 
 log = logging.getLogger(__name__)
+
+#: Values of ``trainer.precision``: full float32, or mixed precision for the image backbone.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
 
 
 def _logger(output_dir: Path):
@@ -28,9 +38,19 @@ def _logger(output_dir: Path):
         return L.pytorch.loggers.CSVLogger(str(output_dir), name="logs")
 
 
-def build_trainer(config: ExperimentConfig, progress: bool = True) -> L.Trainer:
-    """A Lightning trainer as ``config.trainer`` says."""
+def build_trainer(
+    config: ExperimentConfig,
+    progress: bool = True,
+    validate: bool = True,
+    callbacks: Sequence[L.Callback] = (),
+) -> L.Trainer:
+    """A Lightning trainer as ``config.trainer`` says (``validate=False``: no validation loop)."""
     t = config.trainer
+    if t.precision not in PRECISIONS:
+        raise ValueError(
+            f"trainer.precision {t.precision!r} is not one of {list(PRECISIONS)} (the flow and body "
+            "model stay float32; mixed precision applies to the image backbone)"
+        )
     output_dir = Path(t.output_dir)
     checkpoints = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=output_dir / "checkpoints",
@@ -40,7 +60,7 @@ def build_trainer(config: ExperimentConfig, progress: bool = True) -> L.Trainer:
         save_last=True,
         save_top_k=-1,
     )
-    devices: str | int = int(t.devices) if t.devices.isdigit() else t.devices
+    devices: str | int = int(t.devices) if str(t.devices).isdigit() else t.devices
     return L.Trainer(
         max_steps=t.max_steps,
         val_check_interval=t.val_every,
@@ -50,36 +70,52 @@ def build_trainer(config: ExperimentConfig, progress: bool = True) -> L.Trainer:
         devices=devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        # Mixed precision applies to the image backbone only (see ProbabilisticHMR).
-        precision="32-true",
+        # Mixed precision reaches the image backbone only (see ProbabilisticHMR.encode).
+        precision=t.precision,
+        sync_batchnorm=t.sync_batchnorm,
+        limit_val_batches=None if validate else 0,
+        num_sanity_val_steps=None if validate else 0,
         gradient_clip_val=config.optim.grad_clip or None,
         logger=_logger(output_dir),
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, *callbacks],
         enable_progress_bar=progress,
         enable_model_summary=progress,
         default_root_dir=str(output_dir),
     )
 
 
-def train(config: ExperimentConfig, resume: str | Path | None = None, progress: bool = True) -> Path:
+def train(
+    config: ExperimentConfig,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    callbacks: Sequence[L.Callback] = (),
+) -> Path:
     """Train as ``config`` says; returns the path of the last checkpoint.
 
     Arguments:
         config: The experiment.
-        resume: A checkpoint to continue from (``"last"`` for the run's last one).
+        resume: A checkpoint to continue from (``"last"`` for the run's last one); the
+            run continues exactly (weights, optimiser, data stream and randomness).
         progress: Show a progress bar.
+        callbacks: More Lightning callbacks.
     """
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
+    module = HMRModule(config)
+    data = HMRDataModule(config.data, module.model.body, seed=config.trainer.seed, model=config.model)
+    data.check_files()  # before anything is written
+    if module.discriminator is not None:
+        module.mocap()
     output_dir = Path(config.trainer.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     import yaml
 
     (output_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
-    module = HMRModule(config)
-    data = SyntheticDataModule(config.data, module.model.body, seed=config.trainer.seed)
-    trainer = build_trainer(config, progress)
+    if not data.has_validation:
+        log.warning("no validation data for an image model: set data.val_sources to validate")
+    trainer = build_trainer(config, progress, validate=data.has_validation, callbacks=callbacks)
     if resume == "last":
         resume = output_dir / "checkpoints" / "last.ckpt"
     torch.set_float32_matmul_precision("high")
     trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
-    return output_dir / "checkpoints" / "last.ckpt"
+    last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
+    return Path(last) if last else output_dir / "checkpoints" / "last.ckpt"
