@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--samples", type=int, default=20000, help="pose-sampler poses")
     parser.add_argument("--components", type=int, default=8)
-    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -37,11 +37,11 @@ def main() -> None:
     sampled = PoseSampler(cmu).sample(args.samples, generator)
     rotmats = torch.cat([cmu, mirror_poses(cmu), sampled])[:, 1:]  # the 23 body joints
     data = rotmat_to_rotvec(rotmats.double()).flatten(-2)  # (N, 69)
-    gmm = fit_gaussian_mixture(data, args.components, args.iterations, generator)
+    gmm = fit_gaussian_mixture(data, args.components, args.iterations, generator).pruned(1e-3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     gmm.save(args.out)
     nll = gmm.to(data).nll(data)
-    print(f"{len(data)} poses, {args.components} components -> {args.out}")
+    print(f"{len(data)} poses, {len(gmm.weights)} components (of {args.components}) -> {args.out}")
     print(f"weights {[round(w, 3) for w in gmm.weights.tolist()]}; nll median {nll.median():.1f}")
 
 

@@ -3,6 +3,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup_env.sh" "dev,train,plot,render,anny"
+# Headless Chromium for the HTML viewer check (best effort: needs root and Debian's apt).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+        || echo "chromium not installed: the viewer tests will be skipped"
+fi
 cd "$root"
 export ANNY_CACHE_DIR="${ANNY_CACHE_DIR:-$root/.cache/anny}"
 exec "$root/.venv/bin/python" -m pytest -q "$@"

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 #: Subcommand modules, in the order ``hmrflow --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "hmrflow.cli.demo",
+    "hmrflow.cli.demo_multiview",
     "hmrflow.cli.train",
     "hmrflow.cli.eval",
     "hmrflow.cli.fit",

@@ -1,0 +1,286 @@
+r"""The demo's inputs: photos, keypoint files of three formats, and their checks.
+
+Photos are decoded with Pillow (EXIF orientation applied, RGB) and, when larger than
+``max_size`` px on their long side, scaled down; keypoints are scaled with them.
+
+Keypoint files (:func:`read_keypoint_file` tells them apart by content):
+
+* **hmrflow keypoints JSON** (what the demo's detector writes, and the bundled example's
+  precomputed detections ``<image stem>.keypoints.json``)::
+
+      {"format": "hmrflow-keypoints", "version": 1, "image": "photo.jpg",
+       "image_size": [W, H], "detector": "...", "keypoint_names": [23 names],
+       "people": [{"keypoints": [[x, y, confidence] * 23]}]}
+
+  It names its image and size, so a file paired with the wrong photo is caught.
+* **OpenPose BODY_25 JSON** (one file per image).
+* **COCO keypoint JSON** (annotations with ``images``, or a results list); one file may
+  hold many images, looked up by file name (results lists: by ``image_id``).
+
+Every error here is a :class:`DemoInputError` whose message names the file and says what
+to do; the demo reports it and goes on with the other images.
+
+Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.keypoints.json")
+    >>> write_keypoints_json(path, "a.jpg", (64, 48), [np.ones((23, 3))], detector="test")
+    >>> found = read_keypoint_file(path)
+    >>> found.image_name, found.image_size, found.people[0].shape
+    ('a.jpg', (64, 48), (23, 3))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hmrflow.data.keypoint_files import (
+    EVIDENCE_NAMES,
+    KeypointFileError,
+    body25_to_evidence,
+    coco17_to_evidence,
+    read_coco_keypoints_json,
+    read_openpose_json,
+)
+
+__all__ = [
+    "FORMAT",
+    "DemoInputError",
+    "KeypointFile",
+    "Photo",
+    "check_keypoints_fit_image",
+    "keypoints_for_image",
+    "load_photo",
+    "read_keypoint_file",
+    "sidecar_path",
+    "write_keypoints_json",
+]
+
+#: The ``format`` value of hmrflow keypoint files.
+FORMAT = "hmrflow-keypoints"
+
+
+class DemoInputError(ValueError):
+    """An input the demo cannot use (corrupt photo, no person, mismatched keypoints)."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    r"""A decoded photo.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` uint8 RGB, as processed (maybe scaled down).
+        path: Where it came from.
+        scale: Processed size over the file's size (1 unless scaled down).
+    """
+
+    pixels: np.ndarray
+    path: Path
+    scale: float = 1.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(W, H)`` px of :attr:`pixels`."""
+        return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        """``(W, H)`` px of the file."""
+        return tuple(int(round(s / self.scale)) for s in self.size)  # type: ignore[return-value]
+
+
+def load_photo(path: str | os.PathLike[str], max_size: int | None = None) -> Photo:
+    """Decode ``path`` (any Pillow format) to RGB; scale it down to ``max_size`` px if larger.
+
+    Raises:
+        DemoInputError: Missing, unreadable, truncated or corrupt file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DemoInputError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DemoInputError(
+            f"{path}: cannot read this image, the file is not an image or is corrupt ({error})"
+        ) from None
+    scale = 1.0
+    if max_size is not None and max(image.size) > max_size:
+        scale = max_size / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        scale = size[0] / image.width
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return Photo(np.asarray(image, dtype=np.uint8).copy(), path, scale)
+
+
+@dataclass(frozen=True)
+class KeypointFile:
+    r"""People read from a keypoint file, in the evidence order (COCO-17 + 6 foot points).
+
+    Attributes:
+        people: ``(23, 3)`` arrays, px of the image the file describes, and confidence.
+        path: The file.
+        kind: ``"hmrflow"``, ``"openpose"`` or ``"coco"``.
+        image_name: The image the file says it describes (None if it does not say).
+        image_size: ``(W, H)`` of that image (None if unknown).
+        detector: What made the keypoints, if known.
+    """
+
+    people: list[np.ndarray]
+    path: Path
+    kind: str
+    image_name: str | None = None
+    image_size: tuple[int, int] | None = None
+    detector: str | None = None
+
+
+def sidecar_path(image: str | os.PathLike[str]) -> Path:
+    """Where precomputed keypoints of ``image`` live: ``<stem>.keypoints.json`` beside it."""
+    image = Path(image)
+    return image.with_name(image.stem + ".keypoints.json")
+
+
+def write_keypoints_json(
+    path: str | os.PathLike[str],
+    image_name: str,
+    image_size: tuple[int, int],
+    people: list[np.ndarray],
+    detector: str,
+    extra: list[dict] | None = None,
+) -> None:
+    r"""Write an hmrflow keypoints file: ``people`` ``(23, 3)`` px + confidence each.
+
+    Arguments:
+        extra: Per person, more fields to store (e.g. the detector's raw landmarks).
+    """
+    entries = []
+    for i, person in enumerate(people):
+        values = np.asarray(person, dtype=np.float64).reshape(len(EVIDENCE_NAMES), 3)
+        entry: dict = {"keypoints": [[round(float(v), 3) for v in row] for row in values]}
+        if extra is not None:
+            entry.update(extra[i])
+        entries.append(entry)
+    data = {
+        "format": FORMAT,
+        "version": 1,
+        "image": image_name,
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "detector": detector,
+        "keypoint_names": list(EVIDENCE_NAMES),
+        "people": entries,
+    }
+    Path(path).write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _read_hmrflow(data: dict, path: Path) -> KeypointFile:
+    names = data.get("keypoint_names", list(EVIDENCE_NAMES))
+    if list(names) != list(EVIDENCE_NAMES):
+        raise DemoInputError(f"{path}: keypoint_names differ from hmrflow's evidence order {list(EVIDENCE_NAMES)}")
+    people = []
+    for i, person in enumerate(data.get("people", [])):
+        try:
+            values = np.asarray(person["keypoints"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            raise DemoInputError(f"{path}: people[{i}] has no readable 'keypoints'") from None
+        if values.shape != (len(EVIDENCE_NAMES), 3) or not np.isfinite(values).all():
+            raise DemoInputError(f"{path}: people[{i}].keypoints must be {len(EVIDENCE_NAMES)} finite (x, y, c) rows")
+        people.append(values)
+    size = data.get("image_size")
+    return KeypointFile(
+        people,
+        path,
+        "hmrflow",
+        image_name=data.get("image"),
+        image_size=(int(size[0]), int(size[1])) if size else None,
+        detector=data.get("detector"),
+    )
+
+
+def read_keypoint_file(path: str | os.PathLike[str], image_name: str | None = None) -> KeypointFile:
+    """Read an hmrflow, OpenPose or COCO keypoint file (see the module docstring).
+
+    Arguments:
+        image_name: For COCO files with many images: the image to take (its file name).
+
+    Raises:
+        DemoInputError: Unreadable file, unknown format, or no entry for ``image_name``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DemoInputError(f"{path}: no such keypoint file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DemoInputError(f"{path}: not valid JSON ({error})") from None
+    try:
+        if isinstance(data, dict) and data.get("format") == FORMAT:
+            return _read_hmrflow(data, path)
+        if isinstance(data, dict) and "people" in data:
+            people = [body25_to_evidence(p) for p in read_openpose_json(path)]
+            return KeypointFile(people, path, "openpose", detector="OpenPose BODY_25")
+        if isinstance(data, list) or (isinstance(data, dict) and "annotations" in data):
+            return _read_coco(path, image_name)
+    except KeypointFileError as error:
+        raise DemoInputError(str(error)) from None
+    raise DemoInputError(f"{path}: not a keypoint file hmrflow knows (hmrflow, OpenPose BODY_25 or COCO JSON)")
+
+
+def _read_coco(path: Path, image_name: str | None) -> KeypointFile:
+    images = read_coco_keypoints_json(path)
+    if image_name is None:
+        if len(images) != 1:
+            raise DemoInputError(f"{path}: a COCO file with {len(images)} images; which image is meant?")
+        image_name = next(iter(images))
+    key = image_name if image_name in images else Path(image_name).name
+    if key not in images:
+        stem = Path(image_name).stem
+        key = next((k for k in images if Path(k).stem == stem or k == stem), None)  # type: ignore[assignment]
+    if key is None:
+        listed = ", ".join(sorted(images)[:5]) + (" ..." if len(images) > 5 else "")
+        raise DemoInputError(f"{path}: no keypoints for image {Path(image_name).name!r} (the file lists {listed})")
+    return KeypointFile([coco17_to_evidence(p) for p in images[key]], path, "coco", image_name=key)
+
+
+def check_keypoints_fit_image(found: KeypointFile, image: Path, image_size: tuple[int, int]) -> None:
+    """Refuse keypoints made for another image: other name or size, or points off the image.
+
+    Arguments:
+        image: The photo's path; image_size: its ``(W, H)`` as in the file (before scaling).
+
+    Raises:
+        DemoInputError: The keypoints do not belong to this image.
+    """
+    hint = "is this the keypoint file of another image? (pass --keypoints files in the order of the images)"
+    if found.image_name is not None and Path(found.image_name).stem != image.stem and found.kind == "hmrflow":
+        raise DemoInputError(f"{found.path} holds the keypoints of {found.image_name!r}, not of {image.name!r}: {hint}")
+    if found.image_size is not None and tuple(found.image_size) != tuple(image_size):
+        raise DemoInputError(
+            f"{found.path} was made for a {found.image_size[0]}x{found.image_size[1]} image, "
+            f"{image.name} is {image_size[0]}x{image_size[1]}: {hint}"
+        )
+    width, height = image_size
+    margin = 0.05 * max(width, height)
+    for i, person in enumerate(found.people):
+        confident = person[:, 2] > 0
+        x, y = person[confident, 0], person[confident, 1]
+        outside = (x < -margin) | (x > width + margin) | (y < -margin) | (y > height + margin)
+        if confident.any() and outside.mean() > 0.2:
+            raise DemoInputError(
+                f"{found.path}: {int(outside.sum())} of person {i}'s {int(confident.sum())} keypoints lie outside "
+                f"the {width}x{height} image {image.name}: {hint}"
+            )
+
+
+def keypoints_for_image(path: str | os.PathLike[str], image: Path, image_size: tuple[int, int]) -> KeypointFile:
+    """Read ``path`` for ``image`` (file size ``(W, H)``) and check that it belongs to it."""
+    found = read_keypoint_file(path, image_name=image.name)
+    check_keypoints_fit_image(found, image, image_size)
+    return found

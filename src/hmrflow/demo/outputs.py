@@ -1,0 +1,505 @@
+r"""The demo's outputs: pictures, mesh files, parameters, the viewer and index.html.
+
+Per photo, in its folder: ``overlay.jpg`` (the photo with the detected keypoints, and
+every person's final body drawn over it) and ``keypoints.json`` (the keypoints used, in
+the file's pixels: pass it back with ``--keypoints``). Per person, in ``personN/``:
+
+* ``overlay.jpg``: the person's box: keypoints | body over the photo | body from the side;
+* ``samples.png``: the mode (blue, opaque) and the samples (orange, translucent) from the
+  front and the side, and the mode coloured by how far the samples spread at each vertex;
+* ``mesh.obj``, ``mesh.ply``, ``mesh.glb`` (the final body), ``samples.glb`` (mode, fit
+  and samples as separate nodes). OBJ and PLY hold camera-frame metres (OpenCV: y down);
+  the GLB files add a half-turn about x to their root node so glTF viewers (y up) show
+  the body upright, with the same vertex data;
+* ``params.json`` and ``params.npz``: poses (rotation matrices and axis-angle) of the
+  mode, the fit and the samples with their log-likelihoods, betas, translation, camera,
+  keypoints; ``body(rotmats, betas, translation)`` gives the saved mesh;
+* ``viewer.html``: an interactive, self-contained 3D view (:mod:`hmrflow.demo.viewer`).
+
+``index.html`` in the output folder links everything.
+
+Needs the ``render`` extra (moderngl, Pillow, trimesh) for pictures and mesh files.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+
+if TYPE_CHECKING:
+    from hmrflow.body import BodyModel
+    from hmrflow.demo.inputs import Photo
+    from hmrflow.demo.pipeline import ImageResult, PersonResult
+    from hmrflow.render.camera import Camera
+
+__all__ = [
+    "MODE_COLOR",
+    "FIT_COLOR",
+    "SAMPLE_COLOR",
+    "OutputWriter",
+    "params_dict",
+    "spread_colors",
+    "write_index",
+    "write_meshes",
+    "write_params",
+]
+
+log = logging.getLogger(__name__)
+
+MODE_COLOR = (0.45, 0.62, 0.92)
+FIT_COLOR = (0.55, 0.85, 0.55)
+SAMPLE_COLOR = (0.98, 0.62, 0.30)
+#: Opacity of the body drawn over a photo.
+OVERLAY_OPACITY = 0.85
+#: glTF is y up; the camera frame is y down: a half-turn about x.
+_GLTF_TURN = np.diag([1.0, -1.0, -1.0, 1.0])
+
+
+def _rounded(array: np.ndarray, digits: int = 7) -> Any:
+    return np.round(np.asarray(array, dtype=np.float64), digits).tolist()
+
+
+def _rotvec(rotmats: np.ndarray) -> np.ndarray:
+    from hmrflow.geometry import rotmat_to_rotvec
+
+    return rotmat_to_rotvec(torch.as_tensor(rotmats, dtype=torch.float64)).numpy()
+
+
+def _pose_entry(rotmats: np.ndarray, log_prob: float) -> dict[str, Any]:
+    return {
+        "rotmats": _rounded(rotmats),
+        "axis_angle": _rounded(_rotvec(rotmats)),
+        "log_prob": round(float(log_prob), 4),
+    }
+
+
+def params_dict(person: PersonResult, image: str, index: int, body_name: str, scale: float = 1.0) -> dict[str, Any]:
+    """The JSON parameters of one person (see the module docstring)."""
+    return {
+        "format": "hmrflow-demo-params",
+        "version": 1,
+        "image": image,
+        "person": index,
+        "image_size": [int(v) for v in person.image_size],
+        "image_scale": scale,
+        "body_model": body_name,
+        "frame": "camera frame of the photo (OpenCV: x right, y down, +z forward), metres; "
+        "vertices = body(rotmats, betas, translation) for every pose below",
+        "joint_names": list(SMPL_JOINT_NAMES),
+        "final": "fit" if person.fit is not None else "mode",
+        "betas": _rounded(person.betas),
+        "translation": _rounded(person.translation),
+        "camera": {
+            "focal_length": round(person.focal_length, 4),
+            "principal_point": _rounded(person.principal_point, 4),
+            "weak_perspective": _rounded(person.camera),
+            "box_center": _rounded(person.box_center, 3),
+            "box_size": round(person.box_size, 3),
+        },
+        "regression": {
+            "betas": _rounded(person.regressed_betas),
+            "translation": _rounded(person.regressed_translation),
+        },
+        "mode": _pose_entry(person.mode.rotmats[0], person.mode.log_prob[0]),
+        "fit": None if person.fit is None else _pose_entry(person.fit.rotmats[0], person.fit.log_prob[0]),
+        "samples": [_pose_entry(r, lp) for r, lp in zip(person.samples.rotmats, person.samples.log_prob)],
+        "keypoints": {
+            "names": list(EVIDENCE_NAMES),
+            "detected": _rounded(person.keypoints, 3),
+            "box_normalised": _rounded(person.evidence, 5),
+            "projected": _rounded(person.projected, 3),
+        },
+        "reprojection_error_px": {
+            "regression": round(person.initial_error, 3),
+            "final": round(person.reprojection_error, 3),
+        },
+    }
+
+
+def write_params(person: PersonResult, folder: Path, image: str, index: int, body: BodyModel, scale: float) -> None:
+    """``params.json`` and ``params.npz`` of one person."""
+    data = params_dict(person, image, index, body.name, scale)
+    (folder / "params.json").write_text(json.dumps(data, indent=1) + "\n")
+    arrays: dict[str, np.ndarray] = {
+        "betas": person.betas,
+        "translation": person.translation,
+        "regressed_betas": person.regressed_betas,
+        "regressed_translation": person.regressed_translation,
+        "camera_weak_perspective": person.camera,
+        "focal_length": np.float32(person.focal_length),
+        "principal_point": person.principal_point,
+        "image_size": person.image_size,
+        "box_center": person.box_center,
+        "box_size": np.float32(person.box_size),
+        "keypoints": person.keypoints,
+        "keypoints_box_normalised": person.evidence,
+        "projected_keypoints": person.projected,
+        "vertices": person.vertices,
+        "faces": body.faces.cpu().numpy().astype(np.int32),
+        "joints": person.joints,
+        "spread": person.spread,
+    }
+    for name, pose in (("mode", person.mode), ("fit", person.fit), ("samples", person.samples)):
+        if pose is None:
+            continue
+        rotmats = pose.rotmats if name == "samples" else pose.rotmats[0]
+        arrays[f"{name}_rotmats"] = rotmats
+        arrays[f"{name}_axis_angle"] = _rotvec(rotmats).astype(np.float32)
+        arrays[f"{name}_log_prob"] = pose.log_prob if name == "samples" else pose.log_prob[0]
+        arrays[f"{name}_z"] = pose.z if name == "samples" else pose.z[0]
+    np.savez_compressed(folder / "params.npz", **arrays)
+
+
+def _trimesh(vertices: np.ndarray, faces: np.ndarray, color: tuple[float, float, float], alpha: float = 1.0) -> Any:
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
+    rgba = np.array([*color, alpha]) * 255
+    mesh.visual.vertex_colors = np.tile(rgba.astype(np.uint8), (len(vertices), 1))
+    return mesh
+
+
+def write_meshes(person: PersonResult, faces: np.ndarray, folder: Path) -> None:
+    """``mesh.obj``, ``mesh.ply``, ``mesh.glb`` and ``samples.glb`` of one person (trimesh)."""
+    import trimesh
+
+    final_color = FIT_COLOR if person.fit is not None else MODE_COLOR
+    mesh = _trimesh(person.vertices, faces, final_color)
+    mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
+    mesh.export(folder / "mesh.ply")
+    scene = trimesh.Scene()
+    scene.add_geometry(mesh, node_name="body", geom_name="body", transform=_GLTF_TURN)
+    scene.export(folder / "mesh.glb")
+    scene = trimesh.Scene()
+    scene.add_geometry(
+        _trimesh(person.mode_vertices, faces, MODE_COLOR), node_name="mode", geom_name="mode", transform=_GLTF_TURN
+    )
+    if person.fit is not None:
+        scene.add_geometry(mesh.copy(), node_name="fit", geom_name="fit", transform=_GLTF_TURN)
+    for s, vertices in enumerate(person.sample_vertices):
+        name = f"sample{s:02d}"
+        scene.add_geometry(
+            _trimesh(vertices, faces, SAMPLE_COLOR, 0.35), node_name=name, geom_name=name, transform=_GLTF_TURN
+        )
+    scene.export(folder / "samples.glb")
+
+
+def spread_colors(spread: np.ndarray, scale_m: float | None = None) -> tuple[np.ndarray, float]:
+    r"""Per-vertex colours ``(N, 3)`` of the samples' spread ``(N,)`` metres, and the scale (m).
+
+    Colours run from dark blue (0) through yellow to red (``scale_m``, default the 98th
+    percentile of the spread).
+    """
+    spread = np.asarray(spread, np.float32)
+    scale = float(scale_m if scale_m is not None else max(np.percentile(spread, 98), 1e-6))
+    return _colormap(np.clip(spread / scale, 0, 1)), scale
+
+
+def _colormap(t: np.ndarray) -> np.ndarray:
+    """``t`` in [0, 1] -> RGB: dark blue, cyan, yellow, red."""
+    stops = np.array([[0.15, 0.2, 0.55], [0.2, 0.7, 0.85], [0.98, 0.88, 0.3], [0.85, 0.15, 0.1]], np.float32)
+    position = t * (len(stops) - 1)
+    low = np.minimum(position.astype(int), len(stops) - 2)
+    frac = (position - low)[:, None]
+    return (stops[low] * (1 - frac) + stops[low + 1] * frac).astype(np.float32)
+
+
+def _font(size: int = 14) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def _label(image: np.ndarray, text: str, position: tuple[int, int] = (8, 6)) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    font = _font()
+    x, y = position
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        draw.text((x + dx, y + dy), text, fill=(255, 255, 255), font=font)
+    draw.text(position, text, fill=(20, 20, 20), font=font)
+    return np.asarray(canvas)
+
+
+def _turn_about_vertical(points: np.ndarray, center: np.ndarray, degrees: float) -> np.ndarray:
+    """Turn camera-frame points about the camera's vertical axis (y) through ``center``."""
+    a = np.radians(degrees)
+    rotation = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]], np.float32)
+    return (points - center) @ rotation.T + center
+
+
+def _framing_camera(points: np.ndarray, size: tuple[int, int], fill: float = 0.85) -> tuple[Camera, np.ndarray]:
+    """A camera that sees ``points (M, 3)`` filling ``fill`` of a ``size`` image, and the shift to apply."""
+    from hmrflow.render.camera import Camera
+
+    width, height = size
+    low, high = points.min(0), points.max(0)
+    center = (low + high) / 2
+    focal = 2.0 * max(width, height)
+    half = (high - low) / 2
+    distance = max(focal * half[0] / (fill * width / 2), focal * half[1] / (fill * height / 2)) + half[2]
+    return Camera.from_focal(focal, size), np.array([0.0, 0.0, distance], np.float32) - center
+
+
+class OutputWriter:
+    r"""Writes the demo's outputs; holds one renderer for all photos (made on first use).
+
+    Arguments:
+        body: The body model (faces, name).
+        pictures: Render pictures (needs moderngl and EGL; if they fail, the pictures are
+            skipped with a warning and everything else is written).
+        viewer: Write ``viewer.html``.
+        figure_size: ``(W, H)`` of each panel of the figure of samples.
+        crop_size: Side of the per-person overlay panels.
+    """
+
+    def __init__(
+        self,
+        body: BodyModel,
+        pictures: bool = True,
+        viewer: bool = True,
+        figure_size: tuple[int, int] = (320, 440),
+        crop_size: int = 440,
+    ):
+        self.body = body
+        self.faces = body.faces.cpu().numpy().astype(np.int32)
+        self.pictures = pictures
+        self.viewer = viewer
+        self.figure_size = figure_size
+        self.crop_size = crop_size
+        self._renderer: Any = None
+        self._topology: Any = None
+        self.render_error: str | None = None
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+
+    def renderer(self) -> Any:
+        """The renderer, or None when rendering is not possible here (the reason is logged once)."""
+        if self._renderer is None and self.render_error is None and self.pictures:
+            from hmrflow.render.context import RenderBackendError
+            from hmrflow.render.mesh import Topology
+            from hmrflow.render.renderer import Renderer
+
+            try:
+                self._renderer = Renderer(supersample=2)
+                self._topology = Topology(self.faces)
+            except RenderBackendError as error:
+                self.render_error = str(error)
+                log.warning("no pictures: %s", error)
+        return self._renderer
+
+    # ------------------------------------------------------------------ pictures
+
+    def _meshes(
+        self, vertices: np.ndarray, color: tuple[float, float, float], alpha: float = 1.0, colors: Any = None
+    ) -> Any:
+        from hmrflow.render.mesh import Mesh
+
+        return Mesh(vertices, self._topology, colors=colors, color=color, alpha=alpha)
+
+    def _draw(self, meshes: list[Any], camera: Camera, background: Any) -> np.ndarray:
+        out = self._renderer.render(meshes, camera, background=None)
+        if isinstance(background, np.ndarray):
+            k = OVERLAY_OPACITY * out.alpha[..., None]
+            rgb = out.color.astype(np.float32)
+            # color is premultiplied over black: un-premultiply, then blend at OVERLAY_OPACITY.
+            straight = np.where(out.alpha[..., None] > 0, rgb / np.maximum(out.alpha[..., None], 1e-6), 0)
+            image = background.astype(np.float32) * (1 - k) + straight * k
+            return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        under = np.asarray(background, np.float32).reshape(1, 1, 3) * 255
+        image = out.color.astype(np.float32) + (1 - out.alpha[..., None]) * under
+        return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+    def photo_overlay(self, photo: Photo, people: list[PersonResult], keypoints: np.ndarray) -> np.ndarray:
+        """The whole photo twice: with the keypoints, and with every person's final body."""
+        from hmrflow.render.overlay import draw_keypoints, fit_camera
+
+        pixels = photo.pixels
+        marked = pixels
+        radius = max(2.0, max(pixels.shape[:2]) / 300)
+        for person_keypoints in keypoints:
+            marked = draw_keypoints(marked, person_keypoints, EVIDENCE_NAMES, radius=radius, width=max(1, int(radius)))
+        p = people[0]
+        camera = fit_camera(p.focal_length, p.image_size, p.principal_point)
+        meshes = [self._meshes(q.vertices, FIT_COLOR if q.fit is not None else MODE_COLOR) for q in people]
+        drawn = self._draw(meshes, camera, pixels)
+        return np.concatenate([marked, np.full((pixels.shape[0], 6, 3), 255, np.uint8), drawn], axis=1)
+
+    def person_overlay(self, photo: Photo, person: PersonResult) -> np.ndarray:
+        """The person's box: keypoints | final body over the photo | the same body from the side."""
+        from hmrflow.render.overlay import draw_keypoints, fit_camera
+
+        camera = fit_camera(person.focal_length, person.image_size, person.principal_point)
+        size = person.box_size * 1.1
+        crop = camera.crop(tuple(person.box_center), size, self.crop_size)
+        background = self._crop_pixels(photo.pixels, person.box_center, size)
+        k = self.crop_size / size
+        shifted = person.keypoints.copy()
+        shifted[:, :2] = (shifted[:, :2] - person.box_center + size / 2) * k
+        shifted[shifted[:, 2] <= 0] = 0
+        marked = draw_keypoints(background, shifted, EVIDENCE_NAMES, radius=3.5, width=2)
+        color = FIT_COLOR if person.fit is not None else MODE_COLOR
+        drawn = self._draw([self._meshes(person.vertices, color)], crop, background)
+        center = person.vertices.mean(0)
+        side = _turn_about_vertical(person.vertices, center, -90.0)
+        side_camera, shift = _framing_camera(side, (self.crop_size, self.crop_size))
+        side_image = self._draw([self._meshes(side + shift, color)], side_camera, (1.0, 1.0, 1.0))
+        gap = np.full((self.crop_size, 6, 3), 255, np.uint8)
+        panels = [_label(marked, "keypoints"), gap, _label(drawn, "body"), gap, _label(side_image, "side")]
+        return np.concatenate(panels, axis=1)
+
+    def _crop_pixels(self, pixels: np.ndarray, center: np.ndarray, size: float) -> np.ndarray:
+        from PIL import Image
+
+        from hmrflow.data.augment import Augmentation, crop_matrix, warp_image
+
+        matrix = crop_matrix(np.asarray(center, np.float64), float(size), self.crop_size, Augmentation())
+        return warp_image(Image.fromarray(pixels), matrix, self.crop_size)
+
+    def samples_figure(self, person: PersonResult) -> np.ndarray:
+        """Mode and samples from the front and the side, and the spread of the samples."""
+        mode, samples = person.mode_vertices, person.sample_vertices
+        everything = np.concatenate([mode[None], samples]) if len(samples) else mode[None]
+        center = everything.reshape(-1, 3).mean(0)
+        panels = []
+        for name, degrees in (("front", 0.0), ("side", -90.0)):
+            turned = _turn_about_vertical(everything, center, degrees)
+            camera, shift = _framing_camera(turned.reshape(-1, 3), self.figure_size)
+            meshes = [self._meshes(turned[0] + shift, MODE_COLOR)]
+            meshes += [self._meshes(v + shift, SAMPLE_COLOR, alpha=0.22) for v in turned[1:]]
+            panels.append(_label(self._draw(meshes, camera, (1.0, 1.0, 1.0)), f"{name}: mode + {len(samples)} samples"))
+        colors, scale = spread_colors(person.spread)
+        camera, shift = _framing_camera(mode, self.figure_size)
+        spread = self._draw([self._meshes(mode + shift, MODE_COLOR, colors=colors)], camera, (1.0, 1.0, 1.0))
+        panels.append(_label(spread, f"body pose spread: blue 0 - red {100 * scale:.0f} cm"))
+        gap = np.full((self.figure_size[1], 6, 3), 255, np.uint8)
+        return np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
+
+    # ------------------------------------------------------------------ files
+
+    def write_person(self, photo: Photo, person: PersonResult, index: int, folder: Path) -> dict[str, Path]:
+        """Every per-person file; returns name -> path."""
+        from hmrflow.render.figures import save_image
+
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, Path] = {}
+        if self.renderer() is not None:
+            save_image(self.person_overlay(photo, person), folder / "overlay.jpg")
+            save_image(self.samples_figure(person), folder / "samples.png")
+            files.update(overlay=folder / "overlay.jpg", samples=folder / "samples.png")
+        write_meshes(person, self.faces, folder)
+        write_params(person, folder, photo.path.name, index, self.body, photo.scale)
+        for name in ("mesh.obj", "mesh.ply", "mesh.glb", "samples.glb", "params.json", "params.npz"):
+            files[name] = folder / name
+        if self.viewer:
+            from hmrflow.demo.viewer import person_viewer
+
+            person_viewer(person, self.faces, f"{photo.path.name}, person {index}", folder / "viewer.html")
+            files["viewer"] = folder / "viewer.html"
+        return files
+
+    def write_image(self, result: ImageResult, photo: Photo, keypoints: np.ndarray) -> list[dict[str, Path]]:
+        """The photo's files and every person's; returns the per-person files."""
+        from hmrflow.demo.detector import DETECTOR_NAME
+        from hmrflow.demo.inputs import write_keypoints_json
+        from hmrflow.render.figures import save_image
+
+        folder = result.folder
+        assert folder is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        original = [k.copy() for k in keypoints]
+        for k in original:
+            k[:, :2] /= photo.scale
+        source = result.keypoint_source or DETECTOR_NAME
+        write_keypoints_json(folder / "keypoints.json", photo.path.name, photo.original_size, original, source)
+        if self.renderer() is not None:
+            save_image(self.photo_overlay(photo, result.people, keypoints), folder / "overlay.jpg")
+        return [self.write_person(photo, p, i, folder / f"person{i}") for i, p in enumerate(result.people)]
+
+
+def _relative(path: Path, root: Path) -> str:
+    return html.escape(os.path.relpath(path, root).replace(os.sep, "/"), quote=True)
+
+
+def write_index(out_dir: Path, results: list[ImageResult], title: str, details: list[str], before: str = "") -> Path:
+    """``index.html`` linking every output; failed photos are listed with their errors.
+
+    Arguments:
+        details: Lines listed under the title; before: HTML put before the photos.
+    """
+    rows = []
+    for result in results:
+        name = html.escape(result.path.name)
+        if not result.ok:
+            rows.append(
+                f'<section class="failed"><h2>{name}</h2><p>failed: {html.escape(str(result.error))}</p></section>'
+            )
+            continue
+        parts = [f"<section><h2>{name}</h2>"]
+        timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+        parts.append(f"<p>keypoints: {html.escape(result.keypoint_source)}; {timing}</p>")
+        assert result.folder is not None
+        overlay = result.folder / "overlay.jpg"
+        if overlay.is_file():
+            link = _relative(overlay, out_dir)
+            parts.append(f'<a href="{link}"><img class="wide" src="{link}" alt="overlay"></a>')
+        parts.append(f'<p><a href="{_relative(result.folder / "keypoints.json", out_dir)}">keypoints.json</a></p>')
+        for i, (person, files) in enumerate(zip(result.people, result.files)):
+            final = "fit" if person.fit is not None else "mode"
+            parts.append(
+                f"<h3>person {i}</h3><p>final body: {final}; reprojection error {person.initial_error:.1f} px "
+                f"(regression) -> {person.reprojection_error:.1f} px; log p(mode) {person.mode.log_prob[0]:.1f}; "
+                f"{len(person.sample_vertices)} samples</p><div class=row>"
+            )
+            for key in ("overlay", "samples"):
+                if key in files:
+                    link = _relative(files[key], out_dir)
+                    parts.append(f'<a href="{link}"><img src="{link}" alt="{key}"></a>')
+            parts.append("</div><p>")
+            links = [
+                f'<a href="{_relative(path, out_dir)}">{html.escape(key if key != "viewer" else "3D viewer")}</a>'
+                for key, path in files.items()
+                if key not in ("overlay", "samples")
+            ]
+            parts.append(" | ".join(links) + "</p>")
+        parts.append("</section>")
+        rows.append("\n".join(parts))
+    body = "\n".join(rows)
+    info = "".join(f"<li>{html.escape(line)}</li>" for line in details)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }}
+section {{ border-top: 1px solid #ddd; padding: 8px 0 16px; }}
+section.failed p {{ color: #a00; }}
+img {{ max-height: 440px; margin: 4px 8px 4px 0; border: 1px solid #eee; }}
+img.wide {{ max-height: 480px; }}
+img.full {{ max-height: none; max-width: 100%; }}
+.row {{ display: flex; flex-wrap: wrap; align-items: flex-start; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1><ul>{info}</ul>
+{before}
+{body}
+</body></html>
+"""
+    path = out_dir / "index.html"
+    path.write_text(page)
+    return path

@@ -1,0 +1,522 @@
+r"""The photo demo: keypoints -> person box -> distribution -> mode, samples, fit -> outputs.
+
+Per photo (:meth:`DemoPipeline.run_image`):
+
+1. **Keypoints** (evidence order: COCO-17 + 6 foot points, px and confidence), from the
+   first source that applies: a ``--keypoints`` file; precomputed detections beside the
+   photo (``<stem>.keypoints.json``, as the bundled example ships); the mediapipe
+   detector (:mod:`hmrflow.demo.detector`, its own process and environment).
+2. **Person box**: the square around the confident keypoints, 1.2 times their extent
+   (the training data's box, :meth:`hmrflow.fitting.keypoint_fit.People.from_keypoints`).
+3. **Distribution**: the model's mode (``z = 0``) and ``num_samples`` samples with their
+   log-likelihoods, shape and camera; image-conditioned models see a 224 px crop of the
+   box instead of the keypoints. The camera goes into the full photo with a focal length
+   of the image diagonal (unknown cameras; ``focal_length`` overrides).
+4. **Fit** (optional, on by default): the learned-prior keypoint fit
+   (:func:`hmrflow.fitting.keypoint_fit.fit_keypoints`, 30 L-BFGS steps), starting at
+   the mode.
+5. **Outputs** (:mod:`hmrflow.demo.outputs`) per person.
+
+Every problem with one photo (corrupt file, nobody in it, keypoints of another photo)
+becomes that photo's :attr:`ImageResult.error`; the others go on.
+
+Frames and units: camera frame of the photo (OpenCV: x right, y down, +Z forward),
+metres; ``vertices = body(rotmats, betas, translation)``.
+
+Example (needs a photo with its keypoints or the detector)::
+
+    with DemoPipeline(hmrflow.load_model(), DemoConfig(num_samples=5)) as pipeline:
+        result = pipeline.run_image(Path("photo.jpg"), None, Path("out"))
+    result.people[0].vertices.shape      # (N, 3), the final body in the camera frame
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
+from hmrflow.demo.inputs import (
+    DemoInputError,
+    KeypointFile,
+    Photo,
+    keypoints_for_image,
+    load_photo,
+    sidecar_path,
+)
+from hmrflow.models import ProbabilisticHMR
+
+__all__ = [
+    "BodyParams",
+    "DemoConfig",
+    "DemoPipeline",
+    "ImageResult",
+    "PersonResult",
+    "image_crops",
+    "predict_people",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Settings of the photo demo.
+
+    Attributes:
+        num_samples: S, samples drawn besides the mode.
+        fit: Fit the body to the keypoints with the learned prior.
+        fit_steps: L-BFGS outer steps of the fit (30: on the bundled example, 10 steps
+            leave about twice the keypoint error of 30 and a visibly shifted overlay).
+        drop_hips: Leave the detector's hips out of the fit.
+        seed: Seed of the samples.
+        focal_length: Focal length of the photos in px (None: the image diagonal).
+        max_size: Photos larger than this (long side, px) are scaled down first.
+        min_keypoints: A person needs at least this many confident keypoints.
+        detect: ``"auto"`` (keypoint files, then precomputed ones, then the detector),
+            ``"always"`` (the detector, unless ``--keypoints``), ``"never"`` (files only).
+        box_scale: Person box side over the keypoints' extent (as in training).
+        viewer: Write the HTML viewer.
+        pictures: Render the overlay and the figure of samples.
+    """
+
+    num_samples: int = 10
+    fit: bool = True
+    fit_steps: int = 30
+    drop_hips: bool = False
+    seed: int = 0
+    focal_length: float | None = None
+    max_size: int = 1920
+    min_keypoints: int = 6
+    detect: Literal["auto", "always", "never"] = "auto"
+    box_scale: float = 1.2
+    viewer: bool = True
+    pictures: bool = True
+
+
+@dataclass(frozen=True)
+class BodyParams:
+    r"""Poses of one person: S = 1 (a mode, a fit) or S samples.
+
+    Attributes:
+        rotmats: ``(S, J, 3, 3)`` local joint rotations (joint 0 in the camera frame).
+        z: ``(S, D)`` flow latents.
+        log_prob: ``(S,)`` ``log p(pose | evidence)``.
+    """
+
+    rotmats: np.ndarray
+    z: np.ndarray
+    log_prob: np.ndarray
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    r"""One person in one photo; K = 23 keypoints, N vertices, S samples.
+
+    The final body is ``fit`` (or ``mode`` without fitting) with ``betas`` and
+    ``translation``; the samples are posed with the same betas and translation.
+
+    Attributes:
+        keypoints: ``(K, 3)`` px (processed photo) and confidence; evidence: ``(K, 3)``
+            the same in normalised box coordinates.
+        box_center: ``(2,)`` px; box_size: px.
+        image_size: ``(2,)`` (W, H); focal_length: px; principal_point: ``(2,)`` px.
+        mode: The distribution's mode (``z = 0``); samples: S samples.
+        fit: The fitted pose, or None.
+        betas: ``(S_b,)``; translation: ``(3,)`` metres, camera frame (final).
+        regressed_betas, regressed_translation: The regression's, before fitting.
+        camera: ``(3,)`` the regressed weak-perspective camera ``(s, tx, ty)`` in the box.
+        reprojection_error: Mean px distance of the final body's keypoints to the
+            confident detections; initial_error: the same for the regression.
+        vertices: ``(N, 3)`` final body; mode_vertices: ``(N, 3)``; sample_vertices:
+            ``(S, N, 3)`` (final betas and translation).
+        projected: ``(K, 2)`` final body keypoints in px.
+        joints: ``(J, 3)`` final body joints.
+        spread: ``(N,)`` metres, how far the samples' vertices spread about their mean
+            once each sample takes the mode's global orientation (root RMS distance):
+            where the evidence leaves the body pose open.
+    """
+
+    keypoints: np.ndarray
+    evidence: np.ndarray
+    box_center: np.ndarray
+    box_size: float
+    image_size: np.ndarray
+    focal_length: float
+    principal_point: np.ndarray
+    mode: BodyParams
+    samples: BodyParams
+    fit: BodyParams | None
+    betas: np.ndarray
+    translation: np.ndarray
+    regressed_betas: np.ndarray
+    regressed_translation: np.ndarray
+    camera: np.ndarray
+    reprojection_error: float
+    initial_error: float
+    vertices: np.ndarray
+    mode_vertices: np.ndarray
+    sample_vertices: np.ndarray
+    projected: np.ndarray
+    joints: np.ndarray
+    spread: np.ndarray
+
+    @property
+    def final(self) -> BodyParams:
+        """The fit if there is one, else the mode."""
+        return self.fit if self.fit is not None else self.mode
+
+
+@dataclass
+class ImageResult:
+    """What the demo did with one photo.
+
+    Attributes:
+        path: The photo; folder: its output folder (None if it failed early).
+        people: One result per person; error: why the photo failed (None if it did not).
+        keypoint_source: Where its keypoints came from.
+        timings: Seconds per stage; files: outputs written (per person, name -> path).
+    """
+
+    path: Path
+    folder: Path | None = None
+    people: list[PersonResult] = field(default_factory=list)
+    error: str | None = None
+    keypoint_source: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    files: list[dict[str, Path]] = field(default_factory=list)
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def image_crops(pixels: np.ndarray, centers: Tensor, sizes: Tensor, crop_size: int) -> Tensor:
+    r"""ImageNet-normalised crops ``(B, 3, crop, crop)`` of the boxes ``centers (B, 2)``, ``sizes (B,)``."""
+    from PIL import Image
+
+    from hmrflow.data.augment import Augmentation, crop_matrix, warp_image
+    from hmrflow.models.resnet import IMAGENET_MEAN, IMAGENET_STD
+
+    image = Image.fromarray(pixels)
+    crops = [
+        warp_image(image, crop_matrix(c.numpy(), float(s), crop_size, Augmentation()), crop_size)
+        for c, s in zip(centers.detach().cpu(), sizes.detach().cpu())
+    ]
+    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+    mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+    std = torch.tensor(IMAGENET_STD)[:, None, None]
+    return ((batch - mean) / std).to(centers.device)
+
+
+def _numpy(t: Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _people(model: ProbabilisticHMR, pixels: np.ndarray, keypoints: np.ndarray, config: DemoConfig):  # noqa: ANN202
+    """The fitting module's ``People`` (box, camera, evidence) of ``keypoints (P, K, 3)``."""
+    from hmrflow.fitting.keypoint_fit import People
+
+    device = next(model.parameters()).device
+    height, width = pixels.shape[:2]
+    kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
+    size = torch.tensor([float(width), float(height)], device=device)
+    focal = None if config.focal_length is None else torch.tensor(float(config.focal_length), device=device)
+    people = People.from_keypoints(kp, size, focal, box_scale=config.box_scale)
+    if model.config.encoder.kind == "image":
+        crops = image_crops(pixels, people.box_center, people.box_size, model.config.encoder.crop_size)
+        people = replace(people, evidence=crops)
+    return people
+
+
+@dataclass(frozen=True)
+class _Bodies:
+    """Posed bodies of P people (final betas and translation), see :class:`PersonResult`."""
+
+    final: Any
+    mode_vertices: Tensor
+    sample_vertices: Tensor
+    spread: Tensor
+    projected: Tensor
+    initial_error: Tensor
+    final_error: Tensor
+
+
+def _pose_bodies(model: ProbabilisticHMR, people: Any, out: Any, start: Any, fit: Any) -> _Bodies:
+    """Final body, mode and samples posed with the final betas and translation, and the errors."""
+    from hmrflow.fitting.robust import reprojection_error
+    from hmrflow.geometry import perspective_projection
+
+    betas = fit.betas if fit is not None else start.betas
+    transl = fit.translation if fit is not None else start.translation
+    rotmats = fit.rotmats if fit is not None else start.rotmats
+    sets = tuple(model.config.encoder.keypoint_sets)
+    samples = out.samples.rotmats if out.samples is not None else out.mode.rotmats[:, :0]
+    P, S, N = len(people), samples.shape[1], model.body.num_vertices
+
+    def project(keypoints: dict[str, Tensor]) -> Tensor:
+        points = torch.cat([keypoints[name] for name in sets], dim=-2)
+        return perspective_projection(points, None, people.focal_length, people.principal_point)
+
+    with torch.no_grad():
+        final = model.body(rotmats, betas, transl, keypoints=sets)
+        mode = model.body(start.rotmats, betas, transl, keypoints=()).vertices
+        regressed = model.body(start.rotmats, start.betas, start.translation, keypoints=sets, vertices=False)
+        sample_vertices = mode.new_zeros(P, 0, N, 3)
+        spread = mode.new_zeros(P, N)
+        if S > 0:
+            sample_vertices = model.body(samples, betas[:, None], transl[:, None], keypoints=()).vertices
+        if S > 1:  # the spread of the body pose: every sample with the mode's global orientation
+            aligned = torch.cat([start.rotmats[:, None, :1].expand(P, S, 1, 3, 3), samples[:, :, 1:]], dim=2)
+            posed = model.body(aligned, betas[:, None], transl[:, None], keypoints=()).vertices
+            spread = (posed - posed.mean(1, keepdim=True)).square().sum(-1).mean(1).sqrt()
+    projected = project(final.keypoints)
+    return _Bodies(
+        final=final,
+        mode_vertices=mode,
+        sample_vertices=sample_vertices,
+        spread=spread,
+        projected=projected,
+        initial_error=reprojection_error(project(regressed.keypoints), people.keypoints),
+        final_error=reprojection_error(projected, people.keypoints),
+    )
+
+
+def _no_samples(mode: Any) -> Any:
+    """A ``PoseSet`` like ``mode`` with S = 0."""
+    return replace(
+        mode, rotmats=mode.rotmats[:, :0], sixd=mode.sixd[:, :0], z=mode.z[:, :0], log_prob=mode.log_prob[:, :0]
+    )
+
+
+def _pose_params(rotmats: Tensor, z: Tensor, log_prob: Tensor) -> BodyParams:
+    return BodyParams(_numpy(rotmats), _numpy(z), _numpy(log_prob))
+
+
+def predict_people(
+    model: ProbabilisticHMR,
+    pixels: np.ndarray,
+    keypoints: np.ndarray,
+    config: DemoConfig,
+    timings: dict[str, float] | None = None,
+) -> list[PersonResult]:
+    r"""Mode, samples and (optionally) the fit of P people in one photo.
+
+    Arguments:
+        model: A trained model (eval mode).
+        pixels: ``(H, W, 3)`` uint8 photo (its size sets the camera; image-conditioned
+            models see a crop of it).
+        keypoints: ``(P, K, 3)`` px and confidence in the evidence order.
+        config: :class:`DemoConfig`.
+        timings: Filled with the seconds spent predicting and fitting.
+    """
+    from hmrflow.fitting.keypoint_fit import FitConfig, Start, fit_keypoints, frozen
+    from hmrflow.fitting.lbfgs import StopRules
+    from hmrflow.geometry import crop_camera_to_full_translation
+
+    timings = timings if timings is not None else {}
+    clock = time.perf_counter()
+    people = _people(model, pixels, keypoints, config)
+    generator = torch.Generator(device=people.keypoints.device).manual_seed(config.seed)
+    with torch.no_grad(), frozen(model):
+        out = model(people.evidence, config.num_samples, generator)
+    translation = crop_camera_to_full_translation(
+        out.camera, people.box_center, people.box_size, people.image_size, people.focal_length
+    )
+    start = Start(out.context, out.mode.rotmats[:, 0], out.betas, translation)
+    timings["predict"] = timings.get("predict", 0.0) + time.perf_counter() - clock
+    fit = fit_log_prob = None
+    if config.fit:
+        clock = time.perf_counter()
+        rules = StopRules(max_steps=config.fit_steps)
+        fit = fit_keypoints(
+            model, people, FitConfig(rules=rules, drop_hips=config.drop_hips, box_scale=config.box_scale), start
+        )
+        with torch.no_grad(), frozen(model):
+            fit_log_prob = model.flow.decode(fit.z[:, None], out.context).log_prob
+        timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - clock
+    clock = time.perf_counter()
+    bodies = _pose_bodies(model, people, out, start, fit)
+    samples = out.samples if out.samples is not None else _no_samples(out.mode)
+    results = [
+        PersonResult(
+            keypoints=_numpy(people.keypoints[i]),
+            evidence=_numpy(_box_keypoints(people, i)),
+            box_center=_numpy(people.box_center[i]),
+            box_size=float(people.box_size[i]),
+            image_size=_numpy(people.image_size[i]),
+            focal_length=float(people.focal_length[i]),
+            principal_point=_numpy(people.principal_point[i]),
+            mode=_pose_params(out.mode.rotmats[i], out.mode.z[i], out.mode.log_prob[i]),
+            samples=_pose_params(samples.rotmats[i], samples.z[i], samples.log_prob[i]),
+            fit=None if fit is None else _pose_params(fit.rotmats[i : i + 1], fit.z[i : i + 1], fit_log_prob[i]),
+            betas=_numpy(fit.betas[i] if fit is not None else out.betas[i]),
+            translation=_numpy(fit.translation[i] if fit is not None else translation[i]),
+            regressed_betas=_numpy(out.betas[i]),
+            regressed_translation=_numpy(translation[i]),
+            camera=_numpy(out.camera[i]),
+            reprojection_error=float(bodies.final_error[i]),
+            initial_error=float(bodies.initial_error[i]),
+            vertices=_numpy(bodies.final.vertices[i]),
+            mode_vertices=_numpy(bodies.mode_vertices[i]),
+            sample_vertices=_numpy(bodies.sample_vertices[i]),
+            projected=_numpy(bodies.projected[i]),
+            joints=_numpy(bodies.final.joints[i]),
+            spread=_numpy(bodies.spread[i]),
+        )
+        for i in range(len(people))
+    ]
+    timings["predict"] += time.perf_counter() - clock
+    return results
+
+
+def _box_keypoints(people, i: int) -> Tensor:  # noqa: ANN001 - People
+    """Person ``i``'s keypoints in normalised box coordinates (image models' evidence is a crop)."""
+    from hmrflow.data.synthetic import normalize_keypoints
+
+    return normalize_keypoints(people.keypoints[i], people.box_center[i], people.box_size[i])
+
+
+class DemoPipeline:
+    r"""Runs the demo photo by photo (see the module docstring).
+
+    Arguments:
+        model: A trained model (keypoint- or image-conditioned).
+        config: :class:`DemoConfig`.
+        detector: A started detector to use (default: one is started when first needed).
+    """
+
+    def __init__(
+        self, model: ProbabilisticHMR, config: DemoConfig | None = None, detector: MediaPipeDetector | None = None
+    ):
+        self.model = model.eval()
+        self.config = config or DemoConfig()
+        self._detector = detector
+        self._detector_error: str | None = None
+        self._own_detector = False
+        self._writer = None
+
+    # ------------------------------------------------------------------ lifetime
+
+    def __enter__(self) -> DemoPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the detector (if this pipeline started it) and release the renderer."""
+        if self._own_detector and self._detector is not None:
+            self._detector.close()
+            self._detector = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    @property
+    def writer(self):  # noqa: ANN201 - OutputWriter, imported lazily
+        """The :class:`~hmrflow.demo.outputs.OutputWriter` (made on first use)."""
+        if self._writer is None:
+            from hmrflow.demo.outputs import OutputWriter
+
+            self._writer = OutputWriter(self.model.body, pictures=self.config.pictures, viewer=self.config.viewer)
+        return self._writer
+
+    # ------------------------------------------------------------------ keypoints
+
+    def detector(self) -> MediaPipeDetector:
+        """The detector, started on first use; raises :class:`DemoInputError` if there is none."""
+        if self._detector is None:
+            if self._detector_error is not None:
+                raise DemoInputError(self._detector_error)
+            try:
+                self._detector = MediaPipeDetector()
+                self._own_detector = True
+            except DetectorError as error:
+                self._detector_error = f"no keypoints: {error}; or pass keypoint files with --keypoints"
+                raise DemoInputError(self._detector_error) from None
+        return self._detector
+
+    def keypoints(self, photo: Photo, keypoint_file: Path | None) -> tuple[np.ndarray, str]:
+        r"""The people's keypoints ``(P, K, 3)`` in the processed photo's px, and their source."""
+        found: KeypointFile | None = None
+        if keypoint_file is not None:
+            found = keypoints_for_image(keypoint_file, photo.path, photo.original_size)
+            if found.kind == "openpose" and photo.path.stem not in keypoint_file.stem:
+                log.warning("%s: the file name does not name %s; using it anyway", keypoint_file, photo.path.name)
+        elif self.config.detect != "always" and sidecar_path(photo.path).is_file():
+            found = keypoints_for_image(sidecar_path(photo.path), photo.path, photo.original_size)
+        if found is not None:
+            source = f"{found.path.name} ({found.detector or found.kind})"
+            people = [p.copy() for p in found.people]
+            for p in people:
+                p[:, :2] *= photo.scale
+            if not people:
+                raise DemoInputError(f"{photo.path}: no person in its keypoint file {found.path}")
+            return np.stack(people), source
+        if self.config.detect == "never":
+            raise DemoInputError(
+                f"{photo.path}: no keypoints (no --keypoints file, no {sidecar_path(photo.path).name}, detector off)"
+            )
+        detection = self.detector().detect(photo.pixels)
+        if detection.keypoints is None:
+            raise DemoInputError(f"{photo.path}: no person found in the photo (the detector saw nobody)")
+        return detection.keypoints[None], f"detector ({DETECTOR_NAME}, {detection.seconds:.2f} s)"
+
+    def usable(self, keypoints: np.ndarray, path: Path) -> np.ndarray:
+        """The people with at least ``min_keypoints`` confident keypoints."""
+        keypoints = np.where(np.isfinite(keypoints), keypoints, 0.0)
+        counts = (keypoints[..., 2] > 0).sum(-1)
+        keep = counts >= self.config.min_keypoints
+        if not keep.any():
+            raise DemoInputError(
+                f"{path}: no person found: the best has {int(counts.max(initial=0))} confident keypoints, "
+                f"at least {self.config.min_keypoints} are needed"
+            )
+        return keypoints[keep]
+
+    # ------------------------------------------------------------------ one photo
+
+    def run_image(
+        self,
+        path: Path,
+        keypoint_file: Path | None,
+        out_dir: Path,
+        folder_name: str | None = None,
+    ) -> ImageResult:
+        """Run the demo on one photo and write its outputs to ``out_dir / folder_name``.
+
+        Errors with this photo are caught and returned in :attr:`ImageResult.error`.
+        """
+        result = ImageResult(Path(path))
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            result.timings[name] = result.timings.get(name, 0.0) + now - clock
+            clock = now
+
+        try:
+            photo = load_photo(path, self.config.max_size)
+            result.image_size = photo.size
+            lap("load")
+            keypoints, result.keypoint_source = self.keypoints(photo, keypoint_file)
+            keypoints = self.usable(keypoints, photo.path)
+            lap("keypoints")
+            result.people = predict_people(self.model, photo.pixels, keypoints, self.config, result.timings)
+            clock = time.perf_counter()
+            result.folder = out_dir / (folder_name or photo.path.stem)
+            result.files = self.writer.write_image(result, photo, keypoints)
+            lap("outputs")
+        except (DemoInputError, DetectorError) as error:
+            result.error = str(error)
+        return result

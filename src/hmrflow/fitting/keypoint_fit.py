@@ -1,0 +1,387 @@
+r"""Fitting the body to 2D keypoints with the learned prior (ProHMR's fitting, DESIGN.md 8).
+
+Variables, per person: the flow latent ``z`` (D = 144), the betas and the camera
+translation in the FULL image. Start: ``z = 0`` (the regression's mode), the regressed
+betas, and the regressed weak-perspective camera turned into a full-image translation
+with the person box (:func:`~hmrflow.geometry.crop_camera_to_full_translation`). The
+pose is the flow's decoding of ``z`` with the evidence's context; the model is frozen
+and in eval mode. Energy, per person (summed over the batch for L-BFGS):
+
+``E = (1000 / max(W, H))^2 sum_k c_k^2 rho(proj(P_k) - x_k) + 4^2 |z|^2 + 6^2 |betas|^2``
+
+with ``rho`` Geman-McClure (sigma = 100 px) per coordinate, ``P_k`` the model's keypoints
+in the evidence order (COCO-17 + 6 foot points), projected with the person's focal length
+and the image centre as principal point. The flow's additive coupling makes
+``-log p(pose | evidence) = |z|^2 / 2 + const``, so ``|z|^2`` is the learned prior.
+
+Focal length of real photos: unknown, so :func:`default_focal_length` takes the image
+diagonal ``sqrt(W^2 + H^2)`` px (a 53 degree diagonal field of view, CLIFF's choice);
+it also sits in the middle of the synthetic training cameras (900-2200 px for
+1280 x 960 images, diagonal 1600). The regressed depth follows any focal length given.
+
+Example (an untrained tiny model, two people of 23 keypoints in 640 x 480 images):
+    >>> from hmrflow.flows import FlowConfig
+    >>> from hmrflow.models.config import EncoderConfig, ModelConfig
+    >>> model = ProbabilisticHMR(ModelConfig(encoder=EncoderConfig(width=32), head_hidden=32,
+    ...     flow=FlowConfig(context_features=32, hidden_features=32)))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> keypoints = torch.cat([200 + 100 * torch.rand(2, 23, 2, generator=g), torch.ones(2, 23, 1)], -1)
+    >>> people = People.from_keypoints(keypoints, torch.tensor([640.0, 480.0]))
+    >>> fit = fit_keypoints(model, people, FitConfig(rules=StopRules(max_steps=3)))
+    >>> fit.rotmats.shape, fit.z.shape, fit.translation.shape, len(fit.results)
+    (torch.Size([2, 24, 3, 3]), torch.Size([2, 144]), torch.Size([2, 3]), 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor
+
+from hmrflow.data.synthetic import keypoint_box, normalize_keypoints
+from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
+from hmrflow.fitting.robust import reprojection_energy, reprojection_error
+from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection, sixd_to_rotmat
+from hmrflow.models import ProbabilisticHMR
+
+__all__ = [
+    "FitConfig",
+    "fit_each",
+    "People",
+    "Start",
+    "BodyFit",
+    "default_focal_length",
+    "regress",
+    "fit_keypoints",
+    "frozen",
+    "decode_rotmats",
+    "project_keypoints",
+    "evidence_sets",
+]
+
+#: Names of the detector hips in the evidence order (see ``FitConfig.drop_hips``).
+HIP_NAMES = ("left_hip", "right_hip")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of the keypoint fitters (learned prior and baseline).
+
+    Attributes:
+        rules: The L-BFGS stop rules (30 outer steps for evaluation, 10 for a demo).
+        sigma: Geman-McClure scale in px.
+        pose_prior_weight: ``w`` in ``w^2 |z|^2`` (the learned prior; the baseline's
+            weight is in :class:`~hmrflow.fitting.baseline.BaselineConfig`).
+        shape_prior_weight: ``w`` in ``w^2 |betas|^2``.
+        drop_hips: Ignore the detector's hips in the data term (they are unreliable:
+            detectors and body models place them differently).
+        optimize_betas: Optimise the betas (else keep the regressed ones).
+        box_scale: Person box side over the keypoints' extent (as in training).
+        joint_batch: Fit the whole batch as one L-BFGS problem (ProHMR's way; one
+            evaluation serves everybody, so it is many times faster per person on CPU,
+            where an evaluation costs about the same for 1 or 64 people). Off: every
+            person gets its own L-BFGS run, so a result does not depend on the batch it
+            came in (and converges a little faster per step), at B times the cost.
+    """
+
+    rules: StopRules = field(default_factory=StopRules)
+    sigma: float = 100.0
+    pose_prior_weight: float = 4.0
+    shape_prior_weight: float = 6.0
+    drop_hips: bool = False
+    optimize_betas: bool = True
+    box_scale: float = 1.2
+    joint_batch: bool = True
+
+
+def default_focal_length(image_size: Tensor) -> Tensor:
+    r"""Focal length for photos of unknown camera: the image diagonal, ``(..., 2)`` -> ``(...)`` px."""
+    return torch.linalg.vector_norm(image_size.to(torch.get_default_dtype()), dim=-1)
+
+
+@dataclass(frozen=True)
+class People:
+    r"""B people to fit, each with its own image and camera.
+
+    Attributes:
+        keypoints: ``(B, K, 3)`` detections in the evidence order (COCO-17 + feet), image
+            px and confidence (0 = missing).
+        image_size: ``(B, 2)`` (W, H) px.
+        focal_length: ``(B,)`` px; the principal point is the image centre.
+        evidence: ``(B, ...)`` the model's input; by default the keypoints in normalised
+            box coordinates (keypoint models). Image models need their crops here.
+        box_center: ``(B, 2)`` px; box_size: ``(B,)`` px: the person box the evidence
+            refers to.
+    """
+
+    keypoints: Tensor
+    image_size: Tensor
+    focal_length: Tensor
+    evidence: Tensor
+    box_center: Tensor
+    box_size: Tensor
+
+    def __len__(self) -> int:
+        return self.keypoints.shape[0]
+
+    @property
+    def principal_point(self) -> Tensor:
+        """``(B, 2)`` the image centres."""
+        return self.image_size / 2
+
+    @classmethod
+    def from_keypoints(
+        cls,
+        keypoints: Tensor,
+        image_size: Tensor,
+        focal_length: Tensor | None = None,
+        box_scale: float = 1.2,
+    ) -> People:
+        r"""People from keypoints ``(B, K, 3)`` px and image sizes ``(B, 2)`` (or ``(2,)``).
+
+        The person box is the square around the confident keypoints, ``box_scale`` times
+        their extent (the training data's box), and the evidence is the keypoints in it.
+        """
+        keypoints = torch.as_tensor(keypoints, dtype=torch.get_default_dtype())
+        if keypoints.dim() != 3 or keypoints.shape[-1] != 3:
+            raise ValueError(f"keypoints must be (B, K, 3), got {tuple(keypoints.shape)}")
+        keypoints = _clean(keypoints)
+        B = keypoints.shape[0]
+        image_size = torch.as_tensor(image_size, dtype=keypoints.dtype).expand(B, 2).clone()
+        focal = default_focal_length(image_size) if focal_length is None else focal_length
+        focal = torch.as_tensor(focal, dtype=keypoints.dtype).expand(B).clone()
+        center, extent = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
+        size = extent * box_scale
+        evidence = normalize_keypoints(keypoints, center, size)
+        return cls(keypoints, image_size, focal, evidence, center, size)
+
+    def __getitem__(self, index: int | slice | Tensor) -> People:
+        return People(*(getattr(self, name)[index] for name in _PEOPLE_FIELDS))
+
+
+_PEOPLE_FIELDS = ("keypoints", "image_size", "focal_length", "evidence", "box_center", "box_size")
+
+
+def _clean(keypoints: Tensor) -> Tensor:
+    """Non-finite or non-positive-confidence points -> confidence 0, coordinates 0."""
+    valid = torch.isfinite(keypoints).all(-1) & (keypoints[..., 2] > 0)
+    return torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints))
+
+
+@dataclass(frozen=True)
+class Start:
+    r"""The regression that fitting starts from.
+
+    Attributes:
+        context: ``(B, C)``; rotmats: ``(B, J, 3, 3)`` the mode; betas: ``(B, S)``;
+        translation: ``(B, 3)`` in the full-image camera frame.
+    """
+
+    context: Tensor
+    rotmats: Tensor
+    betas: Tensor
+    translation: Tensor
+
+    def __getitem__(self, index: int | slice | Tensor) -> Start:
+        return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index])
+
+
+@dataclass(frozen=True)
+class BodyFit:
+    r"""Fitted bodies, camera frame of each person's full image.
+
+    Attributes:
+        rotmats: ``(B, J, 3, 3)``; betas: ``(B, S)``; translation: ``(B, 3)``.
+        z: ``(B, D)`` latents (None for the baseline).
+        joints: ``(B, J, 3)`` metres, translated; vertices: ``(B, N, 3)`` or None.
+        keypoints_2d: ``(B, K, 2)`` the model keypoints projected, px.
+        reprojection_error: ``(B,)`` mean px over the keypoints used, at the end;
+            initial_error: the same at the start.
+        results: B L-BFGS runs: ``results[i]`` fitted person ``i`` (the same run for
+            everybody with ``FitConfig.joint_batch``).
+    """
+
+    rotmats: Tensor
+    betas: Tensor
+    translation: Tensor
+    z: Tensor | None
+    joints: Tensor
+    vertices: Tensor | None
+    keypoints_2d: Tensor
+    reprojection_error: Tensor
+    initial_error: Tensor
+    results: list[MinimizeResult]
+
+    @staticmethod
+    def concatenate(fits: list[BodyFit]) -> BodyFit:
+        """Fits of consecutive groups of people -> one fit."""
+
+        def cat(name: str) -> Tensor | None:
+            values = [getattr(f, name) for f in fits]
+            return None if any(v is None for v in values) else torch.cat(values)
+
+        tensors = {name: cat(name) for name in _FIT_TENSORS}
+        return BodyFit(**tensors, results=[r for f in fits for r in f.results])
+
+
+_FIT_TENSORS = ("rotmats", "betas", "translation", "z", "joints", "vertices", "keypoints_2d",
+                "reprojection_error", "initial_error")  # fmt: skip
+
+
+def fit_each(
+    fitter: Callable[[People, Start], BodyFit], people: People, start: Start, joint: bool
+) -> BodyFit:
+    """Run ``fitter`` on the whole batch (``joint``) or on each person alone."""
+    if joint or len(people) <= 1:
+        return fitter(people, start)
+    return BodyFit.concatenate([fitter(people[i : i + 1], start[i : i + 1]) for i in range(len(people))])
+
+
+@contextmanager
+def frozen(model: ProbabilisticHMR) -> Iterator[ProbabilisticHMR]:
+    """The model in eval mode with no parameter gradients, restored afterwards."""
+    training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.train(training)
+
+
+def evidence_sets(model: ProbabilisticHMR) -> tuple[str, ...]:
+    """The body keypoint sets that make up the evidence order (COCO-17 + feet by default)."""
+    return tuple(model.config.encoder.keypoint_sets)
+
+
+def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor) -> Tensor:
+    r"""Poses of latents ``z`` ``(B, D)`` under contexts ``(B, C)``: ``(B, J, 3, 3)``."""
+    x = model.flow.decode(z[:, None], context).x[:, 0]
+    return sixd_to_rotmat(x.unflatten(-1, (-1, 6)))
+
+
+def project_keypoints(
+    model: ProbabilisticHMR,
+    rotmats: Tensor,
+    betas: Tensor,
+    translation: Tensor,
+    focal_length: Tensor,
+    principal_point: Tensor,
+    rotation: Tensor | None = None,
+) -> Tensor:
+    r"""Model keypoints (evidence order) of ``(B, J, 3, 3)`` poses, projected: ``(B, K, 2)`` px.
+
+    ``rotation`` ``(B, 3, 3)`` and ``translation`` ``(B, 3)`` map the body frame to the camera.
+    """
+    sets = evidence_sets(model)
+    out = model.body(rotmats, betas, keypoints=sets, vertices=False)
+    points = torch.cat([out.keypoints[name] for name in sets], dim=-2)
+    return perspective_projection(points, translation, focal_length, principal_point, rotation)
+
+
+def regress(model: ProbabilisticHMR, people: People) -> Start:
+    """The model's mode, betas and camera (moved into the full image) for ``people``."""
+    with torch.no_grad(), frozen(model):
+        out = model(people.evidence)
+    translation = crop_camera_to_full_translation(
+        out.camera, people.box_center, people.box_size, people.image_size, people.focal_length
+    )
+    return Start(out.context, out.mode.rotmats[:, 0], out.betas, translation)
+
+
+def data_weights(model: ProbabilisticHMR, people: People, config: FitConfig) -> Tensor:
+    r"""The detections used by the data term: ``(B, K, 3)`` with hips dropped if asked."""
+    keypoints = people.keypoints
+    if not config.drop_hips:
+        return keypoints
+    names = [name for s in evidence_sets(model) for name in model.body.keypoint_sets[s].names]
+    hips = torch.tensor([name in HIP_NAMES for name in names], device=keypoints.device)
+    return torch.cat([keypoints[..., :2], keypoints[..., 2:] * ~hips[:, None]], dim=-1)
+
+
+def fit_bodies(
+    model: ProbabilisticHMR,
+    people: People,
+    config: FitConfig,
+    start: Start,
+    pose_variables: list[Tensor],
+    pose: Callable[[], Tensor],
+    pose_prior: Callable[[], Tensor],
+) -> BodyFit:
+    r"""The fitting scheme shared by the learned-prior and the baseline fitters.
+
+    Arguments:
+        pose_variables: The leaf tensors that ``pose()`` reads.
+        pose: ``() -> (B, J, 3, 3)`` the current poses.
+        pose_prior: ``() -> (B,)`` the pose prior energy (weight included).
+
+    Returns:
+        The fit (``z`` None).
+    """
+    targets = data_weights(model, people, config)
+    betas = start.betas.detach().clone().requires_grad_(config.optimize_betas)
+    translation = start.translation.detach().clone().requires_grad_(True)
+    shape_weight = config.shape_prior_weight**2
+
+    def project() -> Tensor:
+        return project_keypoints(model, pose(), betas, translation, people.focal_length, people.principal_point)
+
+    def energy() -> Tensor:
+        data = reprojection_energy(project(), targets, people.image_size, config.sigma)
+        return (data + pose_prior() + shape_weight * betas.square().sum(-1)).sum()
+
+    variables = pose_variables + [translation] + ([betas] if config.optimize_betas else [])
+    with frozen(model):
+        with torch.no_grad():
+            initial = reprojection_error(project(), targets)
+        result = minimize(energy, variables, config.rules)
+        with torch.no_grad():
+            rotmats = pose()
+            projected = project()
+            out = model.body(rotmats, betas, translation, vertices=True)
+    return BodyFit(
+        rotmats=rotmats,
+        betas=betas.detach(),
+        translation=translation.detach(),
+        z=None,
+        joints=out.joints,
+        vertices=out.vertices,
+        keypoints_2d=projected,
+        reprojection_error=reprojection_error(projected, targets),
+        initial_error=initial,
+        results=[result] * len(people),
+    )
+
+
+def fit_keypoints(
+    model: ProbabilisticHMR, people: People, config: FitConfig | None = None, start: Start | None = None
+) -> BodyFit:
+    r"""Fit B people at once with the learned prior (the module docstring has the energy).
+
+    Arguments:
+        model: A trained model (left unchanged: frozen and in eval mode while fitting).
+        people: :class:`People` (keypoints px in the evidence order, image sizes, focals).
+        config: :class:`FitConfig`.
+        start: The regression to start from (default: :func:`regress`).
+    """
+    config = config or FitConfig()
+    start = start or regress(model, people)
+    weight = config.pose_prior_weight**2
+
+    def fit_group(people: People, start: Start) -> BodyFit:
+        z = start.context.new_zeros(len(people), model.flow.config.features).requires_grad_(True)
+
+        def pose() -> Tensor:
+            return decode_rotmats(model, z, start.context)
+
+        fit = fit_bodies(model, people, config, start, [z], pose, lambda: weight * z.square().sum(-1))
+        return replace(fit, z=z.detach())
+
+    return fit_each(fit_group, people, start, config.joint_batch)

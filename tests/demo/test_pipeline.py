@@ -1,0 +1,39 @@
+"""The pipeline with an image-conditioned model: it sees a crop of the person box."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hmrflow.cli.demo import bundled_images
+from hmrflow.demo.inputs import load_photo, read_keypoint_file, sidecar_path
+from hmrflow.demo.pipeline import DemoConfig, image_crops, predict_people
+
+
+def test_crops_cover_the_person_box():
+    photo = load_photo(bundled_images()[0])
+    crops = image_crops(photo.pixels, torch.tensor([[270.0, 480.0]]), torch.tensor([200.0]), 64)
+    assert crops.shape == (1, 3, 64, 64)
+    from hmrflow.models.resnet import IMAGENET_MEAN, IMAGENET_STD
+
+    rgb = crops[0] * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
+    centre = photo.pixels[380:580, 170:370].reshape(-1, 3).mean(0) / 255
+    assert np.allclose(rgb.mean((1, 2)).numpy(), centre, atol=0.03)
+
+
+def test_an_image_model_runs_the_demo_steps():
+    from hmrflow.flows import FlowConfig
+    from hmrflow.models import ProbabilisticHMR
+    from hmrflow.models.config import EncoderConfig, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(encoder=EncoderConfig(kind="image", backbone_depth=18),
+                         flow=FlowConfig(context_features=512, hidden_features=32), head_hidden=32)  # fmt: skip
+    model = ProbabilisticHMR(config).eval()
+    image = bundled_images()[0]
+    photo = load_photo(image)
+    keypoints = read_keypoint_file(sidecar_path(image)).people[0][None]
+    people = predict_people(model, photo.pixels, keypoints, DemoConfig(num_samples=2, fit=True, fit_steps=1))
+    person = people[0]
+    assert person.fit is not None and person.sample_vertices.shape[0] == 2
+    assert np.isfinite(person.vertices).all() and person.translation[2] > 0

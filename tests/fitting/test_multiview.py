@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import torch
+
+from hmrflow.data.synthetic import SyntheticKeypoints
+from hmrflow.fitting.evaluate import corrupt, synthesize_views
+from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
+from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.multiview import (
+    Cameras,
+    MultiViewConfig,
+    consensus_rotation,
+    fit_multiview,
+    fit_multiview_calibrated,
+)
+from hmrflow.geometry import perspective_projection, rotvec_to_rotmat
+
+
+def view(synthetic, index: slice = slice(0, 2)) -> People:
+    return People.from_keypoints(synthetic.clean_2d[index], synthetic.image_size[index], synthetic.focal_length[index])
+
+
+def test_consensus_of_equal_rotations_is_that_rotation():
+    R = rotvec_to_rotmat(torch.randn(5, 3, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(consensus_rotation(R[None].expand(3, 5, 3, 3), 0), R, atol=1e-5, rtol=0)
+
+
+def test_identical_views_give_the_single_view_result(tiny_model, synthetic):
+    one = view(synthetic)
+    rules = StopRules(max_steps=2)
+    single = fit_multiview(tiny_model, [one], MultiViewConfig(rules=rules))
+    triple = fit_multiview(tiny_model, [one, one, one], MultiViewConfig(rules=rules))
+    for v in range(3):
+        torch.testing.assert_close(triple.rotmats[:, v], single.rotmats[:, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(triple.betas, single.betas)
+    torch.testing.assert_close(triple.consensus, single.consensus, atol=1e-5, rtol=0)
+
+
+def test_one_view_with_reprojection_is_single_view_fitting(tiny_model, synthetic):
+    # One view: data + 1^2 |z|^2 over (z, translation), the betas fixed -- exactly the
+    # single-view energy with prior weight 1 and fixed betas.
+    one = view(synthetic, slice(0, 2))
+    rules = StopRules(max_steps=2)
+    single = fit_keypoints(tiny_model, one, FitConfig(rules=rules, pose_prior_weight=1.0, optimize_betas=False))
+    multi = fit_multiview(tiny_model, [one], MultiViewConfig(rules=rules, reprojection=True))
+    torch.testing.assert_close(multi.rotmats[:, 0], single.rotmats, atol=1e-4, rtol=0)
+    torch.testing.assert_close(multi.translation[:, 0], single.translation, atol=1e-4, rtol=0)
+    torch.testing.assert_close(multi.betas, single.betas)
+
+
+def test_identical_views_with_reprojection_stay_together(tiny_model, synthetic):
+    # The symmetric solution is not exactly kept: L-BFGS amplifies rounding differences
+    # along the stiff consistency term (even in float64), but the term holds them close.
+    one = view(synthetic, slice(0, 1))
+    fit = fit_multiview(tiny_model, [one, one], MultiViewConfig(rules=StopRules(max_steps=2), reprojection=True))
+    torch.testing.assert_close(fit.rotmats[:, 0], fit.rotmats[:, 1], atol=2e-2, rtol=0)
+    torch.testing.assert_close(fit.translation[:, 0], fit.translation[:, 1], atol=2e-2, rtol=0)
+    assert fit.results[0].loss < fit.results[0].loss_history[0]
+
+
+def test_views_are_pulled_together(tiny_model, synthetic):
+    # Two different people as the "views": the consistency term pulls their body poses.
+    a, b = view(synthetic, slice(0, 1)), view(synthetic, slice(1, 2))
+    loose = fit_multiview(tiny_model, [a, b], MultiViewConfig(rules=StopRules(max_steps=0)))
+    tight = fit_multiview(tiny_model, [a, b], MultiViewConfig(rules=StopRules(max_steps=2)))
+    spread = lambda fit: (fit.rotmats[:, 0, 1:] - fit.rotmats[:, 1, 1:]).square().sum()  # noqa: E731
+    assert spread(tight) < 0.5 * spread(loose)
+    assert all(r.loss < r.loss_history[0] for r in tight.results)
+
+
+def test_calibrated_fit_reprojects_into_every_view(tiny_model):
+    views = synthesize_views(SyntheticKeypoints(tiny_model.body, None), 2, 3, seed=3)
+    per_view = [People.from_keypoints(views.clean_2d[:, v], views.image_size[:, v], views.cameras.focal_length[:, v])
+                for v in range(3)]  # fmt: skip
+    fit = fit_multiview_calibrated(tiny_model, per_view, views.cameras, MultiViewConfig(rules=StopRules(max_steps=3)))
+    assert fit.consensus.shape == (2, 24, 3, 3) and fit.translation.shape == (2, 3)
+    assert all(r.loss < 0.5 * r.loss_history[0] for r in fit.results)
+
+
+def test_synthesized_views_project_the_same_body():
+    from hmrflow.body import BodyModel
+
+    body = BodyModel.from_name("anny_lowpoly")
+    views = synthesize_views(SyntheticKeypoints(body, None), 3, 4, seed=0)
+    assert views.clean_2d.shape == (3, 4, 23, 3)
+    # Each camera sees the world pelvis where its projection says.
+    pelvis = views.joints[:, None, :1]
+    cams = views.cameras
+    uv = perspective_projection(pelvis, cams.translation, cams.focal_length, cams.principal_point, cams.rotation)
+    assert ((uv >= 0) & (uv <= views.image_size[:, :, None])).all()
+    # Cameras spread around the body: view directions differ between views.
+    axes = cams.rotation[:, :, 2]  # optical axes in world coordinates
+    assert (axes[:, 0] * axes[:, 2]).sum(-1).lt(0).all()  # views 0 and 2 face each other
+
+
+def test_corrupt_drops_and_jitters():
+    clean = torch.cat([torch.rand(50, 23, 2) * 100, torch.ones(50, 23, 1)], -1)
+    out = corrupt(clean, 0.0, 0.3, torch.full((50,), 100.0), torch.Generator().manual_seed(0))
+    assert abs((out[..., 2] == 0).float().mean() - 0.3) < 0.05
+    kept = out[..., 2] > 0
+    torch.testing.assert_close(out[..., :2][kept], clean[..., :2][kept])
+    noisy = corrupt(clean, 0.02, 0.0, torch.full((50,), 100.0), torch.Generator().manual_seed(0))
+    assert 1.5 < (noisy[..., :2] - clean[..., :2]).std() < 2.5
