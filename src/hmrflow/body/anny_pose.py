@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, SMPL_PARENTS
+from hmrflow.body.kinematics import forward_kinematics
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 
 __all__ = [
@@ -324,7 +325,8 @@ def smpl_to_anny(rotmats: Tensor, rig: AnnyRig, transl: Tensor | None = None) ->
     tpose = tpose_bone_poses(rig)
     frame = _frame(rotmats)
     rest_joints = _smpl_rest_joints(tpose, rig.bone_labels).expand(rotmats.shape[0], -1, -1)
-    rotations, positions = _forward_kinematics(rotmats, rest_joints)
+    kinematics = forward_kinematics(rotmats, rest_joints)
+    rotations, positions = kinematics.world_rotmats, kinematics.positions
     if transl is not None:
         positions = positions + (transl - rest_joints[:, 0]).unsqueeze(-2)
     # Segment transforms x -> G_j (x - J_j) + t_j, taken to Anny's frame: C^T [.] C.
@@ -347,18 +349,3 @@ def anny_to_smpl(pose_parameters: Tensor, rig: AnnyRig) -> SmplPose:
     parents = torch.tensor(SMPL_PARENTS[1:], device=world.device)
     local = torch.cat([global_rot[:, :1], global_rot[:, parents].transpose(-1, -2) @ global_rot[:, 1:]], dim=1)
     return SmplPose(rotmats=local, transl=world[:, 0, :3, 3] @ frame.T)
-
-
-def _forward_kinematics(rotmats: Tensor, rest_joints: Tensor) -> tuple[Tensor, Tensor]:
-    """SMPL kinematics: world rotations ``(B, J, 3, 3)`` and positions ``(B, J, 3)``."""
-    rotations: list[Tensor] = []
-    positions: list[Tensor] = []
-    for j, parent in enumerate(SMPL_PARENTS):
-        if parent < 0:
-            rotations.append(rotmats[:, j])
-            positions.append(rest_joints[:, j])
-            continue
-        offset = (rotations[parent] @ (rest_joints[:, j] - rest_joints[:, parent]).unsqueeze(-1)).squeeze(-1)
-        rotations.append(rotations[parent] @ rotmats[:, j])
-        positions.append(positions[parent] + offset)
-    return torch.stack(rotations, dim=1), torch.stack(positions, dim=1)

@@ -16,13 +16,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from hmrflow.body.joints import SMPL_PARENTS
+from hmrflow.body.kinematics import Kinematics, forward_kinematics  # noqa: F401 (re-exported)
 
 __all__ = ["SMPL_LIKE_REST_JOINTS", "Kinematics", "forward_kinematics", "rest_joints"]
 
@@ -59,52 +58,6 @@ SMPL_LIKE_REST_JOINTS: tuple[tuple[float, float, float], ...] = (
 )
 
 
-@dataclass
-class Kinematics:
-    r"""World joint positions and rotations of a posed skeleton.
-
-    Attributes:
-        positions: World joint positions, shape ``(..., J, 3)``.
-        world_rotmats: World rotation of each joint's frame, shape ``(..., J, 3, 3)``.
-    """
-
-    positions: Tensor
-    world_rotmats: Tensor
-
-
 def rest_joints(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
     r"""The built-in T-pose joint layout :data:`SMPL_LIKE_REST_JOINTS`, shape ``(J, 3)``."""
     return torch.tensor(SMPL_LIKE_REST_JOINTS, dtype=dtype, device=device)
-
-
-def forward_kinematics(
-    rotmats: Tensor,
-    rest: Tensor,
-    transl: Tensor | None = None,
-    parents: Sequence[int] = SMPL_PARENTS,
-) -> Kinematics:
-    r"""Pose a skeleton: local rotations and rest joints to world joints.
-
-    Arguments:
-        rotmats: Local rotations, shape ``(..., J, 3, 3)``; joint 0 is the global orientation.
-        rest: Rest joint positions, shape ``(J, 3)`` or ``(..., J, 3)``.
-        transl: Optional root translation, shape ``(..., 3)``: the root lands at
-            ``rest[0] + transl``.
-        parents: Parent index of each joint (-1 for the root), parents before children.
-
-    Returns:
-        :class:`Kinematics` with positions ``(..., J, 3)`` and world rotations ``(..., J, 3, 3)``.
-    """
-    rest = rest.to(rotmats)
-    offsets = [rest[..., j, :] - rest[..., p, :] if p >= 0 else rest[..., j, :] for j, p in enumerate(parents)]
-    world: list[Tensor] = []
-    positions: list[Tensor] = []
-    for j, p in enumerate(parents):
-        if p < 0:
-            world.append(rotmats[..., j, :, :])
-            root = offsets[j].expand(*rotmats.shape[:-3], 3)
-            positions.append(root + transl.to(rotmats) if transl is not None else root)
-            continue
-        world.append(world[p] @ rotmats[..., j, :, :])
-        positions.append(positions[p] + (world[p] @ offsets[j].unsqueeze(-1)).squeeze(-1))
-    return Kinematics(torch.stack(positions, dim=-2), torch.stack(world, dim=-3))
