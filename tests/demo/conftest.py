@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.tiny import TINY_MODEL
+
 TINY = [
-    "model.encoder.width=32",
-    "model.flow.context_features=32",
-    "model.flow.hidden_features=32",
-    "model.head_hidden=32",
+    *TINY_MODEL,
     "data.batch_size=32",
     "data.val_size=32",
 ]

@@ -18,19 +18,16 @@ from hmrflow.models import ProbabilisticHMR
 from hmrflow.training.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
 
-TINY = [
-    "model.encoder.width=32",
-    "model.flow.context_features=32",
-    "model.flow.hidden_features=32",
-    "model.head_hidden=32",
-]
+from tests.tiny import TINY_MODEL
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory) -> str:
     torch.manual_seed(0)
-    config = apply_overrides(ExperimentConfig(), TINY)
+    config = apply_overrides(ExperimentConfig(), TINY_MODEL)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_model(ProbabilisticHMR(config.model), config, path)
     return str(path)

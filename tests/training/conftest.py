@@ -13,6 +13,8 @@ from hmrflow.data.prohmr_format import EXTRA_19
 from hmrflow.data.synthetic import CameraConfig, SyntheticConfig, SyntheticKeypoints
 from hmrflow.geometry import rotmat_to_rotvec
 
+from tests.tiny import TINY_MODEL
+
 
 def write_prohmr_dataset(root: Path, count: int = 12, seed: int = 0, without_pose: int = 4) -> Path:
     """A ProHMR-format ``.npz`` with PNG images, labels from the synthetic keypoint data.
@@ -66,10 +68,7 @@ def write_prohmr_dataset(root: Path, count: int = 12, seed: int = 0, without_pos
 def tiny() -> list[str]:
     """Overrides of the default experiment for a tiny keypoint model."""
     return [
-        "model.encoder.width=32",
-        "model.flow.context_features=32",
-        "model.flow.hidden_features=32",
-        "model.head_hidden=32",
+        *TINY_MODEL,
         "data.batch_size=16",
         "data.val_size=32",
         "trainer.accelerator=cpu",

@@ -14,11 +14,10 @@ from hmrflow.training.data import SyntheticDataModule
 from hmrflow.training.losses import keypoint_3d_loss, pelvis_weights, rotation_loss
 from hmrflow.training.module import HMRModule
 
+from tests.tiny import TINY_MODEL
+
 TINY = [
-    "model.encoder.width=32",
-    "model.flow.context_features=32",
-    "model.flow.hidden_features=32",
-    "model.head_hidden=32",
+    *TINY_MODEL,
     "data.batch_size=16",
     "data.val_size=32",
 ]
