@@ -20,7 +20,6 @@ from hmrflow.training.config import ExperimentConfig
 
 from tests.tiny import TINY_MODEL
 
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
