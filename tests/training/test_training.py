@@ -171,3 +171,14 @@ def test_without_joint_labels_the_3d_loss_aligns_at_the_hips():
     expected_1 = (centred - (target[1, :, :3] - target[1, 1:3, :3].mean(0))).abs()[1:].sum()
     expected_0 = keypoint_3d_loss(pred[:1], target[:1], (0,)) * 1
     torch.testing.assert_close(loss, (expected_0 + expected_1) / 3)
+
+
+def test_weights_stored_in_half_precision_load_as_float32(config, tmp_path):
+    module = HMRModule(config)
+    save_model(module.model, config, tmp_path / "half.pt", storage_dtype=torch.float16)
+    assert torch.load(tmp_path / "half.pt", weights_only=True)["state_dict"]["flow.transforms.1.bias"].dtype == torch.float16
+    loaded = load_model(tmp_path / "half.pt")
+    assert next(loaded.parameters()).dtype == torch.float32
+    module.model.eval()
+    evidence = torch.rand(2, 23, 3)
+    torch.testing.assert_close(loaded(evidence).mode.sixd, module.model(evidence).mode.sixd, atol=2e-2, rtol=1e-2)

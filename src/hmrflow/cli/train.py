@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
     parser.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint ('last': this run's last)")
     parser.add_argument("--export", metavar="PATH", help="after training, write the model alone to PATH")
+    parser.add_argument("--half", action="store_true", help="with --export: store the weights in float16 (half the size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     parser.add_argument(
         "--print-config", action="store_true", help="print the full configuration (with overrides) as YAML and exit"
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"last checkpoint: {last}")
     if args.export:
-        save_model(load_model(last), config, args.export)
+        import torch
+
+        save_model(load_model(last), config, args.export, torch.float16 if args.half else None)
         print(f"model written to {args.export}")
     return 0

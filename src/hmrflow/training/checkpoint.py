@@ -108,8 +108,19 @@ def _few(keys: list[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + (f" (and {len(keys) - n} more)" if len(keys) > n else "")
 
 
-def save_model(model: ProbabilisticHMR, config: ExperimentConfig, path: str | Path) -> None:
-    """Write an exported model file: the configuration and the model's weights only."""
+def save_model(
+    model: ProbabilisticHMR,
+    config: ExperimentConfig,
+    path: str | Path,
+    storage_dtype: torch.dtype | None = None,
+) -> None:
+    """Write an exported model file: the configuration and the model's weights only.
+
+    ``storage_dtype`` (e.g. ``torch.float16``) stores floating-point weights smaller; they
+    load back into the model's own dtype.
+    """
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if storage_dtype is not None:
+        state = {k: v.to(storage_dtype) if v.is_floating_point() else v for k, v in state.items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({CHECKPOINT_KEY: {"format": 1, "config": config_to_dict(config)}, "state_dict": state}, path)
