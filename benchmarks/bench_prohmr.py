@@ -22,11 +22,9 @@ r"""A converted full-size ProHMR checkpoint: exactness against the maths, and CP
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +39,9 @@ from hmrflow.flows import decode_repeated  # noqa: E402
 from hmrflow.models import ProbabilisticHMR  # noqa: E402
 from hmrflow.models.prohmr_convert import convert_prohmr  # noqa: E402
 from hmrflow.training.checkpoint import load_model  # noqa: E402
+from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 TOLERANCE = 1e-5
-
-
-def median_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Median seconds of each function, run interleaved (load hits all alike)."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
 
 
 def max_abs(a: torch.Tensor, b: np.ndarray) -> float:

@@ -15,7 +15,6 @@ repeats.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
@@ -27,19 +26,7 @@ from hmrflow.config import apply_overrides, load_config
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
-
-
-def median_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Median seconds of each function, run interleaved (load hits all alike)."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
+from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 
 def full_mesh(body: BodyModel) -> None:
