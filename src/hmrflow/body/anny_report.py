@@ -37,6 +37,7 @@ from torch import Tensor
 from hmrflow.body.anny_export import AnnyShapes, load_anny, project_betas, sample_adult_phenotypes, tposed_shapes
 from hmrflow.body.anny_pose import ANNY_TO_SMPL_FRAME, AnnyRig, smpl_to_anny
 from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.kinematics import forward_kinematics
 from hmrflow.body.model import BodyModel
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 
@@ -114,17 +115,8 @@ def _random_poses(count: int, generator: torch.Generator, scale: float = 0.3) ->
 
 def _skin(vertices: Tensor, weights: Tensor, rest_joints: Tensor, rotmats: Tensor, parents: Sequence[int]) -> Tensor:
     """Plain LBS ``(B, N, 3)`` (no blend shapes) of ``vertices (B, N, 3)`` about ``rest_joints (B, J, 3)``."""
-    rotations: list[Tensor] = []
-    positions: list[Tensor] = []
-    for j, parent in enumerate(parents):
-        if parent < 0:
-            rotations.append(rotmats[:, j])
-            positions.append(rest_joints[:, j])
-            continue
-        offset = rest_joints[:, j] - rest_joints[:, parent]
-        rotations.append(rotations[parent] @ rotmats[:, j])
-        positions.append(positions[parent] + (rotations[parent] @ offset.unsqueeze(-1)).squeeze(-1))
-    rot, pos = torch.stack(rotations, 1), torch.stack(positions, 1)
+    kinematics = forward_kinematics(rotmats, rest_joints, parents=parents)
+    rot, pos = kinematics.world_rotmats, kinematics.positions
     trans = pos - (rot @ rest_joints.unsqueeze(-1)).squeeze(-1)
     blended_r = torch.einsum("nj,bjkl->bnkl", weights, rot)
     blended_t = torch.einsum("nj,bjk->bnk", weights, trans)
