@@ -173,6 +173,13 @@ class SyntheticKeypoints:
         )
         self.flip_index = torch.tensor(flip_permutation(self.names))
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_index.tolist()) if i < j]
+        # Keypoint indices of each side's arm and leg, for whole-limb occlusion.
+        limbs = [
+            [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
+            for side in ("left_", "right_")
+            for part in (("shoulder", "elbow", "wrist"), ("knee", "ankle", "toe", "heel"))
+        ]
+        self.limbs = [limb for limb in limbs if limb]
 
     @torch.no_grad()
     def sample(self, batch_size: int, generator: torch.Generator) -> SyntheticBatch:
@@ -243,12 +250,7 @@ class SyntheticKeypoints:
 
     def _part_occlusion(self, B: int, generator: torch.Generator) -> Tensor:
         """``(B, K)`` bool: every keypoint of one limb (one side's arm or leg) occluded."""
-        limbs = [
-            [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
-            for side in ("left_", "right_")
-            for part in (("shoulder", "elbow", "wrist"), ("knee", "ankle", "toe", "heel"))
-        ]
-        limbs = [limb for limb in limbs if limb]
+        limbs = self.limbs
         mask = torch.zeros(B, len(self.names), dtype=torch.bool)
         if not limbs:
             return mask
