@@ -182,3 +182,34 @@ def test_weights_stored_in_half_precision_load_as_float32(config, tmp_path):
     module.model.eval()
     evidence = torch.rand(2, 23, 3)
     torch.testing.assert_close(loaded(evidence).mode.sixd, module.model(evidence).mode.sixd, atol=2e-2, rtol=1e-2)
+
+
+def test_fine_tuning_starts_from_the_checkpoint_weights(config, tmp_path):
+    from hmrflow.training.train import initialize_from
+
+    source = HMRModule(config)
+    source.initialize_flow(SyntheticDataModule(config.data, source.model.body).initialization_batch())
+    path = tmp_path / "model.pt"
+    save_model(source.model, config, path)
+    target = HMRModule(config)
+    initialize_from(target.model, path)
+    for (name, a), b in zip(source.model.state_dict().items(), target.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert target.model.flow.initialized  # ActNorm is not initialised again from data
+    other = HMRModule(apply_overrides(config, ["model.head_hidden=16"]))
+    with pytest.raises(CheckpointError, match="model configuration differs"):
+        initialize_from(other.model, path)
+
+
+def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(config):
+    module = HMRModule(apply_overrides(config, ["trainer.num_samples=3"]))
+    batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
+    module.initialize_flow(batch)
+    torch.manual_seed(0)
+    off = module.compute_losses(batch)
+    assert off.keypoints_3d_samples.item() == 0.0
+    weighted = HMRModule(apply_overrides(module.config, ["losses.keypoints_3d_samples=0.5"]), model=module.model)
+    torch.manual_seed(0)
+    on = weighted.compute_losses(batch)
+    assert on.keypoints_3d_samples.item() > 0
+    torch.testing.assert_close(on.total - off.total, 0.5 * on.keypoints_3d_samples)

@@ -19,7 +19,7 @@ from hmrflow.config import ConfigError, config_from_dict, config_to_dict
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.training.config import ExperimentConfig
 
-__all__ = ["CheckpointError", "load_model", "save_model", "read_checkpoint", "DEFAULT_MODEL"]
+__all__ = ["CheckpointError", "load_model", "save_model", "read_checkpoint", "load_state_strictly", "DEFAULT_MODEL"]
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ def load_model(
         model = ProbabilisticHMR(model_config)
     except ValueError as error:
         raise CheckpointError(f"{path}: cannot build its model: {error}") from None
-    _load_state_strictly(model, state, path)
+    load_state_strictly(model, state, path)
     return model.to(device).eval()
 
 
-def _load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Any) -> None:
+def load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Any) -> None:
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

@@ -132,6 +132,9 @@ class TrainerConfig:
         num_samples: Poses per input in a training step: the mode and ``num_samples - 1``
             samples (ProHMR: 2).
         sync_batchnorm: Synchronise BatchNorm statistics across devices (DDP).
+        init_from: A checkpoint or model file whose model weights start this run
+            (fine-tuning; its model configuration must match, checked strictly); the
+            optimiser, step count and data stream start afresh. Empty: start from scratch.
     """
 
     max_steps: int = 20000
@@ -146,6 +149,7 @@ class TrainerConfig:
     seed: int = 0
     num_samples: int = 2
     sync_batchnorm: bool = False
+    init_from: str = ""
 
 
 @dataclass(frozen=True)

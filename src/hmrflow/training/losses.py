@@ -33,6 +33,8 @@ class LossWeights:
     keypoints_3d_mode: float = 0.05
     keypoints_2d_mode: float = 0.01
     keypoints_2d_samples: float = 0.001
+    #: 3D keypoint loss on the samples (ProHMR's KEYPOINTS_3D_EXP, 0 in its recipe).
+    keypoints_3d_samples: float = 0.0
     global_orient_mode: float = 0.001
     body_pose_mode: float = 0.001
     betas: float = 0.0005

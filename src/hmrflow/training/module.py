@@ -67,6 +67,7 @@ class LossTerms:
     keypoints_3d_mode: Tensor
     keypoints_2d_mode: Tensor
     keypoints_2d_samples: Tensor
+    keypoints_3d_samples: Tensor
     global_orient_mode: Tensor
     body_pose_mode: Tensor
     betas: Tensor
@@ -167,19 +168,24 @@ class HMRModule(L.LightningModule):
         body = model.body(rotmats, out.betas[:, None], keypoints=self.keypoint_sets, vertices=False)
         keypoints = torch.cat([body.keypoints[name] for name in self.keypoint_sets], dim=-2)
 
-        pred_3d = torch.cat([body.joints, keypoints], dim=-2)[:, :1]
+        pred_3d = torch.cat([body.joints, keypoints], dim=-2)
         target_3d = torch.cat([batch.joints_3d, batch.keypoints_3d], dim=-2)
         pelvis = (0,) if bool(batch.has_joints.all()) else pelvis_weights(target_3d[..., 3], 0, self._hips)
         pred_2d = model.project(keypoints, out.translation)
 
         mode_rotmats = out.mode.rotmats[:, 0]
         terms = {
-            "keypoints_3d_mode": keypoint_3d_loss(pred_3d, target_3d, pelvis=pelvis),
+            "keypoints_3d_mode": keypoint_3d_loss(pred_3d[:, :1], target_3d, pelvis=pelvis),
             "keypoints_2d_mode": keypoint_2d_loss(pred_2d[:, :1], batch.target_2d),
             "keypoints_2d_samples": (
                 keypoint_2d_loss(pred_2d[:, 1:], batch.target_2d)
                 if pred_2d.shape[1] > 1
                 else pred_2d.new_zeros(())
+            ),
+            "keypoints_3d_samples": (
+                keypoint_3d_loss(pred_3d[:, 1:], target_3d, pelvis=pelvis)
+                if pred_3d.shape[1] > 1 and weights.keypoints_3d_samples
+                else pred_3d.new_zeros(())
             ),
             "global_orient_mode": rotation_loss(mode_rotmats[:, :1], batch.rotmats[:, :1], batch.has_pose),
             "body_pose_mode": rotation_loss(mode_rotmats[:, 1:], batch.rotmats[:, 1:], batch.has_pose),

@@ -20,7 +20,7 @@ from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
 
-__all__ = ["train", "build_trainer"]
+__all__ = ["train", "build_trainer", "initialize_from"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,25 @@ def build_trainer(
     )
 
 
+def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
+    """Load the model weights of checkpoint ``path`` into ``model`` (fine-tuning).
+
+    Raises:
+        CheckpointError: The file is unreadable, or its model configuration or weights
+            differ from ``model``'s.
+    """
+    from hmrflow.training.checkpoint import CheckpointError, load_state_strictly, read_checkpoint
+
+    config, state = read_checkpoint(path)
+    if config.model != model.config:
+        raise CheckpointError(
+            f"trainer.init_from {path}: its model configuration differs from this run's; "
+            "fine-tuning needs the same model (compare with `hmrflow train CONFIG --print-config`)"
+        )
+    load_state_strictly(model, state, path)
+    log.info("model weights initialised from %s", path)
+
+
 def train(
     config: ExperimentConfig,
     resume: str | Path | None = None,
@@ -101,6 +120,8 @@ def train(
     """
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
     module = HMRModule(config)
+    if config.trainer.init_from and not resume:
+        initialize_from(module.model, config.trainer.init_from)
     data = HMRDataModule(config.data, module.model.body, seed=config.trainer.seed, model=config.model)
     data.check_files()  # before anything is written
     if module.discriminator is not None:
