@@ -133,8 +133,9 @@ class TrainerConfig:
             samples (ProHMR: 2).
         sync_batchnorm: Synchronise BatchNorm statistics across devices (DDP).
         init_from: A checkpoint or model file whose model weights start this run
-            (fine-tuning; its model configuration must match, checked strictly); the
-            optimiser, step count and data stream start afresh. Empty: start from scratch.
+            (fine-tuning; the weights must fit the model exactly, settings such as
+            dropout may differ); the optimiser, step count and data stream start
+            afresh. Empty: start from scratch.
     """
 
     max_steps: int = 20000

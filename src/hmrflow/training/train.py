@@ -87,19 +87,18 @@ def build_trainer(
 def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
     """Load the model weights of checkpoint ``path`` into ``model`` (fine-tuning).
 
+    The weights must fit exactly (same names and shapes); settings that leave them
+    unchanged (dropout, the body model's name) may differ from the checkpoint's.
+
     Raises:
-        CheckpointError: The file is unreadable, or its model configuration or weights
-            differ from ``model``'s.
+        CheckpointError: The file is unreadable or its weights do not fit ``model``.
     """
-    from hmrflow.training.checkpoint import CheckpointError, load_state_strictly, read_checkpoint
+    from hmrflow.training.checkpoint import load_state_strictly, read_checkpoint
 
     config, state = read_checkpoint(path)
-    if config.model != model.config:
-        raise CheckpointError(
-            f"trainer.init_from {path}: its model configuration differs from this run's; "
-            "fine-tuning needs the same model (compare with `hmrflow train CONFIG --print-config`)"
-        )
     load_state_strictly(model, state, path)
+    if config.model != model.config:
+        log.info("fine-tuning %s with a different model configuration (the weights fit)", path)
     log.info("model weights initialised from %s", path)
 
 
