@@ -37,11 +37,14 @@ def test_identical_views_give_the_single_view_result(tiny_model, synthetic):
 
 
 def test_one_view_with_reprojection_is_single_view_fitting(tiny_model, synthetic):
-    # One view: data + 1^2 |z|^2 over (z, translation), the betas fixed -- exactly the
-    # single-view energy with prior weight 1 and fixed betas.
+    # One view: data + 4^2 |z|^2 over (z, translation), the betas fixed -- the single-view
+    # energy (same prior weight) with fixed betas, less its constant shape term (which
+    # would only change the float32 rounding of the energy). Few iterations: rounding
+    # differences of the two sums grow along this ill-conditioned problem.
     one = view(synthetic, slice(0, 2))
-    rules = StopRules(max_steps=2)
-    single = fit_keypoints(tiny_model, one, FitConfig(rules=rules, pose_prior_weight=1.0, optimize_betas=False))
+    rules = StopRules(max_steps=1, inner_steps=5)
+    config = FitConfig(rules=rules, optimize_betas=False, shape_prior_weight=0.0)
+    single = fit_keypoints(tiny_model, one, config)
     multi = fit_multiview(tiny_model, [one], MultiViewConfig(rules=rules, reprojection=True))
     torch.testing.assert_close(multi.rotmats[:, 0], single.rotmats, atol=1e-4, rtol=0)
     torch.testing.assert_close(multi.translation[:, 0], single.translation, atol=1e-4, rtol=0)

@@ -9,7 +9,8 @@ betas, and the energy
 over the 23 body joints (the global orientation differs between views). The views are
 pulled together; with no reprojection term (ProHMR has none) the 2D evidence enters only
 through the contexts. ``MultiViewConfig.reprojection`` adds each view's keypoint data term
-(each view its own camera translation), as in single-view fitting.
+(each view its own camera translation) and weighs each view's prior as single-view
+fitting does (``4^2 |z_v|^2``), so that one view is single-view fitting with fixed betas.
 
 **Calibrated** (:func:`fit_multiview_calibrated`, known cameras): one shared body --
 one body pose, one global orientation and translation in the world, shared betas --
@@ -71,11 +72,12 @@ class MultiViewConfig:
     Attributes:
         rules: L-BFGS stop rules.
         consistency_weight: ``w`` in ``w^2 sum |R_j^v - mean_v R_j|^2`` (300).
-        prior_weight: ``w`` in ``w^2 sum_v |z_v|^2`` (1).
+        prior_weight: ``w`` in ``w^2 sum_v |z_v|^2`` without data terms (1, ProHMR's).
         reprojection: Uncalibrated only: add each view's keypoint data term.
         sigma: Geman-McClure scale of the data terms, px.
-        calibrated_prior_weight: Calibrated only: ``w`` in ``w^2 sum_v |z_v|^2`` (4, as
-            single-view fitting: one prior term per view's data term).
+        data_prior_weight: ``w`` in ``w^2 sum_v |z_v|^2`` with data terms (calibrated, or
+            uncalibrated with ``reprojection``): 4, as single-view fitting, one prior
+            term per view's data term.
         shape_prior_weight: Calibrated only: ``w`` in ``w^2 |betas|^2`` (betas optimised).
         drop_hips: Ignore detector hips in the data terms.
         joint_batch: One L-BFGS problem for all B instants (the default, much faster
@@ -87,7 +89,7 @@ class MultiViewConfig:
     prior_weight: float = 1.0
     reprojection: bool = False
     sigma: float = 100.0
-    calibrated_prior_weight: float = 4.0
+    data_prior_weight: float = 4.0
     shape_prior_weight: float = 6.0
     drop_hips: bool = False
     joint_batch: bool = True
@@ -218,7 +220,8 @@ def _fit_uncalibrated(
     z = start.context.new_zeros(B * V, D).requires_grad_(True)
     translation = start.translation.detach().clone().requires_grad_(config.reprojection)
     targets = data_weights(model, people, config.fit_config())
-    consistency, prior = config.consistency_weight**2, config.prior_weight**2
+    consistency = config.consistency_weight**2
+    prior = (config.data_prior_weight if config.reprojection else config.prior_weight) ** 2
 
     def poses() -> Tensor:
         return decode_rotmats(model, z, start.context)
@@ -290,7 +293,7 @@ def _fit_calibrated(
     targets = data_weights(model, people, config.fit_config()).unflatten(0, (B, V))
     image_size = people.image_size.unflatten(0, (B, V))
     sets = evidence_sets(model)
-    prior, shape = config.calibrated_prior_weight**2, config.shape_prior_weight**2
+    prior, shape = config.data_prior_weight**2, config.shape_prior_weight**2
 
     def data_energy(pose: Tensor, betas: Tensor, transl: Tensor) -> Tensor:
         """``(B,)`` the reprojection energy of world bodies in every view."""
