@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hmrflow.cli.main import COMMAND_MODULES, build_parser, main
@@ -35,3 +37,23 @@ def test_train_reports_a_bad_config(capsys, tmp_path):
 
 def test_subcommand_modules_are_listed_once():
     assert len(COMMAND_MODULES) == len(set(COMMAND_MODULES))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--model", "{missing}", "--out", "{tmp}/demo"],
+        ["fit", "a.json", "--model", "{missing}", "--out", "{tmp}/fit"],
+        ["fit-multiview", "a.json", "b.json", "--model", "{missing}", "--out", "{tmp}/mv"],
+        ["eval", "{missing}", "--data", "synthetic-keypoints-v1"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_a_missing_model_file_is_reported_once_by_every_command(argv, tmp_path, capsys):
+    missing = tmp_path / "missing.pt"
+    argv = [a.format(missing=missing, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"hmrflow {argv[0]}: checkpoint not found: {missing}" in err
+    if "--out" in argv:
+        assert not Path(argv[argv.index("--out") + 1]).exists()  # nothing written

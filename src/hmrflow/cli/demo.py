@@ -105,17 +105,13 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     from hmrflow.demo.outputs import write_index
     from hmrflow.demo.pipeline import DemoConfig, DemoPipeline
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow.training.checkpoint import load_model
 
     images = list(args.images) or bundled_images()
     keypoint_files = pair_keypoints(images, args.keypoints)
     if args.samples < 0:
         raise SystemExit("hmrflow demo: --samples must be >= 0")
-    try:
-        model = load_model(args.model, device=args.device)
-    except CheckpointError as error:
-        print(f"hmrflow demo: {error}")
-        return 1
+    model = load_model(args.model, device=args.device)
     config = DemoConfig(
         num_samples=args.samples,
         fit=not args.no_fit,

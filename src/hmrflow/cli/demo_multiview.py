@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from hmrflow.demo.multiview import Calibration, bundled_multiview, run_multiview
     from hmrflow.demo.multiview_outputs import check_table
     from hmrflow.demo.pipeline import DemoConfig
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow.training.checkpoint import load_model
 
     images, calibration_path = bundled_multiview()
     if args.images:
@@ -79,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("hmrflow demo-multiview: photos need their --calibration")
         images = list(args.images)
     calibration_path = args.calibration or calibration_path
+    model = load_model(args.model)
     try:
-        model = load_model(args.model)
         calibration = Calibration.from_file(calibration_path)
-    except (CheckpointError, DemoInputError) as error:
+    except DemoInputError as error:
         print(f"hmrflow demo-multiview: {error}")
         return 1
     config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect)

@@ -91,16 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow.training.checkpoint import load_model
 
     if args.samples < 1:
         return _fail("--samples must be at least 1")
     path = None if args.checkpoint == "default" else args.checkpoint
-    try:
-        model = load_model(path, device=args.device, body_model=args.body_model)
-    except CheckpointError as error:
-        hint = " (the shipped model is not installed)" if path is None else ""
-        return _fail(f"{error}{hint}")
+    model = load_model(path, device=args.device, body_model=args.body_model)
     try:
         data = _load_data(args, model)
         regressor = _load_regressor(args.regressor, model) if args.regressor else None

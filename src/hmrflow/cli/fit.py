@@ -198,13 +198,9 @@ def usable(keypoints: Any, name: str, minimum: int = 4) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow.training.checkpoint import load_model
 
-    try:
-        model = load_model(args.model, device=args.device)
-    except (CheckpointError, FileNotFoundError) as error:
-        print(f"hmrflow fit: cannot load the model: {error}")
-        return 2
+    model = load_model(args.model, device=args.device)
     if args.evaluate:
         return _evaluate(model, args)
     if not args.files:
@@ -359,13 +355,9 @@ def run_multiview(args: argparse.Namespace) -> int:
     from hmrflow.fitting.keypoint_fit import People
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow.training.checkpoint import load_model
 
-    try:
-        model = load_model(args.model, device=args.device)
-    except (CheckpointError, FileNotFoundError) as error:
-        print(f"hmrflow fit-multiview: cannot load the model: {error}")
-        return 2
+    model = load_model(args.model, device=args.device)
     views, names = [], []
     for path in map(Path, args.files):
         try:

@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from hmrflow.errors import InputError
+
 #: Subcommand modules, in the order ``hmrflow --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "hmrflow.cli.demo",
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hmrflow import __version__
 
     parser.add_argument("--version", action="version", version=f"hmrflow {__version__}")
-    subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
+    subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND", dest="command")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
@@ -60,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except InputError as error:
+        print(f"hmrflow {args.command}: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hmrflow.errors import InputError
 from hmrflow.data.keypoint_files import (
     EVIDENCE_NAMES,
     KeypointFileError,
@@ -64,7 +65,7 @@ __all__ = [
 FORMAT = "hmrflow-keypoints"
 
 
-class DemoInputError(ValueError):
+class DemoInputError(InputError):
     """An input the demo cannot use (corrupt photo, no person, mismatched keypoints)."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from hmrflow.errors import CheckpointError
 from hmrflow.config import ConfigError, config_from_dict, config_to_dict
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.training.config import ExperimentConfig
@@ -26,10 +27,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_KEY = "hmrflow"
 #: The shipped keypoint-conditioned model, in ``hmrflow/assets/models``.
 DEFAULT_MODEL = "keypoints.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit its model."""
 
 
 def read_checkpoint(path: str | Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
