@@ -43,8 +43,9 @@ Fit ONE body to several views of one instant. Each FILE is a view's keypoint fil
 the one with the most confident keypoints).
 
 Without calibration the views are uncalibrated: each view keeps its own latent, the
-body joints are pulled to agree across views (ProHMR's energy), the shape is the
-views' mean; --reprojection adds each view's keypoint term. With --calibration
+body joints are pulled to agree across views, the shape is the views' mean, and each
+view's keypoints are fitted too (--no-reprojection: ProHMR's energy, where the keypoints
+act only through the model's contexts). With --calibration
 CAMERAS.json, a list with one camera per view in FILE order,
   {"R": 3x3 world->camera, "t": [3] metres, "f": px (or [fx, fy]: fx is used), "c": [cx, cy] px},
 one body in the world is fitted to every view.
@@ -80,7 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     multi.add_argument("files", nargs="+", metavar="FILE", help="one keypoint file per view")
     _common(multi)
     multi.add_argument("--calibration", type=Path, help="known cameras (JSON, see above)")
-    multi.add_argument("--reprojection", action="store_true", help="uncalibrated: add the keypoint terms")
+    multi.add_argument(
+        "--no-reprojection", dest="reprojection", action="store_false",
+        help="uncalibrated: no keypoint terms, only the views' agreement (ProHMR's energy)",
+    )
     multi.add_argument("--person", type=int, default=None, help="person index in every file")
     multi.add_argument("--drop-hips", action="store_true", help="ignore the detector's hips")
     multi.set_defaults(func=run_multiview)

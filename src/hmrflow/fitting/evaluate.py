@@ -11,8 +11,9 @@ learned prior, and the baseline fitter, from the same start with the same data t
 
 Multi-view: V = 1, 2, 4 cameras around each body (yaw spread evenly around the body with
 a random start, elevation, distance, focal and image position drawn like the synthetic
-data), with the noisy corruption; rows for the uncalibrated fitter (ProHMR's energy), the
-uncalibrated fitter with reprojection terms, and the calibrated fitter (known cameras).
+data), with the noisy corruption; rows for ProHMR's uncalibrated energy (no keypoint
+term), the default uncalibrated fitter (with each view's keypoint term) and the
+calibrated fitter (known cameras).
 
 Errors are over the 24 body joints, in mm: MPJPE after aligning the pelvis (joint 0)
 and PA-MPJPE after a similarity Procrustes. People are fitted ``chunk`` at a time as one
@@ -50,7 +51,9 @@ __all__ = [
 
 CONDITIONS = ("clean", "noisy", "30% missing")
 METHODS = ("regression", "learned prior", "baseline")
-MULTIVIEW_METHODS = ("uncalibrated", "uncalibrated + reprojection", "calibrated")
+#: The multi-view rows: ProHMR's uncalibrated energy (keypoints through the contexts only),
+#: the default uncalibrated fitter (with each view's keypoint term), known cameras.
+MULTIVIEW_METHODS = ("uncalibrated, ProHMR energy", "uncalibrated", "calibrated")
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def evaluate_multiview(
             ]
             cameras = Cameras(*(getattr(views.cameras, f.name)[part] for f in fields(Cameras)))
             for method in MULTIVIEW_METHODS:
-                mv_config = MultiViewConfig(rules=rules, reprojection=method != "uncalibrated")
+                mv_config = MultiViewConfig(rules=rules, reprojection=method != MULTIVIEW_METHODS[0])
                 if method == "calibrated":
                     fit = fit_multiview_calibrated(model, per_view, cameras, mv_config)
                 else:

@@ -8,7 +8,7 @@ betas, and the energy
 
 over the 23 body joints (the global orientation differs between views). The views are
 pulled together; with no reprojection term (ProHMR has none) the 2D evidence enters only
-through the contexts. ``MultiViewConfig.reprojection`` adds each view's keypoint data term
+through the contexts. ``MultiViewConfig.reprojection`` (on by default) adds each view's keypoint data term
 (each view its own camera translation) and weighs each view's prior as single-view
 fitting does (``4^2 |z_v|^2``), so that one view is single-view fitting with fixed betas.
 
@@ -73,7 +73,9 @@ class MultiViewConfig:
         rules: L-BFGS stop rules.
         consistency_weight: ``w`` in ``w^2 sum |R_j^v - mean_v R_j|^2`` (300).
         prior_weight: ``w`` in ``w^2 sum_v |z_v|^2`` without data terms (1, ProHMR's).
-        reprojection: Uncalibrated only: add each view's keypoint data term.
+        reprojection: Uncalibrated only: add each view's keypoint data term (the
+            default; off, ProHMR's energy, where the keypoints act through the contexts
+            alone: 4 views improve on one by about 14 % against about 57 % with it).
         sigma: Geman-McClure scale of the data terms, px.
         data_prior_weight: ``w`` in ``w^2 sum_v |z_v|^2`` with data terms (calibrated, or
             uncalibrated with ``reprojection``): 4, as single-view fitting, one prior
@@ -87,7 +89,7 @@ class MultiViewConfig:
     rules: StopRules = field(default_factory=StopRules)
     consistency_weight: float = 300.0
     prior_weight: float = 1.0
-    reprojection: bool = False
+    reprojection: bool = True
     sigma: float = 100.0
     data_prior_weight: float = 4.0
     shape_prior_weight: float = 6.0
