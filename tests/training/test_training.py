@@ -213,3 +213,11 @@ def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(confi
     on = weighted.compute_losses(batch)
     assert on.keypoints_3d_samples.item() > 0
     torch.testing.assert_close(on.total - off.total, 0.5 * on.keypoints_3d_samples)
+
+
+def test_a_missing_shipped_model_is_named_as_such(monkeypatch):
+    import hmrflow.training.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", "no-such-model.pt")
+    with pytest.raises(CheckpointError, match="the shipped model is not installed"):
+        load_model()

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hmrflow.errors import InputError
 from hmrflow.data.keypoint_files import (
     EVIDENCE_NAMES,
     KeypointFileError,
@@ -47,6 +46,7 @@ from hmrflow.data.keypoint_files import (
     read_coco_keypoints_json,
     read_openpose_json,
 )
+from hmrflow.errors import InputError
 
 __all__ = [
     "FORMAT",

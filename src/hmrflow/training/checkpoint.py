@@ -15,12 +15,19 @@ from typing import Any
 
 import torch
 
-from hmrflow.errors import CheckpointError
 from hmrflow.config import ConfigError, config_from_dict, config_to_dict
+from hmrflow.errors import CheckpointError
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.training.config import ExperimentConfig
 
-__all__ = ["CheckpointError", "load_model", "save_model", "read_checkpoint", "load_state_strictly", "DEFAULT_MODEL"]
+__all__ = [
+    "CheckpointError",
+    "load_model",
+    "save_model",
+    "read_checkpoint",
+    "load_state_strictly",
+    "DEFAULT_MODEL",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,8 @@ def load_model(
     """
     if path is None:
         with resources.as_file(resources.files("hmrflow") / "assets" / "models" / DEFAULT_MODEL) as p:
+            if not p.is_file():
+                raise CheckpointError(f"the shipped model is not installed: {p} is missing")
             return load_model(p, device, body_model)
     config, state = read_checkpoint(path)
     model_config = config.model
