@@ -57,3 +57,23 @@ def test_a_missing_model_file_is_reported_once_by_every_command(argv, tmp_path, 
     assert f"hmrflow {argv[0]}: checkpoint not found: {missing}" in err
     if "--out" in argv:
         assert not Path(argv[argv.index("--out") + 1]).exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "x.jpg", "y.jpg", "--keypoints", "a.json", "b.json", "c.json"], "2 images but 3 keypoint files"),
+        (["demo", "--samples", "-1"], "--samples must be >= 0"),
+        (["demo-multiview", "a.jpg", "b.jpg"], "photos need their --calibration"),
+        (["demo-multiview", "--calibration", "{tmp}/bad.json"], "not a calibration file"),
+    ],
+    ids=["demo-keypoint-count", "demo-samples", "multiview-no-calibration", "multiview-bad-calibration"],
+)
+def test_demo_usage_errors_exit_2_with_the_reason(argv, message, tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{\"cameras\": 3")
+    out = tmp_path / "out"
+    argv = [a.format(tmp=tmp_path) for a in argv] + ["--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"hmrflow {argv[0]}: " in err and message in err
+    assert not out.exists()

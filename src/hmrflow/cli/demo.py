@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from hmrflow.errors import InputError
+
 HELP = """\
 Recover 3D bodies from photos, with their uncertainty.
 
@@ -83,8 +85,8 @@ def pair_keypoints(images: list[Path], keypoints: list[Path] | None) -> list[Pat
     if len(keypoints) == 1 and len(images) > 1:
         return [keypoints[0]] * len(images)
     if len(keypoints) != len(images):
-        raise SystemExit(
-            f"hmrflow demo: {len(images)} images but {len(keypoints)} keypoint files: give one per image "
+        raise InputError(
+            f"{len(images)} images but {len(keypoints)} keypoint files: give one per image "
             "(in the same order) or one COCO file for all"
         )
     return list(keypoints)
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     images = list(args.images) or bundled_images()
     keypoint_files = pair_keypoints(images, args.keypoints)
     if args.samples < 0:
-        raise SystemExit("hmrflow demo: --samples must be >= 0")
+        raise InputError("--samples must be >= 0")
     model = load_model(args.model, device=args.device)
     config = DemoConfig(
         num_samples=args.samples,

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from hmrflow.errors import InputError
+
 HELP = """\
 Combine several photos of one instant, taken from different sides, into one 3D body.
 
@@ -67,7 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    from hmrflow.demo.inputs import DemoInputError
     from hmrflow.demo.multiview import Calibration, bundled_multiview, run_multiview
     from hmrflow.demo.multiview_outputs import check_table
     from hmrflow.demo.pipeline import DemoConfig
@@ -76,25 +77,17 @@ def run(args: argparse.Namespace) -> int:
     images, calibration_path = bundled_multiview()
     if args.images:
         if args.calibration is None:
-            raise SystemExit("hmrflow demo-multiview: photos need their --calibration")
+            raise InputError("photos need their --calibration")
         images = list(args.images)
     calibration_path = args.calibration or calibration_path
     model = load_model(args.model)
-    try:
-        calibration = Calibration.from_file(calibration_path)
-    except DemoInputError as error:
-        print(f"hmrflow demo-multiview: {error}")
-        return 1
+    calibration = Calibration.from_file(calibration_path)
     config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect)
     print(f"hmrflow demo-multiview: {len(images)} views -> {args.out}/ | model: {args.model or 'the shipped model'}")
     args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        result = run_multiview(
-            model, images, calibration, args.out, config, steps=args.steps, reprojection=not args.no_reprojection
-        )
-    except DemoInputError as error:
-        print(f"hmrflow demo-multiview: {error}")
-        return 1
+    result = run_multiview(
+        model, images, calibration, args.out, config, steps=args.steps, reprojection=not args.no_reprojection
+    )
     for line in check_table(result):
         print("  " + line)
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
