@@ -213,6 +213,10 @@ def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(confi
     on = weighted.compute_losses(batch)
     assert on.keypoints_3d_samples.item() > 0
     torch.testing.assert_close(on.total - off.total, 0.5 * on.keypoints_3d_samples)
+    best_of = ["losses.keypoints_3d_samples=0.5", "losses.keypoints_3d_samples_best_of=true"]
+    best = HMRModule(apply_overrides(module.config, best_of), model=module.model)
+    torch.manual_seed(0)
+    assert 0 < best.compute_losses(batch).keypoints_3d_samples.item() < on.keypoints_3d_samples.item()
 
 
 def test_a_missing_shipped_model_is_named_as_such(monkeypatch):

@@ -35,6 +35,10 @@ class LossWeights:
     keypoints_2d_samples: float = 0.001
     #: 3D keypoint loss on the samples (ProHMR's KEYPOINTS_3D_EXP, 0 in its recipe).
     keypoints_3d_samples: float = 0.0
+    #: The 3D samples loss counts only each input's best sample (best-of-many) instead of
+    #: their mean: one hypothesis is pulled to the truth, not all of them, which rewards
+    #: diverse samples rather than shrinking the distribution.
+    keypoints_3d_samples_best_of: bool = False
     global_orient_mode: float = 0.001
     body_pose_mode: float = 0.001
     betas: float = 0.0005
@@ -63,7 +67,9 @@ def keypoint_2d_loss(pred: Tensor, target: Tensor) -> Tensor:
     return per_point.mean()
 
 
-def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,)) -> Tensor:
+def keypoint_3d_loss(
+    pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,), best_of: bool = False
+) -> Tensor:
     r"""Confidence-weighted L1 on 3D keypoints after aligning their pelvises.
 
     Arguments:
@@ -72,13 +78,21 @@ def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Ten
         pelvis: Keypoint indices whose mean is the pelvis (one joint or the two hips),
             or per-example weights ``(B, K)`` (rows summing to 1, see
             :func:`pelvis_weights`; an all-zero row drops the example from the loss).
+        best_of: With samples ``(B, S, K, 3)``, count each input's best sample only
+            (the minimum over ``S``) instead of the mean.
 
     Example:
         >>> target = torch.tensor([[[0.0, 0, 0, 1], [1, 0, 0, 1]]])
         >>> keypoint_3d_loss(torch.tensor([[[5.0, 5, 5], [6, 5, 5]]]), target)
         tensor(0.)
+        >>> samples = torch.tensor([[[[0.0, 0, 0], [1, 0, 0]], [[0.0, 0, 0], [3, 0, 0]]]])
+        >>> keypoint_3d_loss(samples, target), keypoint_3d_loss(samples, target, best_of=True)
+        (tensor(1.), tensor(0.))
     """
-    if pred.dim() == target.dim() + 1:
+    has_samples = pred.dim() == target.dim() + 1
+    if best_of and not has_samples:
+        raise ValueError(f"best_of needs samples (B, S, K, 3), got {tuple(pred.shape)}")
+    if has_samples:
         target = target.unsqueeze(1)
     if isinstance(pelvis, Tensor):
         weights = pelvis.to(pred.dtype)
@@ -93,6 +107,8 @@ def keypoint_3d_loss(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Ten
         xyz = target[..., :3] - target[..., index, :3].mean(dim=-2, keepdim=True)
         confidence = target[..., 3:]
     per_point = (confidence * (pred - xyz).abs()).sum(dim=(-1, -2))
+    if best_of:
+        per_point = per_point.min(dim=1).values
     return per_point.mean()
 
 

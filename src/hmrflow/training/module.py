@@ -183,7 +183,9 @@ class HMRModule(L.LightningModule):
                 else pred_2d.new_zeros(())
             ),
             "keypoints_3d_samples": (
-                keypoint_3d_loss(pred_3d[:, 1:], target_3d, pelvis=pelvis)
+                keypoint_3d_loss(
+                    pred_3d[:, 1:], target_3d, pelvis=pelvis, best_of=weights.keypoints_3d_samples_best_of
+                )
                 if pred_3d.shape[1] > 1 and weights.keypoints_3d_samples
                 else pred_3d.new_zeros(())
             ),
