@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from hmrflow.flows import (
     AdditiveCoupling,
     AffineCoupling,
     ConditionalGlow,
+    ContextScale,
     Coupling,
     FlowConfig,
     LULinear,
@@ -68,8 +70,8 @@ def _coupling(kind: type[Coupling], layer: int) -> Callable[[int], nn.Module]:
     return lambda seed: _randomize_(kind(alternating_mask(D, layer), C, H, dropout=0.5), seed)
 
 
-def _glow(coupling: str) -> Callable[[int], nn.Module]:
-    return lambda seed: _flow(coupling, seed)
+def _glow(coupling: str, **kwargs) -> Callable[[int], nn.Module]:
+    return lambda seed: _flow(coupling, seed, **kwargs)
 
 
 FACTORIES: dict[str, Callable[[int], nn.Module]] = {
@@ -77,8 +79,10 @@ FACTORIES: dict[str, Callable[[int], nn.Module]] = {
     "lu": lambda seed: _randomize_(LULinear(D), seed),
     "additive": _coupling(AdditiveCoupling, 0),
     "affine": _coupling(AffineCoupling, 1),
+    "context-scale": lambda seed: _randomize_(ContextScale(D, C, H), seed),
     "glow-additive": _glow("additive"),
     "glow-affine": _glow("affine"),
+    "glow-context-scale": _glow("additive", context_scale=True),
 }
 
 
@@ -223,9 +227,9 @@ def _flow(coupling: str = "additive", seed: int = 0, **kwargs) -> ConditionalGlo
     return _randomize_(ConditionalGlow(config), seed)
 
 
-@pytest.mark.parametrize("coupling", ["additive", "affine"])
-def test_samples_equal_the_repeated_context_path(coupling):
-    flow = _flow(coupling).eval()
+@pytest.mark.parametrize("coupling, scale", [("additive", False), ("affine", False), ("additive", True)])
+def test_samples_equal_the_repeated_context_path(coupling, scale):
+    flow = _flow(coupling, context_scale=scale).eval()
     g = torch.Generator().manual_seed(1)
     z, c = torch.randn(5, 4, D, generator=g), torch.randn(5, C, generator=g)
     fast, naive = flow.decode(z, c), decode_repeated(flow, z, c)
@@ -277,8 +281,9 @@ def test_decode_log_prob_equals_log_prob(coupling):
     torch.testing.assert_close(flow.encode(s.x, c).z, s.z, atol=1e-10, rtol=0)
 
 
-def test_mode_is_exact():
-    flow = _flow(seed=4).eval()
+@pytest.mark.parametrize("scale", [False, True], ids=["plain", "context-scale"])
+def test_mode_is_exact(scale):
+    flow = _flow(seed=4, context_scale=scale).eval()
     g = torch.Generator().manual_seed(5)
     c = torch.randn(8, C, generator=g)
     mode = flow.mode(c)
@@ -292,6 +297,21 @@ def test_mode_is_exact():
         for _ in range(5):
             nearby = flow.log_prob(x.detach() + eps * torch.randn(8, D, generator=g), c)
             assert (nearby < peak).all()
+
+
+def test_context_scale_starts_as_the_identity_and_scales_the_latent():
+    plain = _flow(seed=6).eval()
+    scaled = ConditionalGlow(replace(plain.config, context_scale=True)).eval()
+    missing = scaled.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(key.startswith("context_scale.") for key in missing)
+    x, c = _data()
+    torch.testing.assert_close(scaled.log_prob(x, c), plain.log_prob(x, c), atol=1e-12, rtol=0)
+    with torch.no_grad():
+        scaled.context_scale.net[-1].bias.fill_(math.log(2.0))  # every spread doubles
+    inner = plain.encode(x, c)
+    expected = standard_normal_log_prob(inner.z / 2) + inner.logdet - D * math.log(2.0)
+    torch.testing.assert_close(scaled.log_prob(x, c), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(scaled.mode(c).x, plain.mode(c).x, atol=1e-12, rtol=0)
 
 
 def test_affine_mode_is_not_exact_but_close_to_zero_latent():

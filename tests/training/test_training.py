@@ -199,6 +199,16 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(config, tmp_path):
     other = HMRModule(apply_overrides(config, ["model.head_hidden=16"]))
     with pytest.raises(CheckpointError, match="wrong shapes head"):
         initialize_from(other.model, path)
+    scaled = HMRModule(apply_overrides(config, ["model.flow.context_scale=true"]))
+    initialize_from(scaled.model, path)  # the new context scale starts as the identity
+    scaled_state = scaled.model.state_dict()
+    for name, a in source.model.state_dict().items():
+        assert torch.equal(a, scaled_state[name]), name
+    assert not scaled.model.flow.context_scale.net[-1].weight.any()
+    scaled_path = tmp_path / "scaled.pt"
+    save_model(scaled.model, scaled.config, scaled_path)
+    with pytest.raises(CheckpointError, match="unexpected keys flow.context_scale"):
+        initialize_from(target.model, scaled_path)
 
 
 def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(config):

@@ -29,6 +29,10 @@ class FlowConfig:
             input, so ``z = 0`` is the exact mode) or ``"affine"`` (nflows' affine
             coupling, ``scale = sigmoid(u + 2) + 1e-3``; then ``z = 0`` is not exactly
             the mode).
+        context_scale: Add a :class:`~hmrflow.flows.layers.ContextScale` at the noise end:
+            a per-feature scale of the latent set by the context (not in ProHMR), so that
+            the spread of the distribution can differ between inputs; ``z = 0`` stays
+            the exact mode with additive coupling.
         actnorm_min_std: Floor on the per-feature standard deviation used by the
             data-dependent ActNorm initialisation.
         batch_norm_eps: ``eps`` of the BatchNorm layers of the residual blocks. The
@@ -48,6 +52,7 @@ class FlowConfig:
     num_blocks: int = 2
     dropout: float = 0.5
     coupling: Literal["additive", "affine"] = "additive"
+    context_scale: bool = False
     actnorm_min_std: float = 1e-3
     batch_norm_eps: float = 1e-5
 

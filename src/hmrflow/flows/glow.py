@@ -1,10 +1,11 @@
 r"""Conditional Glow: ProHMR's conditional normalizing flow over body poses.
 
-``num_layers`` steps of ActNorm -> LU linear -> coupling map a data point ``x`` (D) to a
-latent ``z`` (D) with a standard normal base, given a context ``c`` (C):
+``num_layers`` steps of ActNorm -> LU linear -> coupling (and, optionally, a context
+scale at the end) map a data point ``x`` (D) to a latent ``z`` (D) with a standard
+normal base, given a context ``c`` (C):
 ``log p(x | c) = log N(z; 0, I) + log|det dz/dx|``. With the default additive
 coupling every log-determinant is independent of ``x``, so ``z = 0`` is the exact mode
-and ``-log p(x | c) = |z|^2 / 2 + const``.
+and ``-log p(x | c) = |z|^2 / 2 + const(c)``.
 
 Speed: the context enters each coupling net only through its first Linear, whose
 context part ``W_c c + b`` does not depend on the sample. :class:`ConditionalGlow`
@@ -17,7 +18,8 @@ a custom backward writes each first-layer weight gradient in one piece.
 
 The module list ``transforms`` holds ``ActNorm``, ``LULinear``, coupling for each step
 in nflows' order, so ProHMR's ``flow.flow._transform._transforms.{i}.*`` state-dict
-keys map onto ``transforms.{i}.*`` one to one.
+keys map onto ``transforms.{i}.*`` one to one; the optional context scale is
+``context_scale.*``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from hmrflow.flows.layers import (
     ActNorm,
     AdditiveCoupling,
     AffineCoupling,
+    ContextScale,
     Coupling,
     LULinear,
     alternating_mask,
@@ -135,11 +138,20 @@ class ConditionalGlow(nn.Module):
                 )
             )
         self.transforms = nn.ModuleList(transforms)
+        self.context_scale = (
+            ContextScale(config.features, config.context_features, config.hidden_features)
+            if config.context_scale
+            else None
+        )
 
     def steps(self) -> list[tuple[ActNorm, LULinear, Coupling]]:
         r"""The ``num_layers`` steps ``(ActNorm, LULinear, coupling)``, data -> noise order."""
         t = list(self.transforms)
         return [(t[i], t[i + 1], t[i + 2]) for i in range(0, len(t), 3)]  # type: ignore[misc]
+
+    def layers(self) -> list[nn.Module]:
+        r"""Every invertible layer, data -> noise order (the context scale last)."""
+        return list(self.transforms) + ([self.context_scale] if self.context_scale is not None else [])
 
     @property
     def initialized(self) -> bool:
@@ -167,10 +179,15 @@ class ConditionalGlow(nn.Module):
             x, ld_lu = lu(x)
             x, ld_coupling = coupling.forward_shared(x, context)
             logdet = logdet + ld_actnorm + ld_lu + ld_coupling
+        if self.context_scale is not None:
+            x, ld_scale = self.context_scale.forward_shared(x, context)
+            logdet = logdet + ld_scale
         return x, logdet
 
     def _decode(self, z: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         logdet = z.new_zeros(())
+        if self.context_scale is not None:
+            z, logdet = self.context_scale.inverse_shared(z, context)
         for actnorm, lu, coupling in reversed(self.steps()):
             z, ld_coupling = coupling.inverse_shared(z, context)
             z, ld_lu = lu.inverse(z)
@@ -286,7 +303,7 @@ def encode_repeated(flow: ConditionalGlow, x: Tensor, context: Tensor) -> FlowEn
     """
     flat, ctx = _repeat_context(x, context)
     logdet = flat.new_zeros(())
-    for layer in flow.transforms:
+    for layer in flow.layers():
         flat, ld = layer(flat, ctx)
         logdet = logdet + ld
     z = flat.reshape(x.shape)
@@ -306,7 +323,7 @@ def decode_repeated(flow: ConditionalGlow, z: Tensor, context: Tensor) -> FlowSa
     """
     flat, ctx = _repeat_context(z, context)
     logdet = flat.new_zeros(())
-    for layer in reversed(flow.transforms):
+    for layer in reversed(flow.layers()):
         flat, ld = layer.inverse(flat, ctx)
         logdet = logdet + ld
     x = flat.reshape(z.shape)

@@ -1,4 +1,4 @@
-r"""Invertible layers of the conditional Glow: ActNorm, LU linear, coupling.
+r"""Invertible layers of the conditional Glow: ActNorm, LU linear, coupling, context scale.
 
 Every layer maps data towards noise in :meth:`forward` (the direction used by the
 log-likelihood) and back in :meth:`inverse`; both take ``(x, context)`` (ActNorm and LU
@@ -15,6 +15,9 @@ Semantics and parameter names follow nflows (the fork ProHMR used):
 * :class:`AdditiveCoupling` / :class:`AffineCoupling`: the features where the mask is
   true are shifted (and scaled) by a :class:`~hmrflow.flows.nets.ResidualNet` of the
   others and the context; buffers ``identity_features``, ``transform_features``.
+
+:class:`ContextScale` is hmrflow's own (not in ProHMR): a per-feature scale that depends
+on the context only.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
+    "ContextScale",
     "Coupling",
     "LULinear",
     "alternating_mask",
@@ -312,3 +316,61 @@ class AffineCoupling(Coupling):
         if inverse:
             return (x - shift) / scale, -logdet
         return x * scale + shift, logdet
+
+
+class ContextScale(nn.Module):
+    r"""Per-feature scale set by the context: ``y = x * exp(-s(c))``.
+
+    ``s`` is a small MLP ``Linear(C -> H) -> ReLU -> Linear(H -> D)`` whose last layer
+    starts at zero (the identity). The log-determinant ``-sum(s(c))`` depends on the
+    context but not on ``x``: placed at the noise end of an additive flow it keeps
+    ``z = 0`` the exact mode, and lets the spread of the distribution differ between
+    inputs (additive coupling alone gives every context the same volume).
+
+    Arguments:
+        features: Dimension D.
+        context_features: C.
+        hidden_features: H.
+
+    Example:
+        >>> layer = ContextScale(4, 3, 8)
+        >>> x, c = torch.randn(5, 4), torch.randn(5, 3)
+        >>> y, logdet = layer(x, c)  # starts as the identity
+        >>> torch.equal(y, x), logdet.shape
+        (True, torch.Size([5]))
+        >>> y, logdet = layer.forward_shared(torch.randn(5, 2, 4), c)  # 2 samples per context
+        >>> y.shape, logdet.shape
+        (torch.Size([5, 2, 4]), torch.Size([5, 2]))
+    """
+
+    def __init__(self, features: int, context_features: int, hidden_features: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(context_features, hidden_features), nn.ReLU(), nn.Linear(hidden_features, features)
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def log_scale(self, context: Tensor) -> Tensor:
+        r"""``s(c)``: ``(..., C)`` -> ``(..., D)``, the log of the inverse map's scale."""
+        return self.net(context)
+
+    def _scale(self, x: Tensor, log_scale: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        sign = 1.0 if inverse else -1.0
+        return x * torch.exp(sign * log_scale), (sign * log_scale.sum(dim=-1)).expand(x.shape[:-1])
+
+    def forward(self, x: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Data -> noise. ``x (..., D)``, ``context (..., C)``."""
+        return self._scale(x, self.log_scale(context), inverse=False)
+
+    def inverse(self, y: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Noise -> data. ``y (..., D)``, ``context (..., C)``."""
+        return self._scale(y, self.log_scale(context), inverse=True)
+
+    def forward_shared(self, x: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Data -> noise with each context shared by S samples: ``x (..., S, D)``, ``context (..., C)``."""
+        return self._scale(x, self.log_scale(context).unsqueeze(-2), inverse=False)
+
+    def inverse_shared(self, y: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Noise -> data with each context shared by S samples."""
+        return self._scale(y, self.log_scale(context).unsqueeze(-2), inverse=True)

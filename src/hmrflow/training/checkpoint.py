@@ -91,9 +91,19 @@ def load_model(
     return model.to(device).eval()
 
 
-def load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Any) -> None:
+def load_state_strictly(
+    model: torch.nn.Module, state: dict[str, torch.Tensor], path: Any, fresh: tuple[str, ...] = ()
+) -> None:
+    """Load ``state`` into ``model``; every name and shape must fit.
+
+    Keys starting with one of ``fresh`` may be absent from ``state``: those parameters
+    keep their initial values.
+
+    Raises:
+        CheckpointError: Naming the missing, unexpected and wrongly shaped keys.
+    """
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith(fresh))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     problems = []
@@ -107,7 +117,7 @@ def load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], 
         )
     if problems:
         raise CheckpointError(f"{path}: weights do not fit the model: " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not fresh)
 
 
 def _few(keys: list[str], n: int = 5) -> str:

@@ -88,7 +88,9 @@ def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
     """Load the model weights of checkpoint ``path`` into ``model`` (fine-tuning).
 
     The weights must fit exactly (same names and shapes); settings that leave them
-    unchanged (dropout, the body model's name) may differ from the checkpoint's.
+    unchanged (dropout, the body model's name) may differ from the checkpoint's. The one
+    exception is the flow's context scale, which starts as the identity: a checkpoint
+    without it fine-tunes into a model with it.
 
     Raises:
         CheckpointError: The file is unreadable or its weights do not fit ``model``.
@@ -96,7 +98,7 @@ def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
     from hmrflow.training.checkpoint import load_state_strictly, read_checkpoint
 
     config, state = read_checkpoint(path)
-    load_state_strictly(model, state, path)
+    load_state_strictly(model, state, path, fresh=("flow.context_scale.",))
     if config.model != model.config:
         log.info("fine-tuning %s with a different model configuration (the weights fit)", path)
     log.info("model weights initialised from %s", path)
