@@ -109,6 +109,31 @@ def test_resuming_from_a_checkpoint_continues_identically(config, tmp_path):
     assert not torch.equal(first["model.head.layers.0.weight"], a["model.head.layers.0.weight"])
 
 
+def test_trainable_trains_only_the_named_parameters(config, tmp_path):
+    from hmrflow.config import ConfigError
+    from hmrflow.training.train import train
+
+    source = HMRModule(config)
+    source.initialize_flow(SyntheticDataModule(config.data, source.model.body).initialization_batch())
+    save_model(source.model, config, tmp_path / "start.pt")
+    cfg = apply_overrides(
+        config,
+        ["trainer.accelerator=cpu", "trainer.devices=1", "data.val_size=16", "trainer.val_every=2",
+         "trainer.max_steps=4", f"trainer.output_dir={tmp_path / 'run'}", f"trainer.init_from={tmp_path / 'start.pt'}",
+         "model.flow.context_scale=true", "trainer.trainable=[flow.context_scale.]"],
+    )  # fmt: skip
+    state = torch.load(train(cfg, progress=False), weights_only=True)["state_dict"]
+    before = source.model.state_dict()
+    for key, value in state.items():
+        name = key.removeprefix("model.")
+        if name.startswith("flow.context_scale."):
+            continue
+        assert torch.equal(value, before[name]), name  # weights and BatchNorm statistics alike
+    assert state["model.flow.context_scale.net.2.weight"].abs().sum() > 0
+    with pytest.raises(ConfigError, match="no model parameter starts with"):
+        HMRModule(apply_overrides(config, ["trainer.trainable=[flow.nothing]"]))
+
+
 def test_the_training_stream_is_a_function_of_the_step(config):
     from torch.utils.data import DataLoader
 

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         last = train(config, resume=args.resume, progress=not args.no_progress)
-    except (DataSourceError, FileNotFoundError) as error:
+    except (ConfigError, DataSourceError, FileNotFoundError) as error:
         print(f"hmrflow train: {error}")
         return 2
     print(f"last checkpoint: {last}")

@@ -136,6 +136,9 @@ class TrainerConfig:
             (fine-tuning; the weights must fit the model exactly, settings such as
             dropout may differ); the optimiser, step count and data stream start
             afresh. Empty: start from scratch.
+        trainable: Train only the model parameters whose names start with one of these
+            prefixes (e.g. ``["flow.context_scale."]``); the rest is frozen and runs in
+            eval mode (its BatchNorm statistics stay put). Empty: train everything.
     """
 
     max_steps: int = 20000
@@ -151,6 +154,7 @@ class TrainerConfig:
     num_samples: int = 2
     sync_batchnorm: bool = False
     init_from: str = ""
+    trainable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

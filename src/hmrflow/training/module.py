@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
-from hmrflow.config import config_to_dict
+from hmrflow.config import ConfigError, config_to_dict
 from hmrflow.data.prohmr_format import ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch
 from hmrflow.evaluation.metrics import min_of_n, per_joint_errors
@@ -48,7 +48,7 @@ from hmrflow.training.losses import (
     rotation_loss,
 )
 
-__all__ = ["HMRModule", "LossTerms"]
+__all__ = ["HMRModule", "LossTerms", "freeze_except"]
 
 AnyBatch = TrainingBatch | SyntheticBatch | ProHMRSample
 
@@ -78,6 +78,30 @@ class LossTerms:
     discriminator: Tensor | None = None
 
 
+def freeze_except(model: torch.nn.Module, prefixes: tuple[str, ...]) -> list[torch.nn.Module]:
+    """Freeze every parameter of ``model`` whose name starts with none of ``prefixes``.
+
+    Returns the modules left without a trainable parameter (to be kept in eval mode);
+    nothing is frozen when ``prefixes`` is empty.
+
+    Raises:
+        ConfigError: A prefix matches no parameter.
+    """
+    if not prefixes:
+        return []
+    names = [name for name, _ in model.named_parameters()]
+    unmatched = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+    if unmatched:
+        raise ConfigError(f"trainer.trainable: no model parameter starts with {unmatched}")
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(tuple(prefixes)))
+    return [
+        m
+        for m in model.modules()
+        if any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())
+    ]
+
+
 class HMRModule(L.LightningModule):
     r"""Trains :class:`~hmrflow.models.ProbabilisticHMR` as ProHMR does.
 
@@ -94,6 +118,7 @@ class HMRModule(L.LightningModule):
         self.discriminator = Discriminator(num_betas=config.model.num_betas) if config.discriminator.enabled else None
         self._mocap: MocapPoses | None = None
         self._hips = self._hip_indices()
+        self._frozen = freeze_except(self.model, config.trainer.trainable)
 
     def _hip_indices(self) -> tuple[int, ...]:
         """Indices of the hips among ``[24 joints, keypoints]`` (the pelvis stand-in), or ()."""
@@ -144,7 +169,12 @@ class HMRModule(L.LightningModule):
         # One AdamW for the model and the discriminator: each parameter's update only
         # depends on its own gradient, and each loss reaches only its own side.
         optim = self.config.optim
-        return torch.optim.AdamW(self.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trainable, lr=optim.lr, weight_decay=optim.weight_decay)
+
+    def on_train_batch_start(self, batch: AnyBatch, batch_idx: int) -> None:
+        for module in self._frozen:  # Lightning sets train mode after every validation
+            module.eval()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {"format": 1, "config": config_to_dict(self.config)}
