@@ -11,7 +11,7 @@ from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.checkpoint import CheckpointError, load_model, save_model
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import SyntheticDataModule
-from hmrflow.training.losses import keypoint_3d_loss, pelvis_weights, rotation_loss
+from hmrflow.training.losses import keypoint_3d_energy_score, keypoint_3d_loss, pelvis_weights, rotation_loss
 from hmrflow.training.module import HMRModule
 
 from tests.tiny import TINY_MODEL
@@ -252,6 +252,26 @@ def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(confi
     best = HMRModule(apply_overrides(module.config, best_of), model=module.model)
     torch.manual_seed(0)
     assert 0 < best.compute_losses(batch).keypoints_3d_samples.item() < on.keypoints_3d_samples.item()
+    assert off.keypoints_3d_energy.item() == 0.0
+    energy = HMRModule(apply_overrides(module.config, ["losses.keypoints_3d_energy=0.5"]), model=module.model)
+    torch.manual_seed(0)
+    scored = energy.compute_losses(batch)
+    assert scored.keypoints_3d_energy.item() != 0
+    torch.testing.assert_close(scored.total - off.total, 0.5 * scored.keypoints_3d_energy)
+
+
+def test_the_energy_score_is_lowest_for_samples_as_spread_as_the_truth():
+    # Truths scatter around a centre with std 0.1; samples with std 0.1 score best.
+    g = torch.Generator().manual_seed(0)
+    centre = torch.randn(4000, 1, 3, 3, generator=g)
+    centre[..., 0, :] = 0  # keypoint 0 is the pelvis
+    truth = centre[:, 0] + 0.1 * torch.randn(4000, 3, 3, generator=g)
+    target = torch.cat([truth, torch.ones(4000, 3, 1)], dim=-1)
+    noise = torch.randn(4000, 8, 3, 3, generator=g)
+    score = {std: keypoint_3d_energy_score(centre + std * noise, target).item() for std in (0.0, 0.05, 0.1, 0.2)}
+    assert score[0.1] < min(score[0.0], score[0.05], score[0.2])
+    with pytest.raises(ValueError, match="S >= 2"):
+        keypoint_3d_energy_score(centre[:, 0], target)
 
 
 def test_a_missing_shipped_model_is_named_as_such(monkeypatch):

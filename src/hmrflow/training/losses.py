@@ -18,6 +18,7 @@ __all__ = [
     "LossWeights",
     "keypoint_2d_loss",
     "keypoint_3d_loss",
+    "keypoint_3d_energy_score",
     "pelvis_weights",
     "rotation_loss",
     "nll_loss",
@@ -39,6 +40,8 @@ class LossWeights:
     #: their mean: one hypothesis is pulled to the truth, not all of them, which rewards
     #: diverse samples rather than shrinking the distribution.
     keypoints_3d_samples_best_of: bool = False
+    #: Energy score of the samples' 3D keypoints (:func:`keypoint_3d_energy_score`; not in ProHMR).
+    keypoints_3d_energy: float = 0.0
     global_orient_mode: float = 0.001
     body_pose_mode: float = 0.001
     betas: float = 0.0005
@@ -92,7 +95,54 @@ def keypoint_3d_loss(
     has_samples = pred.dim() == target.dim() + 1
     if best_of and not has_samples:
         raise ValueError(f"best_of needs samples (B, S, K, 3), got {tuple(pred.shape)}")
-    if has_samples:
+    pred, xyz, confidence = _align_pelvis_3d(pred, target, pelvis)
+    per_point = (confidence * (pred - xyz).abs()).sum(dim=(-1, -2))
+    if best_of:
+        per_point = per_point.min(dim=1).values
+    return per_point.mean()
+
+
+def keypoint_3d_energy_score(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,)) -> Tensor:
+    r"""Energy score of sampled 3D keypoints, summed over keypoints (pelvises aligned).
+
+    Per keypoint, ``E|X - y| - E|X - X'| / 2`` with ``X, X'`` independent samples and
+    ``|.|`` the Euclidean distance: a proper scoring rule, lowest in expectation when
+    the samples follow the true distribution. Unlike a loss on every sample (which
+    shrinks the distribution) or on the best one, it rewards samples that are close to
+    the truth *and* as spread as the truth's uncertainty: it trains calibration.
+
+    Arguments:
+        pred: Sampled keypoints, shape ``(B, S, K, 3)``, ``S >= 2``.
+        target: Targets with confidence, shape ``(B, K, 4)``.
+        pelvis: As :func:`keypoint_3d_loss`.
+
+    Example:
+        >>> target = torch.tensor([[[0.0, 0, 0, 1], [1, 0, 0, 1]]])
+        >>> spread = torch.tensor([[[[0.0, 0, 0], [1, 0, 0.5]], [[0.0, 0, 0], [1, 0, -0.5]]]])
+        >>> keypoint_3d_energy_score(spread, target).abs() < 1e-6  # centred on the truth: 0
+        tensor(True)
+        >>> keypoint_3d_energy_score(spread + torch.tensor([[0.0, 0, 0], [0, 0.5, 0]]), target)  # off by 0.5
+        tensor(0.2071)
+    """
+    if pred.dim() != target.dim() + 1 or pred.shape[1] < 2:
+        raise ValueError(f"the energy score needs samples (B, S >= 2, K, 3), got {tuple(pred.shape)}")
+    pred, xyz, confidence = _align_pelvis_3d(pred, target, pelvis)
+    weight = confidence[..., 0]  # (B, 1, K)
+    accuracy = (weight * _distance(pred, xyz)).sum(dim=-1).mean(dim=1)
+    count = pred.shape[1]
+    pairs = _distance(pred.unsqueeze(2), pred.unsqueeze(1))  # (B, S, S, K); zero on the diagonal
+    spread = (weight.unsqueeze(1) * pairs).sum(dim=(1, 2, 3)) / (count * (count - 1))
+    return (accuracy - 0.5 * spread).mean()
+
+
+def _distance(a: Tensor, b: Tensor) -> Tensor:
+    """Euclidean distance over the last axis, with a gradient at zero."""
+    return torch.sqrt((a - b).square().sum(dim=-1) + 1e-12)
+
+
+def _align_pelvis_3d(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Pelvis-aligned predictions, targets and confidences ``(..., K, 1)``; targets gain a sample axis with ``pred``."""
+    if pred.dim() == target.dim() + 1:
         target = target.unsqueeze(1)
     if isinstance(pelvis, Tensor):
         weights = pelvis.to(pred.dtype)
@@ -106,10 +156,7 @@ def keypoint_3d_loss(
         pred = pred - pred[..., index, :].mean(dim=-2, keepdim=True)
         xyz = target[..., :3] - target[..., index, :3].mean(dim=-2, keepdim=True)
         confidence = target[..., 3:]
-    per_point = (confidence * (pred - xyz).abs()).sum(dim=(-1, -2))
-    if best_of:
-        per_point = per_point.min(dim=1).values
-    return per_point.mean()
+    return pred, xyz, confidence
 
 
 def pelvis_weights(confidence: Tensor, root: int, fallback: tuple[int, ...]) -> Tensor:

@@ -41,6 +41,7 @@ from hmrflow.training.discriminator import Discriminator, MocapPoses, discrimina
 from hmrflow.training.losses import (
     betas_loss,
     keypoint_2d_loss,
+    keypoint_3d_energy_score,
     keypoint_3d_loss,
     nll_loss,
     orthonormal_loss,
@@ -68,6 +69,7 @@ class LossTerms:
     keypoints_2d_mode: Tensor
     keypoints_2d_samples: Tensor
     keypoints_3d_samples: Tensor
+    keypoints_3d_energy: Tensor
     global_orient_mode: Tensor
     body_pose_mode: Tensor
     betas: Tensor
@@ -217,6 +219,11 @@ class HMRModule(L.LightningModule):
                     pred_3d[:, 1:], target_3d, pelvis=pelvis, best_of=weights.keypoints_3d_samples_best_of
                 )
                 if pred_3d.shape[1] > 1 and weights.keypoints_3d_samples
+                else pred_3d.new_zeros(())
+            ),
+            "keypoints_3d_energy": (
+                keypoint_3d_energy_score(pred_3d[:, 1:], target_3d, pelvis=pelvis)
+                if pred_3d.shape[1] > 2 and weights.keypoints_3d_energy
                 else pred_3d.new_zeros(())
             ),
             "global_orient_mode": rotation_loss(mode_rotmats[:, :1], batch.rotmats[:, :1], batch.has_pose),
