@@ -268,8 +268,12 @@ def test_the_energy_score_is_lowest_for_samples_as_spread_as_the_truth():
     truth = centre[:, 0] + 0.1 * torch.randn(4000, 3, 3, generator=g)
     target = torch.cat([truth, torch.ones(4000, 3, 1)], dim=-1)
     noise = torch.randn(4000, 8, 3, 3, generator=g)
-    score = {std: keypoint_3d_energy_score(centre + std * noise, target).item() for std in (0.0, 0.05, 0.1, 0.2)}
-    assert score[0.1] < min(score[0.0], score[0.05], score[0.2])
+    for whole_body in (False, True):
+        score = {
+            std: keypoint_3d_energy_score(centre + std * noise, target, whole_body=whole_body).item()
+            for std in (0.0, 0.05, 0.1, 0.2)
+        }
+        assert score[0.1] < min(score[0.0], score[0.05], score[0.2]), whole_body
     with pytest.raises(ValueError, match="S >= 2"):
         keypoint_3d_energy_score(centre[:, 0], target)
 

@@ -42,6 +42,8 @@ class LossWeights:
     keypoints_3d_samples_best_of: bool = False
     #: Energy score of the samples' 3D keypoints (:func:`keypoint_3d_energy_score`; not in ProHMR).
     keypoints_3d_energy: float = 0.0
+    #: The energy score over whole bodies rather than per keypoint.
+    keypoints_3d_energy_whole_body: bool = False
     global_orient_mode: float = 0.001
     body_pose_mode: float = 0.001
     betas: float = 0.0005
@@ -102,12 +104,16 @@ def keypoint_3d_loss(
     return per_point.mean()
 
 
-def keypoint_3d_energy_score(pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,)) -> Tensor:
-    r"""Energy score of sampled 3D keypoints, summed over keypoints (pelvises aligned).
+def keypoint_3d_energy_score(
+    pred: Tensor, target: Tensor, pelvis: tuple[int, ...] | Tensor = (0,), whole_body: bool = False
+) -> Tensor:
+    r"""Energy score of sampled 3D keypoints (pelvises aligned).
 
-    Per keypoint, ``E|X - y| - E|X - X'| / 2`` with ``X, X'`` independent samples and
-    ``|.|`` the Euclidean distance: a proper scoring rule, lowest in expectation when
-    the samples follow the true distribution. Unlike a loss on every sample (which
+    ``E|X - y| - E|X - X'| / 2`` with ``X, X'`` independent samples and ``|.|`` the
+    Euclidean distance, per keypoint and summed over keypoints, or with ``whole_body``
+    over all keypoints at once (one distance between whole bodies, which also scores how
+    the keypoints vary together). A proper scoring rule: lowest in expectation when the
+    samples follow the true distribution (per keypoint: its marginals). Unlike a loss on every sample (which
     shrinks the distribution) or on the best one, it rewards samples that are close to
     the truth *and* as spread as the truth's uncertainty: it trains calibration.
 
@@ -115,6 +121,7 @@ def keypoint_3d_energy_score(pred: Tensor, target: Tensor, pelvis: tuple[int, ..
         pred: Sampled keypoints, shape ``(B, S, K, 3)``, ``S >= 2``.
         target: Targets with confidence, shape ``(B, K, 4)``.
         pelvis: As :func:`keypoint_3d_loss`.
+        whole_body: One distance over all keypoints instead of one per keypoint.
 
     Example:
         >>> target = torch.tensor([[[0.0, 0, 0, 1], [1, 0, 0, 1]]])
@@ -127,6 +134,9 @@ def keypoint_3d_energy_score(pred: Tensor, target: Tensor, pelvis: tuple[int, ..
     if pred.dim() != target.dim() + 1 or pred.shape[1] < 2:
         raise ValueError(f"the energy score needs samples (B, S >= 2, K, 3), got {tuple(pred.shape)}")
     pred, xyz, confidence = _align_pelvis_3d(pred, target, pelvis)
+    if whole_body:  # unlabelled keypoints drop out of the distances
+        pred, xyz = (confidence * pred).flatten(-2)[..., None, :], (confidence * xyz).flatten(-2)[..., None, :]
+        confidence = confidence.new_ones(confidence.shape[:-2] + (1, 1))
     weight = confidence[..., 0]  # (B, 1, K)
     accuracy = (weight * _distance(pred, xyz)).sum(dim=-1).mean(dim=1)
     count = pred.shape[1]

@@ -222,7 +222,9 @@ class HMRModule(L.LightningModule):
                 else pred_3d.new_zeros(())
             ),
             "keypoints_3d_energy": (
-                keypoint_3d_energy_score(pred_3d[:, 1:], target_3d, pelvis=pelvis)
+                keypoint_3d_energy_score(
+                    pred_3d[:, 1:], target_3d, pelvis=pelvis, whole_body=weights.keypoints_3d_energy_whole_body
+                )
                 if pred_3d.shape[1] > 2 and weights.keypoints_3d_energy
                 else pred_3d.new_zeros(())
             ),
