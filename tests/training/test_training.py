@@ -258,6 +258,10 @@ def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(confi
     scored = energy.compute_losses(batch)
     assert scored.keypoints_3d_energy.item() != 0
     torch.testing.assert_close(scored.total - off.total, 0.5 * scored.keypoints_3d_energy)
+    from hmrflow.config import ConfigError
+
+    with pytest.raises(ConfigError, match="num_samples >= 3"):
+        HMRModule(apply_overrides(config, ["losses.keypoints_3d_energy=0.5", "trainer.num_samples=2"]))
 
 
 def test_the_energy_score_is_lowest_for_samples_as_spread_as_the_truth():

@@ -121,6 +121,11 @@ class HMRModule(L.LightningModule):
         self._mocap: MocapPoses | None = None
         self._hips = self._hip_indices()
         self._frozen = freeze_except(self.model, config.trainer.trainable)
+        if config.losses.keypoints_3d_energy and config.trainer.num_samples < 3:
+            raise ConfigError(
+                "losses.keypoints_3d_energy needs trainer.num_samples >= 3 (the mode and two samples), "
+                f"got {config.trainer.num_samples}"
+            )
 
     def _hip_indices(self) -> tuple[int, ...]:
         """Indices of the hips among ``[24 joints, keypoints]`` (the pelvis stand-in), or ()."""
