@@ -113,9 +113,10 @@ def keypoint_3d_energy_score(
     Euclidean distance, per keypoint and summed over keypoints, or with ``whole_body``
     over all keypoints at once (one distance between whole bodies, which also scores how
     the keypoints vary together). A proper scoring rule: lowest in expectation when the
-    samples follow the true distribution (per keypoint: its marginals). Unlike a loss on every sample (which
-    shrinks the distribution) or on the best one, it rewards samples that are close to
-    the truth *and* as spread as the truth's uncertainty: it trains calibration.
+    samples follow the true distribution (per keypoint: its marginals). Unlike a loss on
+    every sample (which shrinks the distribution) or on the best one, it rewards samples
+    that are close to the truth *and* as spread as the truth's uncertainty: it trains
+    calibration.
 
     Arguments:
         pred: Sampled keypoints, shape ``(B, S, K, 3)``, ``S >= 2``.

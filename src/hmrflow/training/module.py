@@ -230,7 +230,7 @@ class HMRModule(L.LightningModule):
                 keypoint_3d_energy_score(
                     pred_3d[:, 1:], target_3d, pelvis=pelvis, whole_body=weights.keypoints_3d_energy_whole_body
                 )
-                if pred_3d.shape[1] > 2 and weights.keypoints_3d_energy
+                if weights.keypoints_3d_energy  # __init__ checked there are >= 2 samples
                 else pred_3d.new_zeros(())
             ),
             "global_orient_mode": rotation_loss(mode_rotmats[:, :1], batch.rotmats[:, :1], batch.has_pose),
