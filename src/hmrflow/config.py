@@ -28,13 +28,11 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+from hmrflow.errors import ConfigError
+
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "load_config", "apply_overrides"]
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A configuration that does not match its dataclass."""
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from hmrflow.errors import BodyModelFileError
+
 __all__ = [
     "BodyModelArrays",
     "BodyModelFileError",
@@ -47,10 +49,6 @@ __all__ = [
 FORMAT_VERSION = 1
 _REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 _SET_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-class BodyModelFileError(ValueError):
-    """A body model file is missing, unreadable, incomplete or inconsistent."""
 
 
 @dataclass

@@ -3,6 +3,10 @@
 Each subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a callable taking the parsed arguments and returning an exit code. Modules
 import heavy dependencies inside their functions, so ``hmrflow --help`` stays fast.
+
+Exit status, everywhere: 0 all done; 1 some inputs failed (the summary line on stderr says
+how many and which) or an unexpected error; 2 a usage or configuration error, or an input
+that cannot be used. Errors are one line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from hmrflow.errors import InputError
@@ -41,12 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     from hmrflow import __version__
 
     parser.add_argument("--version", action="version", version=f"hmrflow {__version__}")
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND", dest="command")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for sub in subparsers.choices.values():  # `hmrflow demo --debug` works too
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -63,11 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as error:
-        print(f"hmrflow {args.command}: {error}", file=sys.stderr)
-        return 2
+        return _fail(args, str(error), 2)
+    except OSError as error:  # a file the user named: missing, refused, a folder, ...
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(args, f"{where}{error.strerror or error}", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line, the traceback with --debug
+        hint = "" if args.debug else " (run `hmrflow --debug ...` for the traceback)"
+        return _fail(args, f"unexpected {type(error).__name__}: {error}{hint}", 1)
+
+
+def _fail(args: argparse.Namespace, message: str, status: int) -> int:
+    """Print ``message`` as one line on stderr (and the traceback with --debug)."""
+    if args.debug:
+        traceback.print_exc()
+    line = " ".join(message.split())
+    print(f"hmrflow {args.command}: {line}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

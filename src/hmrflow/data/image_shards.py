@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hmrflow.errors import ShardFormatError
 from hmrflow.data.prohmr_format import ProHMRArrays, ProHMRDataset, ProHMRDatasetConfig
 from hmrflow.data.synthetic_images import LABEL_FIELDS, ImageExample, SyntheticImageConfig, encode_jpeg
 
@@ -265,10 +266,6 @@ class ShardExample:
     labels: dict[str, np.ndarray]
     key: str
     parts: np.ndarray | None = None
-
-
-class ShardFormatError(ValueError):
-    """A folder that is not a synthetic image dataset (or a damaged one); names the file."""
 
 
 class ImageShards:

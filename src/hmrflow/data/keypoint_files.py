@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from hmrflow.errors import KeypointFileError
 from hmrflow.body.keypoints import BODY_25, COCO_17
 
 __all__ = [
@@ -52,10 +53,6 @@ FEET_6: tuple[str, ...] = (
 
 #: The keypoint models' evidence order: COCO-17 then :data:`FEET_6` (K = 23).
 EVIDENCE_NAMES: tuple[str, ...] = COCO_17 + FEET_6
-
-
-class KeypointFileError(ValueError):
-    """A keypoint file that cannot be read; the message names the file."""
 
 
 def reorder_keypoints(

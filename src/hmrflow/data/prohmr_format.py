@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from hmrflow.errors import ProHMRFormatError
 from hmrflow.body.joints import NUM_JOINTS
 from hmrflow.body.keypoints import BODY_25, EVAL_14, flip_permutation
 from hmrflow.data.augment import (
@@ -76,10 +77,6 @@ FLIP_44: tuple[int, ...] = tuple(flip_permutation(BODY_25) + [25 + i for i in fl
 
 #: BODY_25 3D points ProHMR ignores (its ``body_keypoints_3d[:, 1:15, -1] = 0``).
 _PROHMR_MASKED_BODY_3D = tuple(range(1, 15))
-
-
-class ProHMRFormatError(ValueError):
-    """A ProHMR-format file with missing, misshaped or invalid fields; names the file."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset, Subset, get_worker_info
 
+from hmrflow.errors import DataSourceError
 from hmrflow.body import BodyModel
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.mixing import MixedDataset, allocate
@@ -58,10 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class DataSourceError(ValueError):
-    """A data source that cannot be used: missing files or module, or unfit for the model."""
 
 
 def step_seed(seed: int, rank: int, step: int, stream: int = 0) -> int:
