@@ -67,7 +67,8 @@ def test_openpose_good_file(tmp_path):
         ({"people": [{"pose_keypoints_2d": [0.0] * 54}]}, "COCO-18"),
         ({"people": [{"pose_keypoints_2d": [0.0] * 74}]}, "74 values, expected 75"),
         ({"people": [{"face_keypoints_2d": []}]}, "no 'pose_keypoints_2d'"),
-        ('{"people": [{"pose_keypoints_2d": [NaN' + ", 0" * 74 + "]}]}", "NaN"),
+        ('{"people": [{"pose_keypoints_2d": [NaN, 0, 0.5' + ", 0" * 72 + "]}]}", "coordinates \\(nan, 0\\)"),
+        ('{"people": [{"pose_keypoints_2d": [0, 0, 50' + ", 0" * 72 + "]}]}", r"in \[0, 1\].*found 0 to 50"),
         ({"people": [{"pose_keypoints_2d": ["a"] * 75}]}, "list of numbers"),
     ],
 )
@@ -134,8 +135,8 @@ def test_coco_bad_files_name_the_file(tmp_path):
     with pytest.raises(KeypointFileError, match="unknown image_id 8"):
         read_coco_keypoints_json(_write(tmp_path / "bad_coco.json", data))
     data = _coco_file()
-    data["annotations"][0]["keypoints"][0] = float("nan")
-    with pytest.raises(KeypointFileError, match="NaN"):
+    data["annotations"][0]["keypoints"][0] = float("nan")  # a labelled point
+    with pytest.raises(KeypointFileError, match="nan"):
         read_coco_keypoints_json(_write(tmp_path / "bad_coco.json", json.dumps(data)))
     with pytest.raises(KeypointFileError, match="no 'annotations'"):
         read_coco_keypoints_json(_write(tmp_path / "bad_coco.json", {"images": []}))
