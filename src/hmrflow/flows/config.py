@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hmrflow.config import bounded, check_bounds
+
 __all__ = ["FlowConfig"]
 
 
@@ -45,27 +47,19 @@ class FlowConfig:
         4
     """
 
-    features: int = 144
-    context_features: int = 2048
-    hidden_features: int = 1024
-    num_layers: int = 4
-    num_blocks: int = 2
-    dropout: float = 0.5
+    features: int = bounded(144, minimum=2)
+    context_features: int = bounded(2048, minimum=1)
+    hidden_features: int = bounded(1024, minimum=1)
+    num_layers: int = bounded(4, minimum=1)
+    num_blocks: int = bounded(2, minimum=0)
+    dropout: float = bounded(0.5, minimum=0, below=1)
     coupling: Literal["additive", "affine"] = "additive"
     context_scale: bool = False
-    actnorm_min_std: float = 1e-3
-    batch_norm_eps: float = 1e-5
+    actnorm_min_std: float = bounded(1e-3, above=0)
+    batch_norm_eps: float = bounded(1e-5, above=0)
 
     def __post_init__(self) -> None:
-        if self.features < 2:
-            raise ValueError(f"features must be >= 2, got {self.features}")
-        if self.context_features < 1 or self.hidden_features < 1:
-            raise ValueError("context_features and hidden_features must be >= 1")
-        if self.num_layers < 1 or self.num_blocks < 0:
-            raise ValueError("num_layers must be >= 1 and num_blocks >= 0")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        """Check the ranges when built in code too (a :class:`~hmrflow.errors.ConfigError`)."""
+        check_bounds(self)
         if self.coupling not in ("additive", "affine"):
             raise ValueError(f"coupling must be 'additive' or 'affine', got {self.coupling!r}")
-        if self.actnorm_min_std <= 0.0 or self.batch_norm_eps <= 0.0:
-            raise ValueError("actnorm_min_std and batch_norm_eps must be positive")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hmrflow.config import bounded
 from hmrflow.flows.config import FlowConfig
 
 __all__ = ["ModelConfig", "EncoderConfig"]
@@ -27,11 +28,11 @@ class EncoderConfig:
 
     kind: Literal["keypoints", "image"] = "keypoints"
     keypoint_sets: tuple[str, ...] = ("coco", "feet")
-    width: int = 1024
-    num_blocks: int = 2
-    dropout: float = 0.5
-    backbone_depth: int = 50
-    crop_size: int = 224
+    width: int = bounded(1024, minimum=1)
+    num_blocks: int = bounded(2, minimum=0)
+    dropout: float = bounded(0.5, minimum=0, below=1)
+    backbone_depth: Literal[18, 34, 50, 101] = 50
+    crop_size: int = bounded(224, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class ModelConfig:
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     flow: FlowConfig = field(default_factory=lambda: FlowConfig(context_features=1024))
-    head_hidden: int = 1024
-    num_betas: int = 10
+    head_hidden: int = bounded(1024, minimum=1)
+    num_betas: int = bounded(10, minimum=1)
     body_model: str = "anny_lowpoly"
-    focal_length: float = 5000.0
+    focal_length: float = bounded(5000.0, above=0)
     mean_camera: tuple[float, float, float] = (0.9, 0.0, 0.0)

@@ -1,7 +1,9 @@
 """The experiment configuration: one frozen dataclass per component, composed here.
 
-Loaded strictly from YAML (unknown keys are errors) with ``key=value`` overrides, and
-saved inside every checkpoint (:mod:`hmrflow.training.checkpoint`).
+Loaded strictly from YAML (unknown keys are errors, numbers must lie in their field's
+range) with ``key=value`` overrides, and saved inside every checkpoint
+(:mod:`hmrflow.training.checkpoint`). The ranges of the data settings defined in
+:mod:`hmrflow.data` are declared here (:func:`~hmrflow.config.declare_bounds`).
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hmrflow.config import Bounds, bounded, declare_bounds
 from hmrflow.data.augment import AugmentConfig
-from hmrflow.data.synthetic import SyntheticConfig
+from hmrflow.data.pose_sampler import PoseSamplerConfig
+from hmrflow.data.synthetic import CameraConfig, CorruptionConfig, SyntheticConfig
 from hmrflow.models.config import ModelConfig
 from hmrflow.training.losses import LossWeights
 
@@ -24,6 +28,53 @@ __all__ = [
 ]
 
 SourceKind = Literal["synthetic_keypoints", "synthetic_images", "prohmr"]
+#: Values of ``trainer.precision``: full float32, or mixed precision for the image backbone.
+Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
+#: Seeds must fit numpy's (unsigned 32-bit) seeds.
+MAX_SEED = 2**32 - 1
+
+_PROBABILITY = Bounds(minimum=0, maximum=1)
+_PROBABILITY_RANGE = Bounds(minimum=0, maximum=1, ordered=True)
+_NON_NEGATIVE = Bounds(minimum=0)
+declare_bounds(
+    CameraConfig,
+    image_size=Bounds(minimum=1),
+    distance=Bounds(above=0, ordered=True),
+    elevation_deg=Bounds(minimum=-90, maximum=90, ordered=True),
+    focal_length=Bounds(above=0, ordered=True),
+    center_spread=_PROBABILITY,
+)
+declare_bounds(
+    CorruptionConfig,
+    jitter=Bounds(minimum=0, ordered=True),
+    drop_probability=_PROBABILITY_RANGE,
+    part_drop_probability=_PROBABILITY,
+    swap_probability=_PROBABILITY,
+    confidence=_PROBABILITY_RANGE,
+    box_scale=Bounds(above=0),
+)
+declare_bounds(SyntheticConfig, betas_std=_NON_NEGATIVE, num_betas=Bounds(minimum=1))
+declare_bounds(
+    PoseSamplerConfig,
+    real_fraction=_PROBABILITY,
+    mix_probability=_PROBABILITY,
+    mirror_probability=_PROBABILITY,
+    noise_deg=_NON_NEGATIVE,
+    concentration=Bounds(above=0),
+    tilt_deg=Bounds(minimum=0, maximum=180),
+    uniform_orientation_fraction=_PROBABILITY,
+)
+declare_bounds(
+    AugmentConfig,
+    scale=Bounds(minimum=0, below=1),  # the box scale 1 + [-1, 1] * scale stays positive
+    rotation_deg=_NON_NEGATIVE,
+    rotation_probability=_PROBABILITY,
+    translation=_NON_NEGATIVE,
+    flip_probability=_PROBABILITY,
+    color_scale=_PROBABILITY,
+    extreme_crop_probability=_PROBABILITY,
+    extreme_crop_choices=_NON_NEGATIVE,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +95,7 @@ class SourceConfig:
     """
 
     kind: SourceKind = "synthetic_keypoints"
-    weight: float = 1.0
+    weight: float = bounded(1.0, minimum=0)
     path: str = ""
     image_root: str = ""
     name: str = ""
@@ -61,7 +112,7 @@ class DataConfig:
 
     Attributes:
         synthetic: Synthetic keypoint data (poses x shapes x cameras).
-        batch_size: Examples per step (per device).
+        batch_size: Examples per step (per device; at least 2 for BatchNorm and ActNorm).
         val_size: Size of the fixed synthetic validation set (or the most items taken
             from ``val_sources``).
         val_seed: Seed of the validation set (a seed gives an identical set).
@@ -75,10 +126,10 @@ class DataConfig:
     """
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    batch_size: int = 64
-    val_size: int = 512
-    val_seed: int = 1234
-    num_workers: int = 0
+    batch_size: int = bounded(64, minimum=2)
+    val_size: int = bounded(512, minimum=1)
+    val_seed: int = bounded(1234, minimum=0, maximum=MAX_SEED)
+    num_workers: int = bounded(0, minimum=0)
     sources: tuple[SourceConfig, ...] = ()
     val_sources: tuple[SourceConfig, ...] = ()
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -103,16 +154,16 @@ class DiscriminatorConfig:
     enabled: bool = False
     mocap: tuple[str, ...] = ()
     use_bundled: bool = True
-    betas_std: float = 1.0
+    betas_std: float = bounded(1.0, minimum=0)
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     """AdamW, as ProHMR."""
 
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.0  #: gradient-norm clip; 0 disables
+    lr: float = bounded(1e-4, above=0)
+    weight_decay: float = bounded(1e-4, minimum=0)
+    grad_clip: float = bounded(0.0, minimum=0)  #: gradient-norm clip; 0 disables
 
 
 @dataclass(frozen=True)
@@ -141,17 +192,17 @@ class TrainerConfig:
             eval mode (its BatchNorm statistics stay put). Empty: train everything.
     """
 
-    max_steps: int = 20000
-    val_every: int = 1000
-    log_every: int = 50
+    max_steps: int = bounded(20000, minimum=1)
+    val_every: int = bounded(1000, minimum=1)
+    log_every: int = bounded(50, minimum=1)
     accelerator: str = "auto"
-    devices: int | str = "auto"  #: a count, "auto", or a list such as "0,1"
-    num_nodes: int = 1
+    devices: int | str = bounded("auto", minimum=1)  #: a count, "auto", or a list such as "0,1"
+    num_nodes: int = bounded(1, minimum=1)
     strategy: str = "auto"
-    precision: str = "32-true"
+    precision: Precision = "32-true"
     output_dir: str = "runs/keypoints"
-    seed: int = 0
-    num_samples: int = 2
+    seed: int = bounded(0, minimum=0, maximum=MAX_SEED)
+    num_samples: int = bounded(2, minimum=1)
     sync_batchnorm: bool = False
     init_from: str = ""
     trainable: tuple[str, ...] = ()

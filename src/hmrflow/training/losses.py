@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hmrflow.config import bounded
 from hmrflow.geometry import sixd_orthonormality_residual
 
 __all__ = [
@@ -29,29 +30,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the training losses; ProHMR's defaults."""
+    """Weights of the training losses (each >= 0); ProHMR's defaults."""
 
-    keypoints_3d_mode: float = 0.05
-    keypoints_2d_mode: float = 0.01
-    keypoints_2d_samples: float = 0.001
+    keypoints_3d_mode: float = bounded(0.05, minimum=0)
+    keypoints_2d_mode: float = bounded(0.01, minimum=0)
+    keypoints_2d_samples: float = bounded(0.001, minimum=0)
     #: 3D keypoint loss on the samples (ProHMR's KEYPOINTS_3D_EXP, 0 in its recipe).
-    keypoints_3d_samples: float = 0.0
+    keypoints_3d_samples: float = bounded(0.0, minimum=0)
     #: The 3D samples loss counts only each input's best sample (best-of-many) instead of
     #: their mean: one hypothesis is pulled to the truth, not all of them, which rewards
     #: diverse samples rather than shrinking the distribution.
     keypoints_3d_samples_best_of: bool = False
     #: Energy score of the samples' 3D keypoints (:func:`keypoint_3d_energy_score`; not in ProHMR).
-    keypoints_3d_energy: float = 0.0
+    keypoints_3d_energy: float = bounded(0.0, minimum=0)
     #: The energy score over whole bodies rather than per keypoint.
     keypoints_3d_energy_whole_body: bool = False
-    global_orient_mode: float = 0.001
-    body_pose_mode: float = 0.001
-    betas: float = 0.0005
-    nll: float = 0.001
-    orthonormal: float = 0.1
-    adversarial: float = 0.0005
+    global_orient_mode: float = bounded(0.001, minimum=0)
+    body_pose_mode: float = bounded(0.001, minimum=0)
+    betas: float = bounded(0.0005, minimum=0)
+    nll: float = bounded(0.001, minimum=0)
+    orthonormal: float = bounded(0.1, minimum=0)
+    adversarial: float = bounded(0.0005, minimum=0)
     #: Std of the Gaussian noise added to ground-truth 6D poses for the NLL.
-    nll_noise_std: float = 0.005
+    nll_noise_std: float = bounded(0.005, minimum=0)
 
 
 def keypoint_2d_loss(pred: Tensor, target: Tensor) -> Tensor:

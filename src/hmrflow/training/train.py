@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import lightning as L
 import torch
 
 from hmrflow.config import config_to_dict
-from hmrflow.training.config import ExperimentConfig
+from hmrflow.training.config import ExperimentConfig, Precision
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
 
@@ -25,7 +26,7 @@ __all__ = ["train", "build_trainer", "initialize_from"]
 log = logging.getLogger(__name__)
 
 #: Values of ``trainer.precision``: full float32, or mixed precision for the image backbone.
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def _logger(output_dir: Path):
