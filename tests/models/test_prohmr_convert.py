@@ -540,8 +540,13 @@ def test_unreadable_files_and_non_tensor_states_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_prohmr_checkpoint(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         read_prohmr_checkpoint(tmp_path / "junk.pt")
+    torch.save({"state_dict": {"a": torch.zeros(3)}}, tmp_path / "cut.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "cut.pt").read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint") as error:
+        read_prohmr_checkpoint(tmp_path / "cut.pt")
+    assert "weights_only" not in str(error.value) and "\n" not in str(error.value)
     torch.save({"state_dict": {"backbone.conv1.weight": [1, 2, 3]}}, tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match="backbone.conv1.weight"):
         read_prohmr_checkpoint(tmp_path / "list.pt")
@@ -555,7 +560,7 @@ def test_command_line(small_state, tmp_path, capsys):
     assert main(["convert-prohmr", str(checkpoint), str(out)]) == 0
     printed = capsys.readouterr().out
     assert "ResNet-18" in printed and "model written to" in printed and out.is_file()
-    assert main(["convert-prohmr", str(tmp_path / "missing.pt"), str(out)]) == 1
-    assert "not found" in capsys.readouterr().out
+    assert main(["convert-prohmr", str(tmp_path / "missing.pt"), str(out)]) == 2
+    assert "not found" in capsys.readouterr().err
     help_text = build_parser()._subparsers._group_actions[0].choices["convert-prohmr"].format_help()
     assert "--smpl" in help_text and "anny" in help_text

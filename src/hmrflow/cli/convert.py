@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from hmrflow.cli.common import output_folder
+from hmrflow.errors import InputError
 
 HELP = """\
 Convert the checkpoint released with ProHMR (Kolotouros et al., ICCV 2021; the Lightning
@@ -46,15 +50,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hmrflow.body.io import BodyModelFileError
-    from hmrflow.models.prohmr_convert import convert_prohmr
-    from hmrflow.training.checkpoint import CheckpointError
+    """Check the paths, convert, and print what was converted.
 
-    try:
-        converted = convert_prohmr(args.checkpoint, args.out, smpl_path=args.smpl)
-    except (CheckpointError, BodyModelFileError) as error:
-        print(f"hmrflow convert-prohmr: {error}")
-        return 1
+    Errors (an :class:`~hmrflow.errors.InputError`: a missing or foreign checkpoint, an
+    unexpected key, an unusable SMPL file or output path) propagate to ``hmrflow``, which
+    prints them as one line on stderr and exits with status 2.
+    """
+    from hmrflow.models.prohmr_convert import check_checkpoint_file, convert_prohmr
+
+    checkpoint = check_checkpoint_file(args.checkpoint)
+    out = _output_file(Path(args.out), checkpoint)
+    converted = convert_prohmr(checkpoint, out, smpl_path=args.smpl)
     config = converted.model
     print(
         f"converted {len(converted.state_dict)} tensors: ResNet-{config.encoder.backbone_depth} "
@@ -63,5 +69,19 @@ def run(args: argparse.Namespace) -> int:
         f"{config.head_hidden}; left out {len(converted.skipped)} (discriminator, SMPL, bookkeeping)"
     )
     print(f"body model: {config.body_model}")
-    print(f"model written to {args.out}; load it with hmrflow.training.checkpoint.load_model({args.out!r})")
+    print(f"model written to {out}; load it with hmrflow.training.checkpoint.load_model({str(out)!r})")
     return 0
+
+
+def _output_file(out: Path, checkpoint: Path) -> Path:
+    """``out``, once its folder exists and is writable and it is neither a folder nor the input.
+
+    Raises:
+        InputError: ``out`` cannot be written.
+    """
+    if out.is_dir():
+        raise InputError(f"OUT {out}: is a folder; name the model file to write, e.g. {out / 'prohmr.pt'}")
+    if out.exists() and out.resolve() == checkpoint.resolve():
+        raise InputError(f"OUT {out}: is the checkpoint being converted; write the model to another file")
+    output_folder(out.parent, "OUT")
+    return out

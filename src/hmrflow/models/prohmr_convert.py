@@ -14,13 +14,17 @@ the original code, checked against it):
   buffers ``flow.fc_head.init_cam`` ``(1, 1, 3)`` and ``init_betas`` ``(1, 1, 10)`` ->
   ``head.init_cam`` ``(3,)`` and ``head.init_betas`` ``(10,)``.
 
-Left out on purpose: ``discriminator.*`` (adversarial prior, training only), ``smpl.*``
-(the SMPL model's buffers: the body model comes from the user's SMPL file or the open
-default), the bookkeeping buffers ``initialized`` and ``dummy_buffer``, and nflows'
-constant ``flow.flow._distribution._log_z`` where an nflows version stored it. BatchNorm
+Left out on purpose (:data:`SKIPPED_GROUPS`; one ``logging.info`` line counts them):
+``discriminator.*`` (adversarial prior, training only), ``smpl.*`` (the SMPL model's
+buffers: the body model comes from the user's SMPL file or the open default), the
+module's bookkeeping flag ``initialized``, the placeholder ``dummy_buffer`` that every
+transform of ProHMR's nflows fork registers (``flow.flow._transform.dummy_buffer`` and
+``flow.flow._transform._transforms.{i}.dummy_buffer``), and nflows' constant
+``flow.flow._distribution._log_z`` where an nflows version stored it. BatchNorm
 ``num_batches_tracked`` counters, if a file lacks them, are set to 0 (they play no part in
 inference). Any other key, a missing key, or a tensor whose shape does not fit is a
-:class:`~hmrflow.training.checkpoint.CheckpointError` that names the key.
+:class:`~hmrflow.errors.CheckpointError` that names the key (and, from
+:func:`convert_prohmr`, the file).
 
 Sizes are read from the shapes (backbone depth from its blocks, D, C, H and the number of
 layers and blocks from the flow), so smaller checkpoints in the same layout convert too.
@@ -34,8 +38,10 @@ Reading the file: Lightning checkpoints may hold pickled objects besides tensors
 first read with ``torch.load(weights_only=True)``; if that refuses such objects, it is
 read again with a restricted unpickler that builds tensors and plain containers only and
 replaces every other class or function by an inert stand-in that merely records its
-arguments, so nothing from the file is ever imported or executed. Only the ``state_dict``
-is kept, and every value in it must be a tensor.
+arguments, so nothing from the file is ever imported or executed (the classes stubbed
+are named in one ``logging.info`` line). Only the ``state_dict`` is kept, and every value
+in it must be a tensor. A missing, empty or foreign file is one
+:class:`~hmrflow.errors.CheckpointError` line naming the file and the problem.
 
 Example (needs the released file)::
 
@@ -61,20 +67,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hmrflow.errors import CheckpointError
 from hmrflow.flows import ConditionalGlow, FlowConfig, alternating_mask
 from hmrflow.models.config import EncoderConfig, ModelConfig
 from hmrflow.models.head import ShapeCameraHead
 from hmrflow.models.resnet import ResNetEncoder
-from hmrflow.training.checkpoint import CheckpointError
 
 __all__ = [
     "BACKBONE_PREFIX",
     "DEFAULT_BODY_MODEL",
     "FLOW_PREFIX",
     "HEAD_PREFIX",
+    "SKIPPED_GROUPS",
     "ConvertedFlow",
     "ConvertedProHMR",
     "ProHMRCheckpoint",
+    "SkippedGroup",
+    "check_checkpoint_file",
     "convert_flow_state_dict",
     "convert_prohmr",
     "convert_prohmr_state_dict",
@@ -93,9 +102,39 @@ HEAD_PREFIX = "flow.fc_head."
 #: Body model of a converted checkpoint when no SMPL file is given.
 DEFAULT_BODY_MODEL = "anny"
 
-#: Keys left out on purpose, exactly, and by prefix.
-SKIPPED_KEYS = frozenset({"dummy_buffer", "initialized", "flow.flow._distribution._log_z"})
-SKIPPED_PREFIXES = ("discriminator.", "smpl.")
+
+
+@dataclass(frozen=True)
+class SkippedGroup:
+    r"""Keys of the original that the conversion leaves out on purpose.
+
+    Attributes:
+        name: How the log names the group (the keys' pattern, as a reader knows them).
+        why: Why they are left out.
+        pattern: Regular expression a whole key must match.
+    """
+
+    name: str
+    why: str
+    pattern: re.Pattern[str]
+
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` belongs to the group."""
+        return self.pattern.fullmatch(key) is not None
+
+
+#: Keys left out on purpose, in the order the log lists them.
+SKIPPED_GROUPS: tuple[SkippedGroup, ...] = (
+    SkippedGroup("discriminator.*", "adversarial pose prior, training only",
+                 re.compile(r"discriminator\..+")),  # fmt: skip
+    SkippedGroup("smpl.*", "SMPL buffers; the body model comes from --smpl or the open default",
+                 re.compile(r"smpl\..+")),  # fmt: skip
+    SkippedGroup("dummy_buffer", "placeholders of the nflows fork's transforms",
+                 re.compile(r"(flow\.flow\.(\w+\.)*)?dummy_buffer")),  # fmt: skip
+    SkippedGroup("initialized", "the module's bookkeeping flag", re.compile(r"initialized")),
+    SkippedGroup("flow.flow._distribution._log_z", "nflows' constant of the standard normal",
+                 re.compile(r"flow\.flow\._distribution\._log_z")),  # fmt: skip
+)
 
 #: ProHMR facts the state dict does not hold (see the module docstring).
 PROHMR_DROPOUT = 0.5
@@ -236,6 +275,40 @@ def _restricted_pickle_module(stubbed: set[str]) -> types.ModuleType:
     return module
 
 
+#: How the files ``torch.save`` writes begin: a zip archive, or (before PyTorch 1.6) a pickle.
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def check_checkpoint_file(path: str | Path) -> Path:
+    r"""Make sure ``path`` is a readable file that begins as ``torch.save`` writes them.
+
+    Cheap (reads four bytes), so callers can check before slow work.
+
+    Raises:
+        CheckpointError: the file is missing, a folder, unreadable, empty, or neither a zip
+            archive nor a pickle.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it ({error.strerror or type(error).__name__})") from None
+    if not head:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle, "
+            "which is what torch.save writes)"
+        )
+    return path
+
+
 def read_prohmr_checkpoint(path: str | Path) -> ProHMRCheckpoint:
     r"""Read the tensors of a released ProHMR (Lightning) checkpoint safely.
 
@@ -244,46 +317,71 @@ def read_prohmr_checkpoint(path: str | Path) -> ProHMRCheckpoint:
     imported or run). A file that holds a bare state dict is accepted too.
 
     Raises:
-        CheckpointError: missing or unreadable file, no ``state_dict``, or a value in it
-            that is not a tensor.
+        CheckpointError: missing, empty or unreadable file, no ``state_dict``, or a value
+            in it that is not a tensor; the message names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    path = check_checkpoint_file(path)
     stubbed: set[str] = set()
     try:
         data: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        log.info("%s holds pickled objects besides tensors (%s); reading it again with "
-                 "a restricted unpickler that stubs them", path, str(error).splitlines()[0])  # fmt: skip
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=False,
-                              pickle_module=_restricted_pickle_module(stubbed))  # fmt: skip
-        except Exception as inner:  # noqa: BLE001 - torch raises many kinds on bad files
-            raise _unreadable(path, inner) from None
-    except Exception as error:  # noqa: BLE001
+    except pickle.UnpicklingError:  # objects besides tensors, or a damaged pickle
+        data = _load_restricted(path, stubbed)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds on bad files
         raise _unreadable(path, error) from None
     if stubbed:
-        log.info("%s: left out non-tensor objects of %s", path, ", ".join(sorted(stubbed)))
+        log.info("%s holds objects other than tensors and plain containers (%s); read with inert "
+                 "stand-ins for them, which are left out", path, ", ".join(sorted(stubbed)))  # fmt: skip
     return ProHMRCheckpoint(_state_dict_of(data, path), tuple(sorted(stubbed)))
 
 
-def _unreadable(path: Path, error: Exception) -> CheckpointError:
-    return CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})")
+def _load_restricted(path: Path, stubbed: set[str]) -> Any:
+    """``torch.load`` with the restricted unpickler; adds what it stubbed to ``stubbed``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False,
+                          pickle_module=_restricted_pickle_module(stubbed))  # fmt: skip
+    except Exception as error:  # noqa: BLE001
+        raise _unreadable(path, error) from None
+
+
+def _reason(error: BaseException) -> str:
+    """One short line about ``error``, without PyTorch's advice on ``weights_only``."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line for line in lines if "weights_only" not in line]
+    text = re.sub(r"^\[enforce fail at [^\]]*\][\s.]*", "", lines[0] if lines else "")
+    text = re.split(r"(?<=\.)\s", text, maxsplit=1)[0].rstrip(".")  # the first sentence
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _unreadable(path: Path, error: BaseException) -> CheckpointError:
+    reason = _reason(error)
+    return CheckpointError(f"{path}: not a readable PyTorch checkpoint, damaged or truncated ({reason})")
+
+
+def _describe(value: Any) -> str:
+    """What a value in the file is, in a few words (never its contents)."""
+    if isinstance(value, _Stub):
+        return f"an object of {value._stub_name}"
+    return f"a {type(value).__name__}"
 
 
 def _state_dict_of(data: Any, path: Path) -> dict[str, Tensor]:
-    if isinstance(data, Mapping) and "hmrflow" in data:
+    """The ``state_dict`` of a Lightning checkpoint, or ``data`` itself if it is one."""
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{path}: holds {_describe(data)}, not a checkpoint dictionary")
+    if "hmrflow" in data:
         raise CheckpointError(f"{path}: already an hmrflow model file; load it with load_model")
-    if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
+    if isinstance(data.get("state_dict"), Mapping):
         state = data["state_dict"]
-    elif isinstance(data, Mapping) and data and all(isinstance(k, str) for k in data):
+    elif data and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in data.items()):
         state = data  # a bare state dict
     else:
-        raise CheckpointError(f"{path}: no 'state_dict' in the checkpoint")
+        keys = ", ".join(sorted(str(k) for k in data)[:6]) or "none"
+        raise CheckpointError(f"{path}: no 'state_dict' in the checkpoint (top-level keys: {keys})")
     for key, value in state.items():
         if not isinstance(value, Tensor):
-            raise CheckpointError(f"{path}: state_dict entry {key!r} is {value!r}, not a tensor")
+            raise CheckpointError(f"{path}: state_dict entry {key!r} is {_describe(value)}, not a tensor")
     return {str(k): v for k, v in state.items()}
 
 
@@ -409,16 +507,36 @@ def _check_masks(config: FlowConfig, state: Mapping[str, Tensor], prefix: str) -
 
 
 def _unexpected(keys: set[str], what: str) -> None:
+    """Fail naming the first of ``keys`` (and how many more), if there are any."""
     if keys:
         few = sorted(keys)
-        more = f" (and {len(few) - 5} more)" if len(few) > 5 else ""
-        raise CheckpointError(f"unexpected key {few[0]!r} in {what}: " + ", ".join(few[:5]) + more)
+        shown = ", ".join(repr(k) for k in few[1:4]) + (", ..." if len(few) > 4 else "")
+        more = f" (and {len(few) - 1} more: {shown})" if len(few) > 1 else ""
+        raise CheckpointError(f"unexpected key {few[0]!r} in {what}{more}; not part of ProHMR's layout")
+
+
+def _skipped_keys(state: Mapping[str, Tensor]) -> dict[SkippedGroup, list[str]]:
+    """The keys of ``state`` left out on purpose, by group in :data:`SKIPPED_GROUPS` order.
+
+    Groups without keys are omitted.
+    """
+    found = {group: [key for key in state if group.matches(key)] for group in SKIPPED_GROUPS}
+    return {group: keys for group, keys in found.items() if keys}
+
+
+def _log_skipped(found: Mapping[SkippedGroup, list[str]]) -> None:
+    """One ``logging.info`` line: how many keys of each group were left out, and why."""
+    if found:
+        total = sum(len(keys) for keys in found.values())
+        groups = "; ".join(f"{len(keys)} {group.name} ({group.why})" for group, keys in found.items())
+        log.info("left out %d keys on purpose: %s", total, groups)
 
 
 def convert_flow_state_dict(state: Mapping[str, Tensor], prefix: str = FLOW_PREFIX) -> ConvertedFlow:
     r"""Convert nflows' ``ConditionalGlow`` keys ``{prefix}{i}.*`` into ours ``transforms.{i}.*``.
 
-    Keys outside ``prefix`` are ignored here; every key under it must be used.
+    Keys outside ``prefix`` are ignored here; every key under it must be used, except the
+    placeholders ``{prefix}{i}.dummy_buffer`` of ProHMR's nflows fork.
 
     Example:
         >>> glow = ConditionalGlow(FlowConfig(features=6, context_features=4, hidden_features=8))
@@ -427,6 +545,8 @@ def convert_flow_state_dict(state: Mapping[str, Tensor], prefix: str = FLOW_PREF
         >>> converted.config.hidden_features, converted.config.context_features
         (8, 4)
     """
+    placeholder = re.compile(re.escape(prefix) + r"\d+\.dummy_buffer")
+    state = {k: v for k, v in state.items() if not placeholder.fullmatch(k)}
     config = flow_config_from_state(state, prefix)
     targets = _target_state(lambda: ConditionalGlow(config))
     out, used = _take(state, targets, lambda t: prefix + t[len("transforms."):])
@@ -448,13 +568,18 @@ def convert_prohmr_state_dict(
         body_model: ``body_model`` of the resulting configuration: an SMPL file path, or
             the open default ``"anny"`` (same 24-joint tree; no SMPL mesh).
 
+    The keys left out on purpose (:data:`SKIPPED_GROUPS`) are counted in one
+    ``logging.info`` line once the conversion succeeded.
+
     Raises:
         CheckpointError: an unexpected or missing key, or a shape that does not fit; the
             message names the key.
     """
-    skipped = {k for k in state if k in SKIPPED_KEYS or k.startswith(SKIPPED_PREFIXES)}
+    found = _skipped_keys(state)
+    skipped = {key for keys in found.values() for key in keys}
+    state = {k: v for k, v in state.items() if k not in skipped}
     known = (BACKBONE_PREFIX, FLOW_PREFIX, HEAD_PREFIX)
-    _unexpected({k for k in state if k not in skipped and not k.startswith(known)}, "the checkpoint")
+    _unexpected({k for k in state if not k.startswith(known)}, "the checkpoint")
 
     depth = _backbone_depth(state)
     encoder_state, used = _take(
@@ -499,6 +624,7 @@ def convert_prohmr_state_dict(
     merged = {f"encoder.{k}": v for k, v in encoder_state.items()}
     merged.update({f"flow.{k}": v for k, v in flow.state_dict.items()})
     merged.update({f"head.{k}": v for k, v in head_state.items()})
+    _log_skipped(found)
     return ConvertedProHMR(config, merged, tuple(sorted(skipped)))
 
 
@@ -508,7 +634,8 @@ def convert_prohmr(
     r"""Convert the released ProHMR checkpoint into an hmrflow model file.
 
     The file loads with :func:`hmrflow.training.checkpoint.load_model` (pass
-    ``body_model=`` to use another SMPL file than the one recorded here).
+    ``body_model=`` to use another SMPL file than the one recorded here). The SMPL file is
+    checked before the checkpoint is read.
 
     Arguments:
         checkpoint_path: The released Lightning checkpoint.
@@ -517,19 +644,22 @@ def convert_prohmr(
             needed for SMPL meshes. Without it the model uses the open body model
             ``"anny"``: poses, samples, log-likelihoods and camera work; meshes and joints
             are Anny's, and the 10 betas, which are SMPL's shape space, do not carry over.
+
+    Raises:
+        CheckpointError: the checkpoint cannot be read or does not have ProHMR's layout;
+            the message names the file and the key or problem.
+        BodyModelFileError: the SMPL file cannot be used.
     """
-    from hmrflow.models.prohmr import ProbabilisticHMR, load_body_model
+    from hmrflow.models.prohmr import ProbabilisticHMR
     from hmrflow.training.checkpoint import save_model
     from hmrflow.training.config import ExperimentConfig
 
+    body_model, body = _body_model(smpl_path)
     checkpoint = read_prohmr_checkpoint(checkpoint_path)
-    body_model = DEFAULT_BODY_MODEL
-    if smpl_path is not None:
-        body_model = str(Path(smpl_path).expanduser().resolve())
-    converted = convert_prohmr_state_dict(checkpoint.state_dict, body_model)
-    body = load_body_model(body_model)
-    if body.num_joints != 24:
-        raise CheckpointError(f"{smpl_path}: {body.num_joints} joints; ProHMR needs SMPL's 24")
+    try:
+        converted = convert_prohmr_state_dict(checkpoint.state_dict, body_model)
+    except CheckpointError as error:
+        raise CheckpointError(f"{checkpoint_path}: {error}") from None
     if smpl_path is None:
         log.warning(
             "no SMPL file given: the converted model uses the open body model %r (same 24-joint "
@@ -543,3 +673,21 @@ def convert_prohmr(
     log.info("converted %d tensors (left out %d) from %s into %s",
              len(converted.state_dict), len(converted.skipped), checkpoint_path, out_path)  # fmt: skip
     return converted
+
+
+def _body_model(smpl_path: str | Path | None) -> tuple[str, Any]:
+    """The ``body_model`` setting for ``smpl_path`` and the body model it loads.
+
+    Raises:
+        BodyModelFileError: the file cannot be read, or its skeleton is not SMPL's 24 joints.
+    """
+    from hmrflow.errors import BodyModelFileError
+    from hmrflow.models.prohmr import load_body_model
+
+    if smpl_path is None:
+        return DEFAULT_BODY_MODEL, load_body_model(DEFAULT_BODY_MODEL)
+    spec = str(Path(smpl_path).expanduser().resolve())
+    body = load_body_model(spec)
+    if body.num_joints != 24:
+        raise BodyModelFileError(f"{smpl_path}: {body.num_joints} joints; ProHMR needs SMPL's 24")
+    return spec, body
