@@ -4,7 +4,7 @@ import torch
 
 from hmrflow.data.synthetic import SyntheticKeypoints
 from hmrflow.fitting.evaluate import corrupt, synthesize_views
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, project_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import (
     Cameras,
@@ -51,13 +51,25 @@ def test_one_view_with_reprojection_is_single_view_fitting(tiny_model, synthetic
     torch.testing.assert_close(multi.betas, single.betas)
 
 
-def test_identical_views_with_reprojection_stay_together(tiny_model, synthetic):
-    # The symmetric solution is not exactly kept: L-BFGS amplifies rounding differences
-    # along the stiff consistency term (even in float64), but the term holds them close.
+def test_identical_views_with_reprojection_agree(tiny_model, synthetic):
+    # Identical views are not computed identically: the CPU's batched matrix products
+    # round a row differently by its position in a batch of 2 or 3 (torch.nn.functional.
+    # linear on [a; a] with 69 input features differs by 1e-6), so the two contexts differ
+    # by 1e-7. The energy is nearly flat along a depth-and-pose trade-off of one view
+    # against the other, and L-BFGS amplifies that difference (float64 too: 1e-16 ->
+    # 1.6 cm in two steps; at convergence the two depths sit 1.5 cm apart at 6.8 m). What
+    # identical views must give is the same body and the same picture.
     one = view(synthetic, slice(0, 1))
-    fit = fit_multiview(tiny_model, [one, one], MultiViewConfig(rules=StopRules(max_steps=2), reprojection=True))
+    fit = fit_multiview(tiny_model, [one, one], MultiViewConfig(rules=StopRules(max_steps=30), reprojection=True))
     torch.testing.assert_close(fit.rotmats[:, 0], fit.rotmats[:, 1], atol=2e-2, rtol=0)
-    torch.testing.assert_close(fit.translation[:, 0], fit.translation[:, 1], atol=2e-2, rtol=0)
+    pictures = [
+        project_keypoints(tiny_model, fit.rotmats[:, v], fit.betas, fit.translation[:, v], one.focal_length,
+                          one.principal_point)
+        for v in range(2)
+    ]  # fmt: skip
+    assert (pictures[0] - pictures[1]).norm(dim=-1).max() < 1.0  # px
+    depth = fit.translation[..., 2]
+    assert ((depth[:, 0] - depth[:, 1]).abs() < 0.01 * depth[:, 0]).all()
     assert fit.results[0].loss < fit.results[0].loss_history[0]
 
 
