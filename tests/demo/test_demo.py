@@ -129,8 +129,12 @@ def test_bad_inputs_fail_alone(tiny_model_path, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["demo", *map(str, images), "--keypoints", *map(str, keypoints), "--model", str(tiny_model_path),
             "--out", str(out), "--samples", "2", "--no-fit", "--no-viewer"]  # fmt: skip
-    assert main(args) == 0  # some photos worked
-    text = capsys.readouterr().out
+    assert main(args) == 1  # some photos failed: status 1, and the good one's outputs are written
+    captured = capsys.readouterr()
+    text = captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        f"3 of 4 photos failed: corrupt.jpg, empty.jpg, {other.name}"
+    )
     lines = {line.split(":")[0].split("] ")[-1]: line for line in text.splitlines() if line.startswith("[")}
     assert "FAILED" not in lines[good[0].name]
     assert "not an image or is corrupt" in lines["corrupt.jpg"]
@@ -146,7 +150,9 @@ def test_everything_failing_is_an_error(tiny_model_path, tmp_path, capsys):
     corrupt = tmp_path / "bad.png"
     corrupt.write_bytes(b"nope")
     assert main(["demo", str(corrupt), "--model", str(tiny_model_path), "--out", str(tmp_path / "o")]) == 1
-    assert "0 of 1 photo(s) ok" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "0 of 1 photo(s) ok" in captured.out
+    assert "1 of 1 photos failed: bad.png" in captured.err
 
 
 def test_a_photo_without_keypoints_says_how_to_get_them(tiny_model_path, tmp_path, capsys):

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from hmrflow.cli.common import add_device_argument, exit_status, output_folder, torch_device
 from hmrflow.errors import InputError
+
+if TYPE_CHECKING:
+    from hmrflow.demo.pipeline import ImageResult
 
 HELP = """\
 Recover 3D bodies from photos, with their uncertainty.
@@ -21,6 +30,11 @@ mesh files (OBJ, PLY, GLB), parameters (JSON, npz), an interactive 3D viewer (an
 file that needs no network), and index.html linking everything.
 
 With no photo, it runs on the bundled example (frames of the pose2sim demo recording).
+A second run into the same --out keeps the first's results: a photo whose folder name is
+taken gets photo_2/, ...; demo.json lists every run's photos and index.html shows them all.
+
+Exit status: 0 every photo done; 1 some photos failed (each is reported, the others
+still get their outputs; the last line on stderr names them); 2 a usage error.
 """
 
 EPILOG = """\
@@ -66,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: %(default)s)")
     parser.add_argument("--no-viewer", action="store_true", help="do not write the HTML viewers")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -92,28 +106,87 @@ def pair_keypoints(images: list[Path], keypoints: list[Path] | None) -> list[Pat
     return list(keypoints)
 
 
-def folder_names(images: list[Path]) -> list[str]:
-    """An output folder name per image: its stem, made unique."""
+def folder_names(images: list[Path], taken: set[str] | None = None) -> list[str]:
+    """An output folder name per image: its stem, made unique (``stem_2``, ...) among
+    themselves and the names in ``taken`` (what the output folder already holds)."""
+    used = set(taken or ())
     names: list[str] = []
     for image in images:
         name, k = image.stem, 2
-        while name in names:
+        while name in used:
             name, k = f"{image.stem}_{k}", k + 1
+        used.add(name)
         names.append(name)
     return names
 
 
+@contextmanager
+def prepared_output_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
+    """:func:`~hmrflow.cli.common.output_folder`, undone if the command stops with an error
+    before writing anything: the folders it made are removed again while they are empty."""
+    made = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
+    try:
+        yield output_folder(path, flag)
+    except BaseException:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (outputs were written), or not ours to remove
+                break
+        raise
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """The numeric settings, before anything is loaded.
+
+    Raises:
+        InputError: A setting out of its range.
+    """
+    if args.samples < 0:
+        raise InputError("--samples must be >= 0")
+    if args.fit_steps < 1:
+        raise InputError("--fit-steps must be >= 1")
+    if args.focal_length is not None and not (math.isfinite(args.focal_length) and args.focal_length > 0):
+        raise InputError(f"--focal-length must be a positive number of pixels, not {args.focal_length}")
+
+
 def run(args: argparse.Namespace) -> int:
+    """``hmrflow demo``: check the settings and --out, load the model, run every photo."""
     start = time.perf_counter()
-    from hmrflow.demo.outputs import write_index
+    images = list(args.images) or bundled_images()
+    keypoint_files = pair_keypoints(images, args.keypoints)
+    check_settings(args)
+    device = torch_device(args.device)
+    with prepared_output_folder(args.out) as out:
+        from hmrflow.demo.outputs import read_manifest
+
+        manifest = read_manifest(out)
+        names = folder_names(images, taken=_taken_names(out, manifest))
+        return _run_photos(args, images, keypoint_files, names, out, manifest, device, start)
+
+
+def _taken_names(out: Path, manifest: dict[str, Any]) -> set[str]:
+    """Names a new photo folder must not take: what ``out`` holds and what the manifest lists."""
+    taken = {child.name for child in out.iterdir()}
+    taken |= {str(entry["folder"]).split("/")[0] for entry in manifest["photos"] if entry.get("folder")}
+    return taken
+
+
+def _run_photos(
+    args: argparse.Namespace,
+    images: list[Path],
+    keypoint_files: list[Path | None],
+    names: list[str],
+    out: Path,
+    manifest: dict[str, Any],
+    device: Any,
+    start: float,
+) -> int:
+    """Load the model, run every photo, keep the manifest and index.html up to date."""
     from hmrflow.demo.pipeline import DemoConfig, DemoPipeline
     from hmrflow.training.checkpoint import load_model
 
-    images = list(args.images) or bundled_images()
-    keypoint_files = pair_keypoints(images, args.keypoints)
-    if args.samples < 0:
-        raise InputError("--samples must be >= 0")
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=device)
     config = DemoConfig(
         num_samples=args.samples,
         fit=not args.no_fit,
@@ -126,32 +199,67 @@ def run(args: argparse.Namespace) -> int:
     kind = model.config.encoder.kind
     model_name = args.model or "the shipped model"
     print(
-        f"hmrflow demo: {len(images)} photo(s) -> {args.out}/ | model: {model_name} ({kind}-conditioned, "
+        f"hmrflow demo: {len(images)} photo(s) -> {out}/ | model: {model_name} ({kind}-conditioned, "
         f"body {model.body.name}) | {args.samples} samples | fit: {'off' if args.no_fit else f'{args.fit_steps} steps'}"
+        f" | device: {device}"
     )
     print(f"  model loaded in {time.perf_counter() - start:.1f} s")
-    args.out.mkdir(parents=True, exist_ok=True)
+    fit = "off" if args.no_fit else f"{args.fit_steps} L-BFGS steps"
+    run_info = {
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "details": [
+            f"model: {model_name} ({kind}-conditioned), body model {model.body.name}",
+            f"{args.samples} samples per person; fit with the learned prior: {fit}",
+        ],
+    }
+    _keep_unlisted_index(out, manifest)
+    manifest["runs"].append(run_info)
     results = []
     with DemoPipeline(model, config) as pipeline:
-        for i, (image, keypoints, name) in enumerate(zip(images, keypoint_files, folder_names(images))):
+        for i, (image, keypoints, name) in enumerate(zip(images, keypoint_files, names)):
             print(f"[{i + 1}/{len(images)}] {image.name} ...", end="", flush=True)
-            result = pipeline.run_image(image, keypoints, args.out, name)
+            result = pipeline.run_image(image, keypoints, out, name)
             results.append(result)
             print("\r" + f"[{i + 1}/{len(images)}] {image.name}: " + describe(result), flush=True)
-        render_note = pipeline.writer.render_error
-    fit = "off" if args.no_fit else f"{args.fit_steps} L-BFGS steps"
-    details = [
-        f"model: {model_name} ({kind}-conditioned), body model {model.body.name}",
-        f"{args.samples} samples per person; fit with the learned prior: {fit}",
-        "frames: camera frame of each photo (OpenCV: x right, y down), metres",
-    ]
-    if render_note:
-        details.append(f"no pictures: {render_note}")
-    index = write_index(args.out, results, "hmrflow demo", details)
-    failed = [r for r in results if not r.ok]
+            _record(out, manifest, result)
+        if pipeline.writer.render_error:
+            run_info["details"].append(f"no pictures: {pipeline.writer.render_error}")
+        index = _record(out, manifest, None)
+    failed = [r.path.name for r in results if not r.ok]
     total = time.perf_counter() - start
     print(f"done in {total:.1f} s: {len(results) - len(failed)} of {len(results)} photo(s) ok; open {index}")
-    return 1 if len(failed) == len(results) else 0
+    return exit_status(failed, len(results), "photos")
+
+
+def _keep_unlisted_index(out: Path, manifest: dict[str, Any]) -> None:
+    """An index.html from before manifests (or from another command) is kept, renamed."""
+    index = out / "index.html"
+    if manifest["runs"] or not index.is_file():
+        return
+    kept = out / "index-earlier.html"
+    k = 2
+    while kept.exists():
+        kept, k = out / f"index-earlier-{k}.html", k + 1
+    index.rename(kept)
+    print(f"  the earlier {index.name} (not in {out}/demo.json) is kept as {kept.name}")
+
+
+def _record(out: Path, manifest: dict[str, Any], result: ImageResult | None) -> Path:
+    """Add ``result`` (if any) to the manifest; write it and index.html from it."""
+    from hmrflow.demo.outputs import index_entry, write_index, write_manifest
+
+    run = len(manifest["runs"]) - 1
+    if result is not None:
+        manifest["photos"].append(index_entry(result, out) | {"run": run})
+    write_manifest(out, manifest)
+    runs, photos = manifest["runs"], manifest["photos"]
+    if len(runs) == 1:
+        details = list(runs[0]["details"])
+    else:  # several runs: say which run each photo comes from
+        details = [f"run {k + 1}, {r['started']}: " + "; ".join(r["details"]) for k, r in enumerate(runs)]
+        photos = [entry | {"label": f"run {int(entry.get('run', 0)) + 1}"} for entry in photos]
+    details.append("frames: camera frame of each photo (OpenCV: x right, y down), metres")
+    return write_index(out, photos, "hmrflow demo", details)
 
 
 def describe(result) -> str:  # noqa: ANN001 - ImageResult

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from hmrflow.cli.common import add_device_argument, exit_status, torch_device
+from hmrflow.cli.demo import prepared_output_folder
 from hmrflow.errors import InputError
 
 HELP = """\
@@ -22,6 +24,11 @@ With no photo, it runs on the bundled instant: four synchronised views of the po
 demo recording and their calibration. Results go to --out: views.jpg (the views side by
 side: keypoints, each view alone, the refinement, the calibrated fit), calibrated/
 (mesh files, parameters, a 3D viewer), each view's single-view outputs, and index.html.
+
+A view that fails (unreadable photo, nobody found, a size other than its camera's) is
+left out and the others go on (two views at least are needed for the multi-view fits).
+Exit status: 0 every view done; 1 some views failed (the last line on stderr names them);
+2 a usage error (photos without calibration, a bad calibration file, a bad --out or --device).
 """
 
 EPILOG = """\
@@ -64,10 +71,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--detect", choices=("auto", "always", "never"), default="auto",
                         help="keypoint source, as in `hmrflow demo` (default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: %(default)s)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
+def check_settings(args: argparse.Namespace) -> None:
+    """The numeric settings, before anything is loaded.
+
+    Raises:
+        InputError: A setting out of its range.
+    """
+    if args.samples < 0:
+        raise InputError("--samples must be >= 0")
+    if args.steps < 1:
+        raise InputError("--steps must be >= 1")
+
+
 def run(args: argparse.Namespace) -> int:
+    """``hmrflow demo-multiview``: check the inputs, --out and --device, then run the views."""
     start = time.perf_counter()
     from hmrflow.demo.multiview import Calibration, bundled_multiview, run_multiview
     from hmrflow.demo.multiview_outputs import check_table
@@ -79,17 +100,25 @@ def run(args: argparse.Namespace) -> int:
         if args.calibration is None:
             raise InputError("photos need their --calibration")
         images = list(args.images)
-    calibration_path = args.calibration or calibration_path
-    model = load_model(args.model)
-    calibration = Calibration.from_file(calibration_path)
-    config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect)
-    print(f"hmrflow demo-multiview: {len(images)} views -> {args.out}/ | model: {args.model or 'the shipped model'}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    result = run_multiview(
-        model, images, calibration, args.out, config, steps=args.steps, reprojection=not args.no_reprojection
-    )
-    for line in check_table(result):
-        print("  " + line)
+        if len(images) < 2:
+            raise InputError(f"one instant needs at least two views, got {len(images)}")
+    check_settings(args)
+    calibration = Calibration.from_file(args.calibration or calibration_path)
+    calibration.select([p.stem for p in images])  # every photo has its camera
+    device = torch_device(args.device)
+    with prepared_output_folder(args.out) as out:
+        model = load_model(args.model, device=device)
+        config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect)
+        model_name = args.model or "the shipped model"
+        print(f"hmrflow demo-multiview: {len(images)} views -> {out}/ | model: {model_name} | device: {device}")
+        result = run_multiview(
+            model, images, calibration, out, config, steps=args.steps, reprojection=not args.no_reprojection
+        )
+    if result.fitted:
+        for line in check_table(result):
+            print("  " + line)
+    else:
+        print(f"  no multi-view fit: {len(result.views)} of {len(images)} views worked, two are needed")
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     print(f"done in {time.perf_counter() - start:.1f} s ({timing}): open {result.files['index']}")
-    return 0
+    return exit_status([view.path.name for view in result.failed], len(images), "views")

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hmrflow.cli.common import add_device_argument, exit_status, torch_device
+from hmrflow.cli.demo import prepared_output_folder
+from hmrflow.errors import InputError
+
 log = logging.getLogger(__name__)
 
 FIT_HELP = """\
@@ -33,6 +37,14 @@ person, and NAME_fit.png renders when images and the renderer are available.
   hmrflow fit person_keypoints_val2017.json --images val2017/ --drop-hips
   hmrflow fit people.npy --image-size 1920 1080 --steps 30
 
+Keypoint values, the same rules for every format: a confidence is in [0, 1] (0: the point
+is missing, its coordinates are ignored, NaN included); a point with a positive confidence
+needs finite coordinates within 10 image sizes of the image. A file that breaks them fails.
+
+Exit status: 0 every input fitted (an image with nobody to fit is skipped with a warning:
+COCO files list images without people); 1 some inputs failed (each is reported, the others
+are still fitted and written; the last line on stderr names them); 2 a usage error.
+
 `hmrflow fit --evaluate` instead prints the evaluation tables on synthetic sets with
 ground truth (regression vs learned-prior fitting vs baseline; multi-view 1/2/4 views).
 """
@@ -49,6 +61,10 @@ act only through the model's contexts). With --calibration
 CAMERAS.json, a list with one camera per view in FILE order,
   {"R": 3x3 world->camera, "t": [3] metres, "f": px (or [fx, fy]: fx is used), "c": [cx, cy] px},
 one body in the world is fitted to every view.
+
+A view that cannot be used (unreadable, no usable person, unknown size) is left out and
+the others are fitted. Exit status: 0 every view used; 1 some views failed (named on
+stderr); 2 a usage error (a bad --calibration, --out or --device).
 
   hmrflow fit-multiview cam1.json cam2.json cam3.json cam4.json --image-size 1920 1080
   hmrflow fit-multiview v*.json --calibration cameras.json --out body/
@@ -97,7 +113,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), help="image size, px")
     parser.add_argument("--focal", type=float, help="focal length, px (default: image diagonal)")
     parser.add_argument("--steps", type=int, default=None, help="L-BFGS outer steps (fit: 10, evaluate: 30)")
-    parser.add_argument("--device", default="cpu")
+    add_device_argument(parser)
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """The numeric settings, before anything is loaded.
+
+    Raises:
+        InputError: A setting out of its range.
+    """
+    if args.steps is not None and args.steps < 1:
+        raise InputError("--steps must be >= 1")
+    if args.focal is not None and not (math.isfinite(args.focal) and args.focal > 0):
+        raise InputError(f"--focal must be a positive number of pixels, not {args.focal}")
+    if args.image_size is not None and min(args.image_size) < 1:
+        raise InputError(f"--image-size must be two positive numbers of pixels, not {args.image_size}")
+    if getattr(args, "person", None) is not None and args.person < 0:
+        raise InputError("--person must be >= 0")
+    for flag in ("size", "multiview_size"):
+        if getattr(args, flag, 1) < 1:
+            raise InputError(f"--{flag.replace('_', '-')} must be >= 1")
 
 
 # ---------------------------------------------------------------------------------- inputs
@@ -105,12 +140,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class ImagePeople:
-    """The people of one image: keypoints ``(P, 23, 3)`` in the evidence order."""
+    """The people of one image: keypoints ``(P, 23, 3)`` in the evidence order (checked values).
+
+    Attributes:
+        name: Output file names start with it; label: the input in messages (short);
+        source: the input in errors (its path, and the image for COCO files).
+    """
 
     name: str
     keypoints: Any  # numpy (P, 23, 3)
     image_size: tuple[int, int] | None
     image: Path | None
+    label: str = ""
+    source: str = ""
 
 
 def _image_for(stem: str, images: Path | None) -> Path | None:
@@ -126,50 +168,55 @@ def _image_size(path: Path | None) -> tuple[int, int] | None:
     if path is None:
         return None
     try:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
     except ImportError:
         log.warning("Pillow is not installed (pip install 'hmrflow[render]'); image sizes need --image-size")
         return None
-    with Image.open(path) as image:
-        return image.size
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError) as error:
+        raise InputError(f"{path}: cannot read the image's size ({error})") from None
 
 
 def read_people(path: Path, images: Path | None) -> list[ImagePeople]:
-    """The people of one keypoint file, per image; errors name the file."""
+    """The people of one keypoint file, per image; errors name the file.
+
+    Raises:
+        OSError: The file cannot be read (missing, a folder, ...).
+        InputError: Not a keypoint file, or invalid values (see ``hmrflow fit --help``).
+    """
     import numpy as np
 
     from hmrflow.data.keypoint_files import (
+        KeypointFileError,
         body25_to_evidence,
         coco17_to_evidence,
         read_coco_keypoints_json,
+        read_keypoint_array,
         read_openpose_json,
     )
 
-    if path.suffix == ".npy":
-        array = np.load(path, allow_pickle=False).astype(np.float64)
-        if array.ndim == 2:
-            array = array[None]
-        converters = {25: body25_to_evidence, 17: coco17_to_evidence, 23: lambda a: a}
-        if array.ndim != 3 or array.shape[-1] != 3 or array.shape[1] not in converters:
-            raise ValueError(f"{path}: expected (P, 25|17|23, 3) keypoints, got shape {array.shape}")
+    if path.suffix.lower() == ".npy":
         image = _image_for(path.stem, images)
-        return [ImagePeople(path.stem, converters[array.shape[1]](array), _image_size(image), image)]
+        return [ImagePeople(path.stem, read_keypoint_array(path), _image_size(image), image, path.name, str(path))]
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+        raise KeypointFileError(f"{path}: not valid JSON ({error})") from None
     if isinstance(data, dict) and "people" in data:
         people = read_openpose_json(path)
         stem = path.stem.removesuffix("_keypoints")
         image = _image_for(stem, images)
         arrays = np.stack([body25_to_evidence(p) for p in people]) if people else np.zeros((0, 23, 3))
-        return [ImagePeople(stem, arrays, _image_size(image), image)]
+        return [ImagePeople(stem, arrays, _image_size(image), image, path.name, str(path))]
     sizes = _coco_image_sizes(data)
     out = []
     for name, people in read_coco_keypoints_json(path).items():
         image = images / name if images is not None and (images / name).is_file() else None
         arrays = np.stack([coco17_to_evidence(p) for p in people]) if people else np.zeros((0, 23, 3))
-        out.append(ImagePeople(Path(name).stem, arrays, sizes.get(name) or _image_size(image), image))
+        size = sizes.get(name) or _image_size(image)
+        out.append(ImagePeople(Path(name).stem, arrays, size, image, f"{path.name} [{name}]", f"{path} [{name}]"))
     return out
 
 
@@ -183,77 +230,104 @@ def _coco_image_sizes(data: Any) -> dict[str, tuple[int, int]]:
 
 
 def usable(keypoints: Any, name: str, minimum: int = 4) -> list[int]:
-    """Indices of people with at least ``minimum`` finite confident keypoints; warn about the rest."""
-    import numpy as np
-
+    """Indices of people with at least ``minimum`` confident keypoints; warn about the rest."""
     keep = []
     for i, person in enumerate(keypoints):
-        finite = np.isfinite(person).all(-1) & (np.nan_to_num(person[:, 2]) > 0)
-        if finite.sum() >= minimum:
+        count = int((person[:, 2] > 0).sum())
+        if count >= minimum:
             keep.append(i)
         else:
-            log.warning("%s: person %d has %d usable keypoints (< %d): skipped", name, i, finite.sum(), minimum)
+            log.warning("%s: person %d has %d usable keypoints (< %d): skipped", name, i, count, minimum)
     return keep
+
+
+def checked_people(item: ImagePeople, image_size: list[int] | None) -> tuple[Any, tuple[int, int]]:
+    """The item's keypoints checked against its image (:func:`check_keypoints`) and that image's size.
+
+    Raises:
+        InputError: No image size is known, or a keypoint lies far outside the image.
+    """
+    from hmrflow.data.keypoint_files import check_keypoints
+
+    size = item.image_size or (tuple(image_size) if image_size else None)
+    if size is None:
+        raise InputError(f"{item.source}: unknown image size: give --images or --image-size")
+    return check_keypoints(item.keypoints, item.source, size), size  # type: ignore[return-value]
+
+
+def _error_text(error: Exception) -> str:
+    """An input's error as one line: the message, or the file and the reason for an OSError."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error)
 
 
 # ---------------------------------------------------------------------------------- fit
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
+    """``hmrflow fit``: check the settings, --out and --device, load the model, fit every file."""
     from hmrflow.training.checkpoint import load_model
 
-    model = load_model(args.model, device=args.device)
+    check_settings(args)
+    if not args.evaluate and not args.files:
+        raise InputError("give keypoint files (or --evaluate); see `hmrflow fit --help`")
+    device = torch_device(args.device)
     if args.evaluate:
-        return _evaluate(model, args)
-    if not args.files:
-        print("hmrflow fit: give keypoint files (or --evaluate); see `hmrflow fit --help`")
-        return 2
+        return _evaluate(load_model(args.model, device=device), args)
+    with prepared_output_folder(args.out) as out:
+        model = load_model(args.model, device=device)
+        return _fit_files(model, args, out, device)
+
+
+def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
+    """Fit every image of every file; a failed input is reported and the others go on."""
     from hmrflow.fitting.keypoint_fit import FitConfig
     from hmrflow.fitting.lbfgs import StopRules
 
     config = FitConfig(rules=StopRules(max_steps=args.steps or 10), drop_hips=args.drop_hips)
-    args.out.mkdir(parents=True, exist_ok=True)
-    failures = done = 0
+    failed: list[str] = []
+    total = done = 0
     for path in map(Path, args.files):
         try:
-            images = read_people(path, args.images)
-        except (OSError, ValueError) as error:  # KeypointFileError is a ValueError
-            log.error("%s", error)
-            failures += 1
+            items = read_people(path, args.images)
+        except (InputError, OSError) as error:
+            log.error("%s", _error_text(error))
+            failed.append(path.name)
+            total += 1
             continue
-        for item in images:
+        for item in items:
+            total += 1
             try:
-                done += _fit_image(model, item, config, args)
-            except ValueError as error:
-                log.error("%s: %s", item.name, error)
-                failures += 1
-    print(f"fitted {done} people; results in {args.out}" + (f"; {failures} inputs failed" if failures else ""))
-    return 1 if failures and not done else 0
+                done += _fit_image(model, item, config, args, out, device)
+            except InputError as error:
+                log.error("%s", error)
+                failed.append(item.label)
+    print(f"fitted {done} people from {total - len(failed)} of {total} inputs; results in {out}")
+    return exit_status(failed, total, "inputs")
 
 
-def _fit_image(model: Any, item: ImagePeople, config: Any, args: argparse.Namespace) -> int:
+def _fit_image(model: Any, item: ImagePeople, config: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
+    """Fit the people of one image and write the files; returns how many were fitted."""
     import torch
 
     from hmrflow.fitting.baseline import fit_baseline
     from hmrflow.fitting.keypoint_fit import People, fit_keypoints
 
-    size = item.image_size or (tuple(args.image_size) if args.image_size else None)
-    if size is None:
-        raise ValueError("unknown image size: give --images or --image-size")
-    keep = usable(item.keypoints, item.name)
+    keypoints, size = checked_people(item, args.image_size)
+    keep = usable(keypoints, item.label)
     if not keep:
-        log.warning("%s: no person to fit", item.name)
+        log.warning("%s: no person to fit", item.label)
         return 0
-    keypoints = torch.as_tensor(item.keypoints[keep], dtype=torch.float32, device=args.device)
-    focal = None if args.focal is None else torch.tensor(args.focal)
-    people = People.from_keypoints(keypoints, torch.tensor(size, dtype=torch.float32), focal, config.box_scale)
+    kp = torch.as_tensor(keypoints[keep], dtype=torch.float32, device=device)
+    focal = None if args.focal is None else torch.tensor(args.focal, device=device)
+    image_size = torch.tensor(size, dtype=torch.float32, device=device)
+    people = People.from_keypoints(kp, image_size, focal, config.box_scale)
     fitter = fit_baseline if args.baseline else fit_keypoints
     fit = fitter(model, people, config)
-    write_fit(args.out, item.name, fit, people, model, keep)
+    write_fit(out, item.name, fit, people, model, keep)
     if not args.no_render:
-        render_fit(args.out / f"{item.name}_fit.png", item.image, fit, people, model)
+        render_fit(out / f"{item.name}_fit.png", item.image, fit, people, model)
     return len(keep)
 
 
@@ -353,96 +427,152 @@ def _evaluate(model: Any, args: argparse.Namespace) -> int:
 
 
 def run_multiview(args: argparse.Namespace) -> int:
-    import numpy as np
+    """``hmrflow fit-multiview``: check the settings, calibration, --out and --device; fit one body."""
+    from hmrflow.training.checkpoint import load_model
+
+    check_settings(args)
+    files = [Path(f) for f in args.files]
+    entries = read_calibration_file(args.calibration, len(files)) if args.calibration is not None else None
+    device = torch_device(args.device)
+    with prepared_output_folder(args.out) as out:
+        model = load_model(args.model, device=device)
+        views, used = _read_views(files, args, device)
+        failed = [f.name for f in files if f not in used]
+        if not views:
+            print("hmrflow fit-multiview: no usable view")
+            return exit_status(failed, len(files), "views")
+        _fit_and_write(model, views, used, entries, files, args, out)
+    return exit_status(failed, len(files), "views")
+
+
+def _read_views(files: list[Path], args: argparse.Namespace, device: Any) -> tuple[list[Any], list[Path]]:
+    """Each usable view's person as ``People`` (on ``device``), and the files used; the rest are reported."""
     import torch
 
     from hmrflow.fitting.keypoint_fit import People
-    from hmrflow.fitting.lbfgs import StopRules
-    from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
-    from hmrflow.training.checkpoint import load_model
 
-    model = load_model(args.model, device=args.device)
-    views, names = [], []
-    for path in map(Path, args.files):
+    views, used = [], []
+    for path in files:
         try:
             items = read_people(path, args.images)
-        except (OSError, ValueError) as error:
-            log.error("%s: view skipped: %s", path, error)
+            if not items:
+                raise InputError(f"{path}: no image in the file")
+            keypoints, size = checked_people(items[0], args.image_size)
+        except (InputError, OSError) as error:
+            log.error("view %s skipped: %s", path.name, _error_text(error))
             continue
-        item = items[0] if items else None
-        chosen = _choose_person(item, args.person) if item is not None else None
-        size = (item.image_size if item else None) or (tuple(args.image_size) if args.image_size else None)
-        if chosen is None or size is None:
-            log.error("%s: view skipped (%s)", path, "no usable person" if chosen is None else "unknown image size")
+        chosen = _choose_person(keypoints, items[0].label, args.person)
+        if chosen is None:
+            log.error("view %s skipped: no usable person", path.name)
             continue
-        keypoints = torch.as_tensor(chosen[None], dtype=torch.float32)
-        focal = None if args.focal is None else torch.tensor(args.focal)
-        views.append(People.from_keypoints(keypoints, torch.tensor(size, dtype=torch.float32), focal))
-        names.append(path.name)
-    if not views:
-        print("hmrflow fit-multiview: no usable view")
-        return 1
+        kp = torch.as_tensor(chosen[None], dtype=torch.float32, device=device)
+        focal = None if args.focal is None else torch.tensor(args.focal, device=device)
+        views.append(People.from_keypoints(kp, torch.tensor(size, dtype=torch.float32, device=device), focal))
+        used.append(path)
+    return views, used
+
+
+def _fit_and_write(
+    model: Any,
+    views: list[Any],
+    used: list[Path],
+    entries: list[dict[str, Any]] | None,
+    files: list[Path],
+    args: argparse.Namespace,
+    out: Path,
+) -> None:
+    """Fit one body to ``views`` (calibrated with ``entries``, if given) and write its files."""
+    import numpy as np
+    import torch
+
+    from hmrflow.fitting.lbfgs import StopRules
+    from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
+    from hmrflow.geometry import rotmat_to_rotvec
+
     config = MultiViewConfig(rules=StopRules(max_steps=args.steps or 10), reprojection=args.reprojection,
                              drop_hips=args.drop_hips)  # fmt: skip
-    if args.calibration is not None:
-        try:
-            cameras = read_calibration(args.calibration, [Path(f).name for f in args.files], names)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            print(f"hmrflow fit-multiview: {args.calibration}: {error}")
-            return 2
+    if entries is not None:
+        cameras = calibration_cameras([entries[files.index(path)] for path in used], views[0].keypoints.device)
         fit = fit_multiview_calibrated(model, views, cameras, config)
     else:
         fit = fit_multiview(model, views, config)
-    args.out.mkdir(parents=True, exist_ok=True)
-    from hmrflow.geometry import rotmat_to_rotvec
-
+    names = [path.name for path in used]
     with torch.no_grad():
         transl = fit.translation if fit.translation.dim() == 2 else None
         body = model.body(fit.consensus, fit.betas, transl)
     record = {
         "views": names,
-        "calibrated": args.calibration is not None,
+        "calibrated": entries is not None,
         "pose_axis_angle": rotmat_to_rotvec(fit.consensus[0]).tolist(),
         "betas": fit.betas[0].tolist(),
-        "frame": "world" if args.calibration is not None else f"camera of {names[0]}",
+        "frame": "world" if entries is not None else f"camera of {names[0]}",
         "view_poses_axis_angle": rotmat_to_rotvec(fit.rotmats[0]).tolist(),
         "stop_reason": fit.results[0].reason.value,
         "energy": fit.results[0].loss_history,
     }
-    (args.out / "multiview.json").write_text(json.dumps(record, indent=1))
-    np.savez(args.out / "multiview.npz", rotmats=fit.consensus[0].numpy(), betas=fit.betas[0].numpy(),
-             view_rotmats=fit.rotmats[0].numpy(), joints=body.joints[0].numpy())  # fmt: skip
-    write_obj(args.out / "multiview.obj", body.vertices[0].numpy(), model.body.faces.cpu().numpy())
-    print(f"one body from {len(views)} views written to {args.out}")
-    return 0
+    (out / "multiview.json").write_text(json.dumps(record, indent=1))
+    np.savez(out / "multiview.npz", rotmats=fit.consensus[0].cpu().numpy(), betas=fit.betas[0].cpu().numpy(),
+             view_rotmats=fit.rotmats[0].cpu().numpy(), joints=body.joints[0].cpu().numpy())  # fmt: skip
+    write_obj(out / "multiview.obj", body.vertices[0].cpu().numpy(), model.body.faces.cpu().numpy())
+    print(f"one body from {len(views)} views written to {out}")
 
 
-def _choose_person(item: ImagePeople, index: int | None) -> Any:
+def _choose_person(keypoints: Any, label: str, index: int | None) -> Any:
+    """Person ``index`` if usable, else (no index) the usable one with the most confidence."""
     import numpy as np
 
-    keep = usable(item.keypoints, item.name)
+    keep = usable(keypoints, label)
     if index is not None:
-        return item.keypoints[index] if index in keep else None
+        return keypoints[index] if index in keep else None
     if not keep:
         return None
-    scores = [np.nan_to_num(item.keypoints[i][:, 2]).sum() for i in keep]
-    return item.keypoints[keep[int(np.argmax(scores))]]
+    scores = [keypoints[i][:, 2].sum() for i in keep]
+    return keypoints[keep[int(np.argmax(scores))]]
 
 
-def read_calibration(path: Path, files: list[str], used: list[str]) -> Any:
-    """Cameras of the used views from a JSON list in the order of ``files``."""
+def read_calibration_file(path: Path, count: int) -> list[dict[str, Any]]:
+    """The cameras of ``count`` views from a JSON list (see ``hmrflow fit-multiview --help``).
+
+    Returns one ``{"R", "t", "f", "c"}`` per view, as float arrays (``f`` a number).
+
+    Raises:
+        OSError: The file cannot be read.
+        InputError: Not JSON, another number of cameras, or a camera with missing,
+            misshaped or non-finite values; the message names the file and the camera.
+    """
+    import numpy as np
+
+    try:
+        entries = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"--calibration {path}: not valid JSON ({error})") from None
+    if not isinstance(entries, list) or len(entries) != count:
+        raise InputError(f"--calibration {path}: expected a list of {count} cameras (one per view file)")
+    shapes = {"R": (3, 3), "t": (3,), "c": (2,)}
+    cameras = []
+    for i, entry in enumerate(entries):
+        try:
+            camera = {key: np.asarray(entry[key], dtype=np.float64).reshape(shape) for key, shape in shapes.items()}
+            focal = np.asarray(entry["f"], dtype=np.float64).reshape(-1)
+            camera["f"] = float(focal[0])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise InputError(
+                f"--calibration {path}: camera {i} needs R (3x3), t (3), f (a number or [fx, fy]) and c (2)"
+            ) from None
+        if not all(np.isfinite(v).all() for v in camera.values()) or camera["f"] <= 0:
+            raise InputError(f"--calibration {path}: camera {i} has non-finite values or a focal length <= 0")
+        cameras.append(camera)
+    return cameras
+
+
+def calibration_cameras(entries: list[dict[str, Any]], device: Any = "cpu") -> Any:
+    """:class:`~hmrflow.fitting.multiview.Cameras` (B = 1) of the views' calibration entries."""
+    import numpy as np
     import torch
 
     from hmrflow.fitting.multiview import Cameras
 
-    entries = json.loads(path.read_text())
-    if not isinstance(entries, list) or len(entries) != len(files):
-        raise ValueError(f"expected a list of {len(files)} cameras (one per view file)")
-    chosen = [entries[files.index(name)] for name in used]
-    rotation = torch.tensor([c["R"] for c in chosen], dtype=torch.float32)
-    translation = torch.tensor([c["t"] for c in chosen], dtype=torch.float32)
-    focal = torch.tensor([[float(c["f"]) if not isinstance(c["f"], list) else c["f"][0]] for c in chosen])[:, 0]
-    center = torch.tensor([c["c"] for c in chosen], dtype=torch.float32)
-    if rotation.shape[1:] != (3, 3) or translation.shape[1:] != (3,) or center.shape[1:] != (2,):
-        raise ValueError("each camera needs R (3x3), t (3), f and c (2)")
-    return Cameras(rotation[None], translation[None], focal[None].float(), center[None])
+    def stack(key: str) -> Any:
+        return torch.as_tensor(np.stack([e[key] for e in entries]), dtype=torch.float32, device=device)[None]
+
+    return Cameras(stack("R"), stack("t"), stack("f"), stack("c"))

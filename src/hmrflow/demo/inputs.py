@@ -1,7 +1,9 @@
 r"""The demo's inputs: photos, keypoint files of three formats, and their checks.
 
-Photos are decoded with Pillow (EXIF orientation applied, RGB) and, when larger than
-``max_size`` px on their long side, scaled down; keypoints are scaled with them.
+Photos are decoded with Pillow (EXIF orientation applied) to 8-bit RGB and, when larger
+than ``max_size`` px on their long side, scaled down; keypoints are scaled with them.
+16-bit photos are scaled to 8 bits (Pillow reads 16-bit grey as 0-65535), transparent
+ones are put on white, and floating-point or 32-bit integer photos are refused.
 
 Keypoint files (:func:`read_keypoint_file` tells them apart by content):
 
@@ -17,8 +19,13 @@ Keypoint files (:func:`read_keypoint_file` tells them apart by content):
 * **COCO keypoint JSON** (annotations with ``images``, or a results list); one file may
   hold many images, looked up by file name (results lists: by ``image_id``).
 
-Every error here is a :class:`DemoInputError` whose message names the file and says what
-to do; the demo reports it and goes on with the other images.
+Keypoint values follow :func:`hmrflow.data.keypoint_files.check_keypoints` in every
+format: confidences in [0, 1] (0: missing), finite coordinates for confident points, and
+(checked against the photo) no confident point more than 10 image sizes off the photo.
+
+Every error here is an :class:`~hmrflow.errors.InputError` (:class:`DemoInputError` or
+:class:`~hmrflow.data.keypoint_files.KeypointFileError`) whose message names the file and
+says what to do; the demo reports it and goes on with the other images.
 
 Example:
     >>> import tempfile, os
@@ -35,6 +42,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +50,7 @@ from hmrflow.data.keypoint_files import (
     EVIDENCE_NAMES,
     KeypointFileError,
     body25_to_evidence,
+    check_keypoints,
     coco17_to_evidence,
     read_coco_keypoints_json,
     read_openpose_json,
@@ -108,11 +117,12 @@ def load_photo(path: str | os.PathLike[str], max_size: int | None = None) -> Pho
     try:
         with Image.open(path) as image:
             image.load()
-            image = ImageOps.exif_transpose(image).convert("RGB")
+            image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DemoInputError(
             f"{path}: cannot read this image, the file is not an image or is corrupt ({error})"
         ) from None
+    image = _rgb(image, path)
     scale = 1.0
     if max_size is not None and max(image.size) > max_size:
         scale = max_size / max(image.size)
@@ -120,6 +130,46 @@ def load_photo(path: str | os.PathLike[str], max_size: int | None = None) -> Pho
         scale = size[0] / image.width
         image = image.resize(size, Image.Resampling.LANCZOS)
     return Photo(np.asarray(image, dtype=np.uint8).copy(), path, scale)
+
+
+#: Pillow's modes of 16-bit grey pixels (0 - 65535).
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def _rgb(image: Any, path: Path) -> Any:
+    """``image`` (a Pillow image of any mode) as 8-bit RGB; transparent pixels become white.
+
+    Raises:
+        DemoInputError: Floating-point or 32-bit pixels, or a mode Pillow cannot convert.
+    """
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT or image.mode == "I":
+        image = _eight_bit_grey(image, path)
+    elif image.mode == "F":
+        raise DemoInputError(f"{path}: floating-point pixels (mode F); save the photo as an 8- or 16-bit PNG or a JPEG")
+    try:
+        if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+        return image.convert("RGB")
+    except ValueError as error:
+        raise DemoInputError(f"{path}: cannot convert its {image.mode} pixels to RGB ({error})") from None
+
+
+def _eight_bit_grey(image: Any, path: Path) -> Any:
+    """16-bit grey (and 32-bit integer grey holding 8- or 16-bit values) -> 8-bit grey."""
+    from PIL import Image
+
+    values = np.asarray(image).astype(np.float64)
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if low < 0 or high > 65535:
+        raise DemoInputError(
+            f"{path}: 32-bit pixels ({low:g} to {high:g}); save the photo with 8 or 16 bits per channel"
+        )
+    if image.mode in _SIXTEEN_BIT or high > 255:  # 16 bits, maybe in a 32-bit mode: 65535 -> 255
+        values = values / 257.0
+    return Image.fromarray(np.round(values).astype(np.uint8))
 
 
 @dataclass(frozen=True)
@@ -191,9 +241,9 @@ def _read_hmrflow(data: dict, path: Path) -> KeypointFile:
             values = np.asarray(person["keypoints"], dtype=np.float64)
         except (KeyError, TypeError, ValueError):
             raise DemoInputError(f"{path}: people[{i}] has no readable 'keypoints'") from None
-        if values.shape != (len(EVIDENCE_NAMES), 3) or not np.isfinite(values).all():
-            raise DemoInputError(f"{path}: people[{i}].keypoints must be {len(EVIDENCE_NAMES)} finite (x, y, c) rows")
-        people.append(values)
+        if values.shape != (len(EVIDENCE_NAMES), 3):
+            raise DemoInputError(f"{path}: people[{i}].keypoints must be {len(EVIDENCE_NAMES)} (x, y, c) rows")
+        people.append(check_keypoints(values, f"{path}: people[{i}].keypoints"))
     size = data.get("image_size")
     return KeypointFile(
         people,
@@ -258,6 +308,8 @@ def check_keypoints_fit_image(found: KeypointFile, image: Path, image_size: tupl
 
     Raises:
         DemoInputError: The keypoints do not belong to this image.
+        KeypointFileError: A confident point lies more than 10 image sizes off the image
+            (:func:`~hmrflow.data.keypoint_files.check_keypoints`, as ``hmrflow fit`` checks).
     """
     hint = "is this the keypoint file of another image? (pass --keypoints files in the order of the images)"
     if found.image_name is not None and Path(found.image_name).stem != image.stem and found.kind == "hmrflow":
@@ -267,6 +319,8 @@ def check_keypoints_fit_image(found: KeypointFile, image: Path, image_size: tupl
             f"{found.path} was made for a {found.image_size[0]}x{found.image_size[1]} image, "
             f"{image.name} is {image_size[0]}x{image_size[1]}: {hint}"
         )
+    if found.people:
+        check_keypoints(np.stack(found.people), found.path, image_size)
     width, height = image_size
     margin = 0.05 * max(width, height)
     for i, person in enumerate(found.people):

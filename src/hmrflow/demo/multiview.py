@@ -13,6 +13,10 @@ r"""The multi-view demo: V photos of one instant -> per-view bodies, refinement,
    the three results are compared with it after a similarity alignment (PA, mm, on the
    keypoints seen in at least two views).
 
+A view that fails (an unreadable photo, nobody in it, a size other than its camera's) is
+left out and listed with its error; the others go on, and with fewer than two views left
+there is no multi-view fit (only the views' outputs and index.html).
+
 Calibration files (JSON, ``Calibration.from_file``): ``{"cameras": {"<view name>":
 {"image_size": [W, H], "focal_length": [fx, fy], "principal_point": [cx, cy],
 "rotation": 3x3, "translation": [3]}}}``, world -> camera ``X_c = R X_w + t`` in metres,
@@ -26,8 +30,9 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,12 +99,12 @@ class Calibration:
         k[:, :2, 2], k[:, 2, 2] = self.principal_point, 1.0
         return k @ np.concatenate([self.rotation, self.translation[..., None]], axis=-1)
 
-    def cameras(self, dtype: torch.dtype = torch.float32):  # noqa: ANN201 - fitting.multiview.Cameras
+    def cameras(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):  # noqa: ANN201
         """The :class:`~hmrflow.fitting.multiview.Cameras` of one instant (B = 1)."""
         from hmrflow.fitting.multiview import Cameras
 
         def t(a: np.ndarray) -> Tensor:
-            return torch.as_tensor(a, dtype=dtype)[None]
+            return torch.as_tensor(a, dtype=dtype, device=device)[None]
 
         return Cameras(t(self.rotation), t(self.translation), t(self.focal_length.mean(-1)), t(self.principal_point))
 
@@ -138,7 +143,9 @@ class MultiViewResult:
     """What the multi-view demo did.
 
     Attributes:
-        views: The per-view results; names: the views' names.
+        views: The results of the views that worked; names: their names.
+        failed: The results of the views that failed (each with its error).
+        fitted: Whether the multi-view fits ran (they need two views).
         errors: Method -> PA error (mm) against the triangulated keypoints.
         disagreement: Method -> mean PA distance (mm) between the views' bodies.
         reprojection: The calibrated body's mean reprojection error per view, px.
@@ -147,6 +154,8 @@ class MultiViewResult:
 
     views: list[ImageResult]
     names: list[str]
+    failed: list[ImageResult] = field(default_factory=list)
+    fitted: bool = False
     errors: dict[str, float] = field(default_factory=dict)
     disagreement: dict[str, float] = field(default_factory=dict)
     reprojection: list[float] = field(default_factory=list)
@@ -190,62 +199,110 @@ def run_multiview(
         steps: L-BFGS steps of the two multi-view fits.
         reprojection: Give the uncalibrated refinement each view's keypoint term (so each
             view's body stays on its photo); False is ProHMR's refinement, which has none.
+
+    Raises:
+        DemoInputError: A photo has no camera in ``calibration`` (before any work).
     """
+    from hmrflow.demo.multiview_outputs import write_views_index
+
+    config = config or DemoConfig()
+    calibration.select([p.stem for p in images])
+    result = MultiViewResult([], [])
+    clock = time.perf_counter()
+    with DemoPipeline(model, config) as pipeline:
+        _run_views(pipeline, images, calibration, out_dir, result, progress)
+        result.timings["views"] = time.perf_counter() - clock
+        if len(result.views) < 2:
+            result.files["index"] = write_views_index(result, out_dir, "fewer than two views worked: no multi-view fit")
+            return result
+        _fit_views(model, pipeline, result, calibration.select(result.names), out_dir, steps, reprojection)
+    return result
+
+
+def _run_views(
+    pipeline: DemoPipeline,
+    images: list[Path],
+    calibration: Calibration,
+    out_dir: Path,
+    result: MultiViewResult,
+    progress: bool,
+) -> None:
+    """The single-view demo on every view; failed views go to ``result.failed``."""
+    for i, path in enumerate(images):
+        view = pipeline.run_image(path, None, out_dir, f"view{i}_{path.stem}")
+        expected = tuple(int(v) for v in calibration.select([path.stem]).image_size[0])
+        if view.ok and view.image_size != expected:
+            size = "x".join(map(str, view.image_size or ()))
+            view.error = f"{path}: the photo is {size}, its camera in the calibration is {expected[0]}x{expected[1]}"
+        if view.ok:
+            result.views.append(view)
+            result.names.append(path.stem)
+        else:
+            result.failed.append(view)
+        if progress:
+            from hmrflow.cli.demo import describe
+
+            print(f"  view {i + 1}/{len(images)} {path.name}: {describe(view)}")
+
+
+def _fit_views(
+    model: ProbabilisticHMR,
+    pipeline: DemoPipeline,
+    result: MultiViewResult,
+    calibration: Calibration,
+    out_dir: Path,
+    steps: int,
+    reprojection: bool,
+) -> None:
+    """The uncalibrated refinement, the calibrated fit, the check and the files."""
+    from hmrflow.demo.multiview_outputs import write_multiview
     from hmrflow.fitting.keypoint_fit import People
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
 
-    config = config or DemoConfig()
-    names = [p.stem for p in images]
-    calibration = calibration.select(names)
-    result = MultiViewResult([], names)
+    device = next(model.parameters()).device
+    count = len(result.views)
+    keypoints = np.stack([v.people[0].keypoints for v in result.views])  # (V, K, 3)
+    size = torch.as_tensor(calibration.image_size, dtype=torch.float32, device=device)
+    kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
+    uncalibrated = [People.from_keypoints(kp[v : v + 1], size[v]) for v in range(count)]
+    focal = torch.as_tensor(calibration.focal_length.mean(-1), dtype=torch.float32, device=device)
+    calibrated = [People.from_keypoints(kp[v : v + 1], size[v], focal[v : v + 1]) for v in range(count)]
+    mv_config = MultiViewConfig(rules=StopRules(max_steps=steps), drop_hips=pipeline.config.drop_hips)
     clock = time.perf_counter()
-    with DemoPipeline(model, config) as pipeline:
-        for i, path in enumerate(images):
-            view = pipeline.run_image(path, None, out_dir, f"view{i}_{path.stem}")
-            if not view.ok:
-                raise DemoInputError(f"view {path.name}: {view.error}")
-            expected = tuple(int(v) for v in calibration.image_size[i])
-            if view.image_size != expected:
-                raise DemoInputError(f"{path.name} is {view.image_size}, its calibration is for {expected}")
-            result.views.append(view)
-            if progress:
-                from hmrflow.cli.demo import describe
+    refined = fit_multiview(model, uncalibrated, replace(mv_config, reprojection=reprojection))
+    result.timings["refinement"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    world = fit_multiview_calibrated(model, calibrated, calibration.cameras(device=device), mv_config)
+    result.timings["calibrated fit"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    _check(model, result, keypoints, calibration, refined, world)
+    result.fitted = True
+    result.files = write_multiview(pipeline.writer, result, calibration, _on_cpu(refined), _on_cpu(world), out_dir)
+    result.timings["outputs"] = time.perf_counter() - clock
 
-                print(f"  view {i + 1}/{len(images)} {path.name}: {describe(view)}")
-        result.timings["views"] = time.perf_counter() - clock
-        keypoints = np.stack([v.people[0].keypoints for v in result.views])  # (V, K, 3)
-        size = torch.as_tensor(calibration.image_size, dtype=torch.float32)
-        kp = torch.as_tensor(keypoints, dtype=torch.float32)
-        uncalibrated = [People.from_keypoints(kp[v : v + 1], size[v]) for v in range(len(images))]
-        focal = torch.as_tensor(calibration.focal_length.mean(-1), dtype=torch.float32)
-        calibrated = [People.from_keypoints(kp[v : v + 1], size[v], focal[v : v + 1]) for v in range(len(images))]
-        mv_config = MultiViewConfig(rules=StopRules(max_steps=steps), drop_hips=config.drop_hips)
-        clock = time.perf_counter()
-        refined = fit_multiview(model, uncalibrated, replace(mv_config, reprojection=reprojection))
-        result.timings["refinement"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        world = fit_multiview_calibrated(model, calibrated, calibration.cameras(), mv_config)
-        result.timings["calibrated fit"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        _check(model, result, keypoints, calibration, refined, world)
-        from hmrflow.demo.multiview_outputs import write_multiview
 
-        result.files = write_multiview(pipeline.writer, result, calibration, refined, world, out_dir)
-        result.timings["outputs"] = time.perf_counter() - clock
-    return result
+def _on_cpu(fit: Any) -> Any:
+    """A copy of the dataclass ``fit`` with its tensors on the CPU (the files are written from it)."""
+    moved = {f.name: getattr(fit, f.name).cpu() for f in fields(fit) if isinstance(getattr(fit, f.name), Tensor)}
+    return replace(fit, **moved)
 
 
 def _check(model, result: MultiViewResult, keypoints: np.ndarray, calibration: Calibration, refined, world) -> None:  # noqa: ANN001
     """Errors against the triangulated detections, disagreement between views, reprojection."""
+    device = next(model.parameters()).device
+
+    def tensor(array: np.ndarray, dtype: torch.dtype | None = None) -> Tensor:
+        return torch.as_tensor(array, dtype=dtype, device=device)
+
     target_np = triangulate(keypoints, calibration.projections())
-    mask = torch.as_tensor(target_np[:, 3] > 0)
-    target = torch.as_tensor(target_np[:, :3], dtype=torch.float32)
+    mask = tensor(target_np[:, 3] > 0)
+    target = tensor(target_np[:, :3], torch.float32)
     views = result.views
-    per_view = torch.stack([torch.as_tensor(v.people[0].mode.rotmats[0]) for v in views])
-    betas = torch.stack([torch.as_tensor(v.people[0].regressed_betas) for v in views])
-    fitted = torch.stack([torch.as_tensor(v.people[0].final.rotmats[0]) for v in views])
-    fit_betas = torch.stack([torch.as_tensor(v.people[0].betas) for v in views])
+    per_view = torch.stack([tensor(v.people[0].mode.rotmats[0]) for v in views])
+    betas = torch.stack([tensor(v.people[0].regressed_betas) for v in views])
+    fitted = torch.stack([tensor(v.people[0].final.rotmats[0]) for v in views])
+    fit_betas = torch.stack([tensor(v.people[0].betas) for v in views])
     points = {
         "per-view modes": _keypoints(model, per_view, betas),
         "uncalibrated refinement": _keypoints(model, refined.rotmats[0], refined.betas.expand(len(views), -1)),
@@ -258,14 +315,13 @@ def _check(model, result: MultiViewResult, keypoints: np.ndarray, calibration: C
         result.disagreement[name] = _disagreement(p, mask)
     world_points = _keypoints(model, world.consensus, world.betas, world.translation)[0]  # (K, 3) world
     result.errors["calibrated fit"] = _pa_error(world_points, target, mask)
-    cams = calibration.cameras()
+    cams = calibration.cameras(device=device)
     from hmrflow.geometry import perspective_projection
 
     projected = perspective_projection(
         world_points[None], cams.translation[0], cams.focal_length[0], cams.principal_point[0], cams.rotation[0]
     )
-    detected = torch.as_tensor(keypoints, dtype=torch.float32)
+    detected = tensor(keypoints, torch.float32)
     confident = detected[..., 2] > 0
     distance = (projected - detected[..., :2]).norm(dim=-1)
     result.reprojection = [float(distance[v][confident[v]].mean()) for v in range(len(views))]
-    result.files = {}

@@ -27,13 +27,14 @@ from hmrflow.demo.outputs import (
     _pose_entry,
     _rounded,
     _trimesh,
+    index_entry,
     write_index,
 )
 
 if TYPE_CHECKING:
     from hmrflow.demo.multiview import Calibration, MultiViewResult
 
-__all__ = ["check_table", "write_multiview"]
+__all__ = ["check_table", "write_multiview", "write_views_index"]
 
 WORLD_COLOR = (0.55, 0.85, 0.55)
 REFINED_COLOR = (0.75, 0.55, 0.9)
@@ -50,13 +51,15 @@ def check_table(result: MultiViewResult) -> list[str]:
     return lines
 
 
+def _inputs(writer: OutputWriter, *arrays: Any) -> list[Any]:
+    """Arrays or tensors (or None) as tensors on the body model's device."""
+    device = writer.body.faces.device
+    return [None if a is None else torch.as_tensor(a, device=device) for a in arrays]
+
+
 def _body(writer: OutputWriter, rotmats: Any, betas: Any, translation: Any = None) -> np.ndarray:
     with torch.no_grad():
-        return writer.body(
-            torch.as_tensor(rotmats),
-            torch.as_tensor(betas),
-            None if translation is None else torch.as_tensor(translation),
-        ).vertices.numpy()
+        return writer.body(*_inputs(writer, rotmats, betas, translation)).vertices.cpu().numpy()
 
 
 def _cell(
@@ -199,18 +202,28 @@ def write_multiview(
         "views: " + ", ".join(result.names),
         "timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()),
     ]
+    if result.failed:
+        header.append("left out (failed): " + ", ".join(view.path.name for view in result.failed))
     table = html.escape("\n".join(lines))
     before = f"<section><h2>the check</h2><pre>{table}</pre>{figure}<p>calibrated fit: {links}</p></section>"
-    files["index"] = write_index(out_dir, result.views, "hmrflow demo-multiview", header, before=before)
+    files["index"] = _index(result, out_dir, header, before)
     return files
+
+
+def _index(result: MultiViewResult, out_dir: Path, header: list[str], before: str = "") -> Path:
+    """index.html: ``before``, then every view's outputs, then the failed views with their errors."""
+    views = [index_entry(view, out_dir) for view in result.views + result.failed]
+    return write_index(out_dir, views, "hmrflow demo-multiview", header, before=before)
+
+
+def write_views_index(result: MultiViewResult, out_dir: Path, note: str) -> Path:
+    """index.html of a run without multi-view fits: ``note``, the views' outputs and errors."""
+    import html
+
+    return _index(result, out_dir, [note], before=f"<section><h2>{html.escape(note)}</h2></section>")
 
 
 def _body_joint0(writer: OutputWriter, rotmats: Any, betas: Any, translation: Any = None) -> np.ndarray:
     with torch.no_grad():
-        out = writer.body(
-            torch.as_tensor(rotmats),
-            torch.as_tensor(betas),
-            None if translation is None else torch.as_tensor(translation),
-            vertices=False,
-        )
-    return out.joints[..., 0, :].reshape(3).numpy()
+        out = writer.body(*_inputs(writer, rotmats, betas, translation), vertices=False)
+    return out.joints[..., 0, :].reshape(3).cpu().numpy()

@@ -16,7 +16,9 @@ the file's pixels: pass it back with ``--keypoints``). Per person, in ``personN/
   keypoints; ``body(rotmats, betas, translation)`` gives the saved mesh;
 * ``viewer.html``: an interactive, self-contained 3D view (:mod:`hmrflow.demo.viewer`).
 
-``index.html`` in the output folder links everything.
+``index.html`` in the output folder links everything; it is made from ``demo.json``, the
+folder's manifest, which lists every photo's results, so that a later run into the same
+folder adds its photos (in new folders: ``photo_2``, ...) and keeps the earlier ones.
 
 Needs the ``render`` extra (moderngl, Pillow, trimesh) for pictures and mesh files.
 """
@@ -49,7 +51,11 @@ __all__ = [
     "OutputWriter",
     "params_dict",
     "spread_colors",
+    "MANIFEST",
+    "index_entry",
+    "read_manifest",
     "write_index",
+    "write_manifest",
     "write_meshes",
     "write_params",
 ]
@@ -435,54 +441,131 @@ class OutputWriter:
         return [self.write_person(photo, p, i, folder / f"person{i}") for i, p in enumerate(result.people)]
 
 
+#: The manifest of a demo's output folder: every photo's results, earlier runs' included.
+MANIFEST = "demo.json"
+#: The manifest's ``format`` value.
+MANIFEST_FORMAT = "hmrflow-demo-index"
+
+
 def _relative(path: Path, root: Path) -> str:
-    return html.escape(os.path.relpath(path, root).replace(os.sep, "/"), quote=True)
+    """``path`` relative to ``root``, with ``/`` (a link in index.html)."""
+    return os.path.relpath(path, root).replace(os.sep, "/")
 
 
-def write_index(out_dir: Path, results: list[ImageResult], title: str, details: list[str], before: str = "") -> Path:
+def index_entry(result: ImageResult, out_dir: Path) -> dict[str, Any]:
+    """What index.html shows of one photo, JSON-ready; paths relative to ``out_dir``."""
+    entry: dict[str, Any] = {
+        "image": str(result.path),
+        "name": result.path.name,
+        "error": result.error,
+        "keypoint_source": result.keypoint_source,
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "folder": None,
+        "overlay": None,
+        "keypoints": None,
+        "people": [],
+    }
+    if not result.ok or result.folder is None:
+        return entry
+    overlay = result.folder / "overlay.jpg"
+    entry.update(
+        folder=_relative(result.folder, out_dir),
+        overlay=_relative(overlay, out_dir) if overlay.is_file() else None,
+        keypoints=_relative(result.folder / "keypoints.json", out_dir),
+        people=[_person_entry(p, files, out_dir) for p, files in zip(result.people, result.files)],
+    )
+    return entry
+
+
+def _person_entry(person: PersonResult, files: dict[str, Path], out_dir: Path) -> dict[str, Any]:
+    return {
+        "final": "fit" if person.fit is not None else "mode",
+        "initial_error_px": round(float(person.initial_error), 3),
+        "reprojection_error_px": round(float(person.reprojection_error), 3),
+        "mode_log_prob": round(float(person.mode.log_prob[0]), 3),
+        "samples": len(person.sample_vertices),
+        "files": {key: _relative(path, out_dir) for key, path in files.items()},
+    }
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest in ``out_dir`` (an empty one if there is none).
+
+    Raises:
+        InputError: The manifest exists but cannot be read (it is left as it is).
+    """
+    from hmrflow.errors import InputError
+
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return {"format": MANIFEST_FORMAT, "version": 1, "runs": [], "photos": []}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read the list of earlier results ({error}); move it away") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise InputError(f"{path}: not an hmrflow demo manifest ({MANIFEST_FORMAT!r}); move it away")
+    if not isinstance(data.get("runs"), list) or not isinstance(data.get("photos"), list):
+        raise InputError(f"{path}: a damaged hmrflow demo manifest (no 'runs' or 'photos' list); move it away")
+    return data
+
+
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest`` to ``out_dir / MANIFEST`` (through a temporary file: never half written)."""
+    path = Path(out_dir) / MANIFEST
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(manifest, indent=1) + "\n")
+    partial.replace(path)
+    return path
+
+
+def _photo_section(entry: dict[str, Any], label: str) -> str:
+    """One photo's section of index.html."""
+    name = html.escape(str(entry["name"])) + (f" <small>({html.escape(label)})</small>" if label else "")
+    if entry.get("error") is not None:
+        return f'<section class="failed"><h2>{name}</h2><p>failed: {html.escape(str(entry["error"]))}</p></section>'
+
+    def link(path: str) -> str:
+        return html.escape(path, quote=True)
+
+    parts = [f"<section><h2>{name}</h2>"]
+    timing = ", ".join(f"{k} {v:.2f} s" for k, v in entry.get("timings", {}).items())
+    parts.append(f"<p>keypoints: {html.escape(str(entry.get('keypoint_source', '')))}; {timing}</p>")
+    if entry.get("overlay"):
+        overlay = link(entry["overlay"])
+        parts.append(f'<a href="{overlay}"><img class="wide" src="{overlay}" alt="overlay"></a>')
+    if entry.get("keypoints"):
+        parts.append(f'<p><a href="{link(entry["keypoints"])}">keypoints.json</a></p>')
+    for i, person in enumerate(entry.get("people", [])):
+        parts.append(
+            f"<h3>person {i}</h3><p>final body: {html.escape(str(person['final']))}; reprojection error "
+            f"{person['initial_error_px']:.1f} px (regression) -> {person['reprojection_error_px']:.1f} px; "
+            f"log p(mode) {person['mode_log_prob']:.1f}; {person['samples']} samples</p><div class=row>"
+        )
+        files = person.get("files", {})
+        for key in ("overlay", "samples"):
+            if key in files:
+                parts.append(f'<a href="{link(files[key])}"><img src="{link(files[key])}" alt="{key}"></a>')
+        links = [
+            f'<a href="{link(path)}">{html.escape(key if key != "viewer" else "3D viewer")}</a>'
+            for key, path in files.items()
+            if key not in ("overlay", "samples")
+        ]
+        parts.append("</div><p>" + " | ".join(links) + "</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def write_index(
+    out_dir: Path, photos: list[dict[str, Any]], title: str, details: list[str], before: str = ""
+) -> Path:
     """``index.html`` linking every output; failed photos are listed with their errors.
 
     Arguments:
+        photos: :func:`index_entry` of each photo; its ``"label"``, if any, follows its name.
         details: Lines listed under the title; before: HTML put before the photos.
     """
-    rows = []
-    for result in results:
-        name = html.escape(result.path.name)
-        if not result.ok:
-            rows.append(
-                f'<section class="failed"><h2>{name}</h2><p>failed: {html.escape(str(result.error))}</p></section>'
-            )
-            continue
-        parts = [f"<section><h2>{name}</h2>"]
-        timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-        parts.append(f"<p>keypoints: {html.escape(result.keypoint_source)}; {timing}</p>")
-        assert result.folder is not None
-        overlay = result.folder / "overlay.jpg"
-        if overlay.is_file():
-            link = _relative(overlay, out_dir)
-            parts.append(f'<a href="{link}"><img class="wide" src="{link}" alt="overlay"></a>')
-        parts.append(f'<p><a href="{_relative(result.folder / "keypoints.json", out_dir)}">keypoints.json</a></p>')
-        for i, (person, files) in enumerate(zip(result.people, result.files)):
-            final = "fit" if person.fit is not None else "mode"
-            parts.append(
-                f"<h3>person {i}</h3><p>final body: {final}; reprojection error {person.initial_error:.1f} px "
-                f"(regression) -> {person.reprojection_error:.1f} px; log p(mode) {person.mode.log_prob[0]:.1f}; "
-                f"{len(person.sample_vertices)} samples</p><div class=row>"
-            )
-            for key in ("overlay", "samples"):
-                if key in files:
-                    link = _relative(files[key], out_dir)
-                    parts.append(f'<a href="{link}"><img src="{link}" alt="{key}"></a>')
-            parts.append("</div><p>")
-            links = [
-                f'<a href="{_relative(path, out_dir)}">{html.escape(key if key != "viewer" else "3D viewer")}</a>'
-                for key, path in files.items()
-                if key not in ("overlay", "samples")
-            ]
-            parts.append(" | ".join(links) + "</p>")
-        parts.append("</section>")
-        rows.append("\n".join(parts))
-    body = "\n".join(rows)
+    body = "\n".join(_photo_section(entry, str(entry.get("label", ""))) for entry in photos)
     info = "".join(f"<li>{html.escape(line)}</li>" for line in details)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -51,6 +51,7 @@ from hmrflow.demo.inputs import (
     load_photo,
     sidecar_path,
 )
+from hmrflow.errors import InputError
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -472,8 +473,7 @@ class DemoPipeline:
         return detection.keypoints[None], f"detector ({DETECTOR_NAME}, {detection.seconds:.2f} s)"
 
     def usable(self, keypoints: np.ndarray, path: Path) -> np.ndarray:
-        """The people with at least ``min_keypoints`` confident keypoints."""
-        keypoints = np.where(np.isfinite(keypoints), keypoints, 0.0)
+        """The people with at least ``min_keypoints`` confident keypoints (values checked on reading)."""
         counts = (keypoints[..., 2] > 0).sum(-1)
         keep = counts >= self.config.min_keypoints
         if not keep.any():
@@ -517,6 +517,6 @@ class DemoPipeline:
             result.folder = out_dir / (folder_name or photo.path.stem)
             result.files = self.writer.write_image(result, photo, keypoints)
             lap("outputs")
-        except (DemoInputError, DetectorError) as error:
+        except (InputError, DetectorError) as error:  # this photo's problem: the others go on
             result.error = str(error)
         return result
