@@ -32,7 +32,7 @@ def test_every_subcommand_has_help(name, capsys):
 
 def test_train_reports_a_bad_config(capsys, tmp_path):
     assert main(["train", "keypoints", "model.nope=1", f"trainer.output_dir={tmp_path}"]) == 2
-    assert "model.nope" in capsys.readouterr().out
+    assert "model.nope" in capsys.readouterr().err
 
 
 def test_subcommand_modules_are_listed_once():

@@ -17,7 +17,7 @@ from hmrflow.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["add_device_argument", "output_folder", "torch_device", "exit_status"]
+__all__ = ["add_device_argument", "output_folder", "output_file", "torch_device", "exit_status"]
 
 DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, mps (default: %(default)s)"
 
@@ -43,6 +43,19 @@ def output_folder(path: Path, flag: str = "--out") -> Path:
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise InputError(f"{flag} {path}: cannot write there ({reason})") from None
+    return path
+
+
+def output_file(path: Path, flag: str = "OUT") -> Path:
+    """Make sure the file ``path`` can be written (its folder is created if needed).
+
+    Raises:
+        InputError: ``path`` is a folder, or its folder cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a folder; name the file to write")
+    output_folder(path.parent, flag=f"{flag} {path}: its folder")
     return path
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from hmrflow.cli.common import output_file
+from hmrflow.errors import InputError
 
 HELP = """\
 Look at the data the models learn from.
@@ -73,8 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _body(name: str):
-    from pathlib import Path
-
     from hmrflow.body import BodyModel
 
     return BodyModel.from_file(name) if Path(name).suffix else BodyModel.from_name(name)
@@ -91,8 +93,8 @@ def run_sheet(args: argparse.Namespace) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("hmrflow data sheet: needs matplotlib (pip install 'hmrflow[plot]')")
-        return 2
+        raise InputError("needs matplotlib (pip install 'hmrflow[plot]')") from None
+    output_file(Path(args.output))
     real = load_cmu_demo().rotmats
     sampler = PoseSampler(real, config=SyntheticConfig().poses)
     sampled = sampler.sample(args.count, torch.Generator().manual_seed(args.seed))
@@ -117,17 +119,13 @@ def run_stats(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from hmrflow.cli.train import config_path
-    from hmrflow.config import ConfigError, load_config
+    from hmrflow.config import load_config
     from hmrflow.data.pose_sources import load_cmu_demo
     from hmrflow.data.stats import format_statistics, synthetic_statistics
     from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
     from hmrflow.training.config import ExperimentConfig
 
-    try:
-        config = load_config(ExperimentConfig, config_path(args.config), args.overrides)
-    except ConfigError as error:
-        print(f"hmrflow data stats: {error}")
-        return 2
+    config = load_config(ExperimentConfig, config_path(args.config), args.overrides)
     generator = SyntheticKeypoints(_body(config.model.body_model), load_cmu_demo().rotmats, config.data.synthetic)
     for name in args.sets:
         if name == "train":

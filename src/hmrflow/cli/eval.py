@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hmrflow.cli.common import add_device_argument, output_folder, torch_device
+from hmrflow.errors import InputError
+
 HELP = """\
 Evaluate a model: the error of its best guess (the mode), the best of N hypotheses
 (min-of-N), the likelihood it gives the true pose, the spread of its samples, and whether
@@ -70,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="min-of-N counts (default 1,5,10,25 up to --samples, and --samples)")  # fmt: skip
     add("--out", metavar="DIR", help="output folder (default runs/eval/MODEL/DATA)")
     add("--batch-size", type=int, default=128, metavar="N", help="examples per forward pass (128)")
-    add("--device", default="cpu", help="torch device, e.g. cpu or cuda (cpu)")
+    add_device_argument(parser)
     add("--seed", type=int, default=0, metavar="N", help="seed of the model's samples (0)")
     add("--size", type=int, metavar="N", help="synthetic sets: another size (then not the named set)")
     add("--regressor", metavar="FILE",
@@ -94,38 +97,42 @@ def run(args: argparse.Namespace) -> int:
     from hmrflow.training.checkpoint import load_model
 
     if args.samples < 1:
-        return _fail("--samples must be at least 1")
+        raise InputError(f"--samples {args.samples}: must be at least 1")
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     path = None if args.checkpoint == "default" else args.checkpoint
-    model = load_model(path, device=args.device, body_model=args.body_model)
+    model_name = "default" if path is None else Path(path).name
+    default_out = Path("runs/eval") / Path(model_name).stem / Path(args.data).stem
+    out = output_folder(Path(args.out) if args.out else default_out)
+    device = torch_device(args.device)
+    model = load_model(path, body_model=args.body_model)  # on the CPU, where the data is made
     try:
         data = _load_data(args, model)
         regressor = _load_regressor(args.regressor, model) if args.regressor else None
-    except (KeyError, ValueError, OSError, NotImplementedError) as error:
-        return _fail(str(error).strip("'\""))
+    except (KeyError, ValueError, NotImplementedError) as error:
+        raise InputError(str(error).strip("'\"")) from None
+    model.to(device)
 
     from hmrflow.evaluation.reference import reference_for
     from hmrflow.evaluation.report import format_table, write_report
     from hmrflow.evaluation.runner import evaluate_model
 
     counts = args.min_of_n or [n for n in (1, 5, 10, 25) if n <= args.samples] + [args.samples]
-    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     try:
         result, predictor = evaluate_model(
             model, data, hypotheses=args.samples, min_of_n=counts, batch_size=args.batch_size,
             regressor=regressor, generator=generator, progress=not args.no_progress,
         )  # fmt: skip
-    except (OSError, ImportError) as error:  # unreadable images, no Pillow
-        return _fail(str(error))
+    except ImportError as error:  # no Pillow
+        raise InputError(str(error)) from None
     reference = reference_for(data.info.protocol)
     if reference is not None and predictor.missing:
         print(f"note: joints {list(predictor.missing)} undefined for this body model: the protocol "
               f"differs from the paper's (pass --regressor)")  # fmt: skip
-    model_name = "default" if path is None else Path(path).name
     title = (f"{model_name} on {data.info.name}: {result.count} examples, "
              f"{len(result.joint_names)} joints, {args.samples} hypotheses")  # fmt: skip
     print(format_table(result, reference, title))
-    default_out = Path("runs/eval") / Path(model_name).stem / Path(data.info.name).stem
-    out = Path(args.out) if args.out else default_out
     extra: dict[str, Any] = {
         "model": {"checkpoint": model_name, "body_model": model.body.name,
                   "encoder": model.config.encoder.kind},
@@ -175,7 +182,3 @@ def _load_regressor(path: str, model: Any) -> Any:
         array = array[array.files[0]]
     return regressor_keypoint_set(np.asarray(array, dtype=np.float32), num_joints=model.body.num_joints)
 
-
-def _fail(message: str) -> int:
-    print(f"hmrflow eval: {message}", file=sys.stderr)
-    return 2

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from hmrflow.cli.common import output_file, output_folder
 
 HELP = """\
 Render synthetic images of people (headless: moderngl on EGL, the CPU is enough).
@@ -82,6 +85,7 @@ def run_sheet(args: argparse.Namespace) -> int:
     from hmrflow.render.figures import image_grid, save_image
     from hmrflow.render.overlay import draw_keypoints
 
+    output_file(Path(args.output))
     with SyntheticImages(_load_body(args.body), load_cmu_demo().rotmats, _config(args)) as generator:
         examples = generator.sample(args.count, torch.Generator().manual_seed(args.seed))
         names = generator.names
@@ -96,6 +100,7 @@ def run_sheet(args: argparse.Namespace) -> int:
 def run_images(args: argparse.Namespace) -> int:
     from hmrflow.data.image_shards import generate_shards
 
+    output_folder(Path(args.output), "OUTPUT")
     results = generate_shards(
         args.output,
         args.num,
