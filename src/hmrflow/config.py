@@ -51,6 +51,7 @@ __all__ = [
     "declare_bounds",
     "check_bounds",
     "validate",
+    "config_differences",
     "config_from_dict",
     "config_to_dict",
     "load_config",
@@ -226,6 +227,33 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         elif isinstance(value, dict):
             value = dict(value)
         out[f.name] = value
+    return out
+
+
+def config_differences(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The dotted keys whose values differ between two configs, with both values.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class C:
+        ...     width: int = 8
+        ...     name: str = "a"
+        >>> config_differences(C(), C(width=16), "model")
+        [('model.width', 8, 16)]
+    """
+    return _dict_differences(config_to_dict(old), config_to_dict(new), path)
+
+
+def _dict_differences(old: dict[str, Any], new: dict[str, Any], path: str) -> list[tuple[str, Any, Any]]:
+    out: list[tuple[str, Any, Any]] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        where = f"{path}.{key}" if path else key
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(_dict_differences(a, b, where))
+        elif a != b:
+            out.append((where, a, b))
     return out
 
 

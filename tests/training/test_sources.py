@@ -195,5 +195,6 @@ def test_bundled_image_configs_build_and_name_their_missing_data(name, tmp_path,
         }  # fmt: skip
     monkeypatch.chdir(tmp_path)  # relative data paths resolve here: nothing there
     assert main(["train", name, f"trainer.output_dir={tmp_path / 'run'}", "--no-progress"]) == 2
-    assert "not found" in capsys.readouterr().out
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("hmrflow train: ") and "not found" in err
     assert not (tmp_path / "run").exists()  # nothing written

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 from hmrflow.body import BodyModel
 from hmrflow.config import apply_overrides
 from hmrflow.training.batch import TrainingBatch
-from hmrflow.training.checkpoint import CheckpointError, load_model, save_model
+from hmrflow.training.checkpoint import CheckpointError, load_model, read_checkpoint, save_model
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import SyntheticDataModule
 from hmrflow.training.losses import keypoint_3d_energy_score, keypoint_3d_loss, pelvis_weights, rotation_loss
@@ -83,6 +84,25 @@ def test_bad_checkpoints_fail_clearly(config, tmp_path):
     torch.save(data, path)
     with pytest.raises(CheckpointError, match="colour"):
         load_model(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_model_with_weights_that_are_not_finite_is_refused(config, tmp_path, bad):
+    module = HMRModule(config)
+    path = tmp_path / "diverged.pt"
+    save_model(module.model, config, path)
+    data = torch.load(path, weights_only=True)
+    names = [name for name, value in data["state_dict"].items() if value.is_floating_point()]
+    first, later = names[3], names[-5]  # the first one named, in the file's order
+    data["state_dict"][later] = torch.full_like(data["state_dict"][later], float("nan"))
+    data["state_dict"][first].view(-1)[:2] = bad
+    torch.save(data, path)
+    count = data["state_dict"][first].numel()
+    message = f"{path}: model weight {first} is not finite (2 of {count} values are NaN or infinite)"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_model(path)
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        read_checkpoint(path)
 
 
 def test_resuming_from_a_checkpoint_continues_identically(config, tmp_path):

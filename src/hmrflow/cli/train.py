@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", help="bundled configuration name or YAML file")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="configuration overrides")
-    parser.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint ('last': this run's last)")
+    parser.add_argument(
+        "--resume", metavar="CKPT", help="continue from a checkpoint ('last': this run's newest usable one)"
+    )
     parser.add_argument("--export", metavar="PATH", help="after training, write the model alone to PATH")
     parser.add_argument("--half", action="store_true", help="with --export: store the weights in float16 (half the size)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
@@ -61,15 +63,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_export(path: Path) -> None:
+    """Fail now, not after hours of training, when the model cannot be written to ``path``.
+
+    Raises:
+        InputError: ``path`` is a folder, or its folder cannot be written.
+    """
+    from hmrflow.cli.common import output_folder
+    from hmrflow.errors import InputError
+
+    if path.is_dir():
+        raise InputError(f"--export {path}: is a folder, not a file")
+    output_folder(path.parent, "--export")
+
+
 def run(args: argparse.Namespace) -> int:
-    from hmrflow.config import ConfigError, load_config
+    """Train (and export), as ``args`` say.
+
+    A setting, file or checkpoint that cannot be used raises an
+    :class:`~hmrflow.errors.InputError` before anything is written; ``hmrflow`` prints it
+    as one line on stderr and exits with status 2.
+    """
+    from hmrflow.config import load_config
     from hmrflow.training.config import ExperimentConfig
 
-    try:
-        config = load_config(ExperimentConfig, config_path(args.config), args.overrides)
-    except ConfigError as error:
-        print(f"hmrflow train: {error}")
-        return 2
+    config = load_config(ExperimentConfig, config_path(args.config), args.overrides)
     if args.print_config:
         import yaml
 
@@ -77,15 +95,12 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config_to_dict(config), sort_keys=False), end="")
         return 0
+    if args.export:
+        _check_export(Path(args.export))
     from hmrflow.training.checkpoint import load_model, save_model
-    from hmrflow.training.data import DataSourceError
     from hmrflow.training.train import train
 
-    try:
-        last = train(config, resume=args.resume, progress=not args.no_progress)
-    except (ConfigError, DataSourceError, FileNotFoundError) as error:
-        print(f"hmrflow train: {error}")
-        return 2
+    last = train(config, resume=args.resume, progress=not args.no_progress)
     print(f"last checkpoint: {last}")
     if args.export:
         import torch

@@ -3,12 +3,14 @@
 Two kinds of file hold a model: Lightning training checkpoints (``state_dict`` keys
 prefixed ``model.``, optimiser state, ...) and exported model files (``state_dict`` of
 the model alone). Both hold a ``"hmrflow"`` section with the experiment configuration,
-so :func:`load_model` rebuilds the exact model and loads its weights strictly.
+so :func:`load_model` rebuilds the exact model and loads its weights strictly. A file
+whose model weights are not all finite (a diverged training) is refused.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ __all__ = [
     "load_model",
     "save_model",
     "read_checkpoint",
+    "read_training_checkpoint",
+    "TrainingCheckpoint",
+    "check_finite",
     "load_state_strictly",
     "DEFAULT_MODEL",
 ]
@@ -37,12 +42,62 @@ DEFAULT_MODEL = "keypoints.pt"
 
 
 def read_checkpoint(path: str | Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
-    """The configuration and the model's ``state_dict`` stored in ``path``."""
+    """The configuration and the model's ``state_dict`` stored in ``path``.
+
+    Raises:
+        CheckpointError: The file is missing, unreadable, not an hmrflow checkpoint, its
+            configuration does not fit this hmrflow, or a model weight is not finite.
+    """
     path = Path(path)
+    data = _load(path)
+    config = _config(data, path)
+    state = _model_state(data)
+    check_finite(state, path)
+    return config, state
+
+
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """What a run resumes from: a Lightning training checkpoint, checked.
+
+    Attributes:
+        path: The file.
+        step: The optimiser steps taken (Lightning's ``global_step``).
+        config: The experiment configuration stored in it.
+    """
+
+    path: Path
+    step: int
+    config: ExperimentConfig
+
+
+def read_training_checkpoint(path: str | Path) -> TrainingCheckpoint:
+    """Check that ``path`` is a readable training checkpoint a run can resume from.
+
+    The file is memory-mapped: only the model weights are read (to check they are finite).
+
+    Raises:
+        CheckpointError: As :func:`read_checkpoint`, or the file is an exported model
+            (no optimiser state or step count).
+    """
+    path = Path(path)
+    data = _load(path, mmap=True)
+    config = _config(data, path)
+    if not isinstance(data.get("global_step"), int) or "optimizer_states" not in data:
+        raise CheckpointError(
+            f"{path}: a model file, not a training checkpoint (no step count or optimiser state); "
+            "to start a run from its weights, set trainer.init_from instead"
+        )
+    check_finite(_model_state(data), path)
+    return TrainingCheckpoint(path, data["global_step"], config)
+
+
+def _load(path: Path, mmap: bool = False) -> dict[str, Any]:
+    """The dict saved in ``path``, which must hold an hmrflow section and a ``state_dict``."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        data: Any = torch.load(path, map_location="cpu", weights_only=True)
+        data: Any = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds on corrupt files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(data, dict) or CHECKPOINT_KEY not in data or "state_dict" not in data:
@@ -50,14 +105,40 @@ def read_checkpoint(path: str | Path) -> tuple[ExperimentConfig, dict[str, torch
             f"{path}: not an hmrflow checkpoint (no '{CHECKPOINT_KEY}' section); "
             "a released ProHMR checkpoint must first be converted with `hmrflow convert-prohmr`"
         )
+    return data
+
+
+def _config(data: dict[str, Any], path: Path) -> ExperimentConfig:
+    """The experiment configuration of a loaded checkpoint, built strictly."""
     try:
-        config = config_from_dict(ExperimentConfig, data[CHECKPOINT_KEY]["config"])
+        return config_from_dict(ExperimentConfig, data[CHECKPOINT_KEY]["config"])
     except (ConfigError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path}: its configuration does not match this hmrflow: {error}") from None
+
+
+def _model_state(data: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model's weights: a Lightning checkpoint's ``model.`` entries without the prefix."""
     state = data["state_dict"]
     if any(key.startswith("model.") for key in state):  # a Lightning training checkpoint
         state = {key[len("model."):]: value for key, value in state.items() if key.startswith("model.")}
-    return config, state
+    return state
+
+
+def check_finite(state: dict[str, torch.Tensor], path: Any) -> None:
+    """Refuse weights with a NaN or an infinite value (a diverged training wrote them).
+
+    Raises:
+        CheckpointError: Naming ``path`` and the first tensor that is not finite.
+    """
+    for name, value in state.items():
+        if not (value.is_floating_point() or value.is_complex()):
+            continue
+        bad = int((~torch.isfinite(value)).sum())
+        if bad:
+            raise CheckpointError(
+                f"{path}: model weight {name} is not finite ({bad} of {value.numel()} values are NaN or "
+                "infinite); the training that wrote it diverged, use an earlier checkpoint"
+            )
 
 
 def load_model(

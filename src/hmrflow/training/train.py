@@ -4,6 +4,11 @@ Mixed precision (``trainer.precision`` ``"bf16-mixed"`` or ``"16-mixed"``) is Li
 (autocast, and a gradient scaler for float16), and the model confines it to the image
 backbone: the flow, head, body model and losses run in float32
 (:meth:`hmrflow.models.ProbabilisticHMR.encode`).
+
+Every check that can fail runs before the run writes anything (``config.yaml``, logs,
+checkpoints): the configuration's ranges, the body model, the data files, the checkpoint
+to resume from (:mod:`hmrflow.training.resume`), the output folder and Lightning's
+accelerator settings.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import lightning as L
 import torch
 
-from hmrflow.config import config_to_dict
+from hmrflow.config import ConfigError, config_to_dict, validate
+from hmrflow.errors import InputError
+from hmrflow.training.checkpoint import TrainingCheckpoint
 from hmrflow.training.config import ExperimentConfig, Precision
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
@@ -45,10 +52,16 @@ def build_trainer(
     validate: bool = True,
     callbacks: Sequence[L.Callback] = (),
 ) -> L.Trainer:
-    """A Lightning trainer as ``config.trainer`` says (``validate=False``: no validation loop)."""
+    """A Lightning trainer as ``config.trainer`` says (``validate=False``: no validation loop).
+
+    It writes nothing until training starts.
+
+    Raises:
+        ConfigError: The precision, accelerator, devices or strategy cannot be used.
+    """
     t = config.trainer
     if t.precision not in PRECISIONS:
-        raise ValueError(
+        raise ConfigError(
             f"trainer.precision {t.precision!r} is not one of {list(PRECISIONS)} (the flow and body "
             "model stay float32; mixed precision applies to the image backbone)"
         )
@@ -62,15 +75,15 @@ def build_trainer(
         save_top_k=-1,
     )
     devices: str | int = int(t.devices) if str(t.devices).isdigit() else t.devices
-    return L.Trainer(
+    return _lightning_trainer(
+        t.accelerator,
+        devices,
+        t.strategy,
         max_steps=t.max_steps,
         val_check_interval=t.val_every,
         check_val_every_n_epoch=None,
         log_every_n_steps=t.log_every,
-        accelerator=t.accelerator,
-        devices=devices,
         num_nodes=t.num_nodes,
-        strategy=t.strategy,
         # Mixed precision reaches the image backbone only (see ProbabilisticHMR.encode).
         precision=t.precision,
         sync_batchnorm=t.sync_batchnorm,
@@ -83,6 +96,22 @@ def build_trainer(
         enable_model_summary=progress,
         default_root_dir=str(output_dir),
     )
+
+
+def _lightning_trainer(accelerator: str, devices: str | int, strategy: str, **kwargs: Any) -> L.Trainer:
+    """``L.Trainer``; settings that do not work on this machine are a ConfigError.
+
+    Raises:
+        ConfigError: Lightning refuses the accelerator, devices or strategy.
+    """
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, **kwargs)
+    except (MisconfigurationException, ValueError, TypeError) as error:
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}, trainer.devices={devices}, trainer.strategy={strategy}: {error}"
+        ) from None
 
 
 def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
@@ -115,30 +144,80 @@ def train(
 
     Arguments:
         config: The experiment.
-        resume: A checkpoint to continue from (``"last"`` for the run's last one); the
-            run continues exactly (weights, optimiser, data stream and randomness).
+        resume: A checkpoint to continue from (``"last"``: the run's newest usable one,
+            :func:`~hmrflow.training.resume.newest_checkpoint`); the run continues exactly
+            (weights, optimiser, data stream and randomness). Its model must be ``config``'s.
         progress: Show a progress bar.
         callbacks: More Lightning callbacks.
+
+    Raises:
+        InputError: A setting, file or checkpoint that cannot be used; raised before
+            anything is written.
     """
+    config = validate(config)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    module = HMRModule(config)
-    if config.trainer.init_from and not resume:
+    module = _build_module(config)
+    output_dir = Path(config.trainer.output_dir)
+    start = _resume_point(resume, output_dir, config)
+    if config.trainer.init_from and start is None:
         initialize_from(module.model, config.trainer.init_from)
     data = HMRDataModule(config.data, module.model.body, seed=config.trainer.seed, model=config.model)
-    data.check_files()  # before anything is written
+    data.check_files()
     if module.discriminator is not None:
         module.mocap()
-    output_dir = Path(config.trainer.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(config, progress, validate=data.has_validation, callbacks=callbacks)
+    _writable(output_dir)
     import yaml
 
+    # Everything that can fail on the user's inputs has been checked: now write.
     (output_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     if not data.has_validation:
         log.warning("no validation data for an image model: set data.val_sources to validate")
-    trainer = build_trainer(config, progress, validate=data.has_validation, callbacks=callbacks)
-    if resume == "last":
-        resume = output_dir / "checkpoints" / "last.ckpt"
     torch.set_float32_matmul_precision("high")
-    trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+    trainer.fit(module, datamodule=data, ckpt_path=str(start.path) if start else None)
     last = trainer.checkpoint_callback.last_model_path if trainer.checkpoint_callback else ""
     return Path(last) if last else output_dir / "checkpoints" / "last.ckpt"
+
+
+def _build_module(config: ExperimentConfig) -> HMRModule:
+    """The training module with its model and body model; unusable settings are ConfigErrors.
+
+    Raises:
+        ConfigError: The body model cannot be loaded, or the model cannot be built.
+    """
+    from hmrflow.models.prohmr import ProbabilisticHMR, load_body_model
+
+    try:
+        body = load_body_model(config.model.body_model)
+    except ValueError as error:  # an InputError naming the file, or an unknown name
+        raise ConfigError(f"model.body_model: {error}") from error
+    try:
+        model = ProbabilisticHMR(config.model, body=body)
+    except InputError:
+        raise
+    except ValueError as error:
+        raise ConfigError(f"model: {error}") from None
+    return HMRModule(config, model=model)
+
+
+def _resume_point(resume: str | Path | None, output_dir: Path, config: ExperimentConfig) -> TrainingCheckpoint | None:
+    """The checkpoint to resume from, checked against ``config``; None to start afresh."""
+    if not resume:
+        return None
+    from hmrflow.training.resume import check_resumable, resume_checkpoint
+
+    start = resume_checkpoint(resume, output_dir)
+    check_resumable(start, config)
+    log.info("resuming from %s (step %d)", start.path, start.step)
+    return start
+
+
+def _writable(output_dir: Path) -> None:
+    """Create ``output_dir`` and make sure files can be written there.
+
+    Raises:
+        InputError: Naming ``trainer.output_dir`` and why not.
+    """
+    from hmrflow.cli.common import output_folder
+
+    output_folder(output_dir, "trainer.output_dir")
