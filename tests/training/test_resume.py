@@ -65,7 +65,7 @@ def test_resume_last_takes_the_newest_checkpoint_of_a_copied_run(tiny, run, capl
     assert (newest.path.name, newest.step) == ("last-v1.ckpt", 6)
     with caplog.at_level(logging.INFO, logger="hmrflow"):
         last = train(settings(tiny, run, 8), resume="last", progress=False)
-    assert f"resuming from {later} (step 6)" in caplog.text
+    assert f"resuming from {later} (step 6); trainer.max_steps 6 -> 8" in caplog.text
     assert torch.load(last, weights_only=True)["global_step"] == 8
 
 
@@ -75,7 +75,8 @@ def test_a_truncated_last_checkpoint_falls_back_to_the_newest_step_checkpoint(ti
         last = train(settings(tiny, run, 6), resume="last", progress=False)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("hmrflow")]
     assert len(warnings) == 1
-    assert warnings[0].startswith(f"{run / 'checkpoints' / 'last.ckpt'}: not a readable checkpoint")
+    bad = run / "checkpoints" / "last.ckpt"
+    assert warnings[0].startswith(f"{bad}: not a readable checkpoint (truncated or not a torch file")
     assert warnings[0].endswith(f"resuming from {run / 'checkpoints' / 'step0000004.ckpt'} (step 4) instead")
     assert torch.load(last, weights_only=True)["global_step"] == 6
 
@@ -97,7 +98,8 @@ def test_without_a_readable_checkpoint_resuming_fails_before_writing(tiny, run):
     for path in (run / "checkpoints").iterdir():
         truncate(path)
     before = snapshot(run)
-    with pytest.raises(CheckpointError, match=r"no readable checkpoint to resume from in .*checkpoints: .*last.ckpt: not a readable"):
+    message = r"no readable checkpoint to resume from in .*checkpoints: .*last.ckpt: not a readable"
+    with pytest.raises(CheckpointError, match=message):
         train(settings(tiny, run, 6), resume="last", progress=False)
     assert snapshot(run) == before
     with pytest.raises(CheckpointError, match="no checkpoint to resume from in"):

@@ -10,6 +10,7 @@ whose model weights are not all finite (a diverged training) is refused.
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -99,13 +100,20 @@ def _load(path: Path, mmap: bool = False) -> dict[str, Any]:
     try:
         data: Any = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds on corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_why_unreadable(path, error)})") from None
     if not isinstance(data, dict) or CHECKPOINT_KEY not in data or "state_dict" not in data:
         raise CheckpointError(
             f"{path}: not an hmrflow checkpoint (no '{CHECKPOINT_KEY}' section); "
             "a released ProHMR checkpoint must first be converted with `hmrflow convert-prohmr`"
         )
     return data
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """Why torch could not load ``path``: an incomplete file says so (torch only says "Errno 22")."""
+    if not zipfile.is_zipfile(path):
+        return f"truncated or not a torch file: no complete zip archive, {path.stat().st_size} bytes"
+    return f"{type(error).__name__}: {error}"
 
 
 def _config(data: dict[str, Any], path: Path) -> ExperimentConfig:

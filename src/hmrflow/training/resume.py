@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from hmrflow.config import config_differences
 from hmrflow.errors import CheckpointError
@@ -98,14 +99,17 @@ def _newest(checkpoints: list[TrainingCheckpoint]) -> TrainingCheckpoint | None:
     return max(checkpoints, key=lambda c: (c.step, c.path.stat().st_mtime))
 
 
-def check_resumable(checkpoint: TrainingCheckpoint, config: ExperimentConfig) -> None:
+def check_resumable(checkpoint: TrainingCheckpoint, config: ExperimentConfig) -> list[tuple[str, Any, Any]]:
     """Refuse to resume ``checkpoint`` with another model than its own.
 
     The model, the trainable parameters and the discriminator must match (the weights and
-    the optimiser state depend on them); other changes are logged.
+    the optimiser state depend on them); other settings may change.
+
+    Returns:
+        The settings that changed: dotted key, the checkpoint's value, the new value.
 
     Raises:
-        CheckpointError: Naming every setting that differs, with both values.
+        CheckpointError: Naming every setting that must match but differs, with both values.
     """
     changes = config_differences(checkpoint.config, config)
     fixed = [c for c in changes if c[0].startswith(_FIXED)]
@@ -115,6 +119,4 @@ def check_resumable(checkpoint: TrainingCheckpoint, config: ExperimentConfig) ->
             f"{checkpoint.path}: cannot resume with a different model: {shown} (resume with the "
             "checkpoint's settings, or start a new run from its weights with trainer.init_from)"
         )
-    if changes:
-        shown = ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in changes)
-        log.info("resuming %s (step %d) with changed settings: %s", checkpoint.path, checkpoint.step, shown)
+    return changes

@@ -207,8 +207,9 @@ def _resume_point(resume: str | Path | None, output_dir: Path, config: Experimen
     from hmrflow.training.resume import check_resumable, resume_checkpoint
 
     start = resume_checkpoint(resume, output_dir)
-    check_resumable(start, config)
-    log.info("resuming from %s (step %d)", start.path, start.step)
+    changes = check_resumable(start, config)
+    shown = "".join(f"; {key} {old!r} -> {new!r}" for key, old, new in changes)
+    log.info("resuming from %s (step %d)%s", start.path, start.step, shown)
     return start
 
 
