@@ -104,7 +104,7 @@ def fit(model, out, *files, command: str = "fit") -> int:  # noqa: ANN001
                  *(["--no-render"] if command == "fit" else [])])  # fmt: skip
 
 
-def test_fit_names_failed_files_exits_1_and_writes_the_good_ones(tiny_model_path, tmp_path, capsys, caplog):  # noqa: F811
+def test_fit_names_failed_files_exits_1_writes_the_good_ones(tiny_model_path, tmp_path, capsys, caplog):  # noqa: F811
     people, _ = bundled_people()
     good, far, loud = tmp_path / "good.npy", tmp_path / "far.npy", tmp_path / "loud.npy"
     np.save(good, people)

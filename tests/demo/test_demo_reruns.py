@@ -76,4 +76,5 @@ def test_keypoints_far_off_the_photo_fail_that_photo_only(tiny_model_path, tmp_p
     assert "FAILED" in line and "far.keypoints.json" in line and "(1e+12, " in line and "10 image sizes" in line
     assert captured.err.strip().splitlines()[-1] == f"1 of 2 photos failed: {bad.name}"
     assert (tmp_path / "out" / good.stem / "person0" / "params.json").is_file()
-    assert np.isfinite(json.loads((tmp_path / "out" / good.stem / "person0" / "params.json").read_text())["betas"]).all()
+    params = json.loads((tmp_path / "out" / good.stem / "person0" / "params.json").read_text())
+    assert np.isfinite(params["betas"]).all()

@@ -183,19 +183,10 @@ def _run_photos(
     start: float,
 ) -> int:
     """Load the model, run every photo, keep the manifest and index.html up to date."""
-    from hmrflow.demo.pipeline import DemoConfig, DemoPipeline
+    from hmrflow.demo.pipeline import DemoPipeline
     from hmrflow.training.checkpoint import load_model
 
     model = load_model(args.model, device=device)
-    config = DemoConfig(
-        num_samples=args.samples,
-        fit=not args.no_fit,
-        fit_steps=args.fit_steps,
-        seed=args.seed,
-        focal_length=args.focal_length,
-        detect=args.detect,
-        viewer=not args.no_viewer,
-    )
     kind = model.config.encoder.kind
     model_name = args.model or "the shipped model"
     print(
@@ -215,7 +206,7 @@ def _run_photos(
     _keep_unlisted_index(out, manifest)
     manifest["runs"].append(run_info)
     results = []
-    with DemoPipeline(model, config) as pipeline:
+    with DemoPipeline(model, demo_config(args)) as pipeline:
         for i, (image, keypoints, name) in enumerate(zip(images, keypoint_files, names)):
             print(f"[{i + 1}/{len(images)}] {image.name} ...", end="", flush=True)
             result = pipeline.run_image(image, keypoints, out, name)
@@ -229,6 +220,21 @@ def _run_photos(
     total = time.perf_counter() - start
     print(f"done in {total:.1f} s: {len(results) - len(failed)} of {len(results)} photo(s) ok; open {index}")
     return exit_status(failed, len(results), "photos")
+
+
+def demo_config(args: argparse.Namespace) -> Any:
+    """The :class:`~hmrflow.demo.pipeline.DemoConfig` of the command's settings."""
+    from hmrflow.demo.pipeline import DemoConfig
+
+    return DemoConfig(
+        num_samples=args.samples,
+        fit=not args.no_fit,
+        fit_steps=args.fit_steps,
+        seed=args.seed,
+        focal_length=args.focal_length,
+        detect=args.detect,
+        viewer=not args.no_viewer,
+    )
 
 
 def _keep_unlisted_index(out: Path, manifest: dict[str, Any]) -> None:
@@ -256,7 +262,7 @@ def _record(out: Path, manifest: dict[str, Any], result: ImageResult | None) -> 
     if len(runs) == 1:
         details = list(runs[0]["details"])
     else:  # several runs: say which run each photo comes from
-        details = [f"run {k + 1}, {r['started']}: " + "; ".join(r["details"]) for k, r in enumerate(runs)]
+        details = [f"run {k + 1}, {r.get('started', '?')}: " + "; ".join(r["details"]) for k, r in enumerate(runs)]
         photos = [entry | {"label": f"run {int(entry.get('run', 0)) + 1}"} for entry in photos]
     details.append("frames: camera frame of each photo (OpenCV: x right, y down), metres")
     return write_index(out, photos, "hmrflow demo", details)

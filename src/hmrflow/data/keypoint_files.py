@@ -229,7 +229,8 @@ def read_openpose_json(path: str | os.PathLike[str]) -> list[np.ndarray]:
         hint = {54: "; this looks like OpenPose's COCO-18 model, not BODY_25", 45: "; this looks like MPI-15"}
         n = len(values) if isinstance(values, list) else -1
         where = f"people[{i}].pose_keypoints_2d"
-        people.append(check_keypoints(_triplets(values, len(BODY_25), path, where, hint.get(n, "")), f"{path}: {where}"))
+        values = _triplets(values, len(BODY_25), path, where, hint.get(n, ""))
+        people.append(check_keypoints(values, f"{path}: {where}"))
     return people
 
 

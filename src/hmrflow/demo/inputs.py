@@ -271,6 +271,8 @@ def read_keypoint_file(path: str | os.PathLike[str], image_name: str | None = No
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DemoInputError(f"{path}: not valid JSON ({error})") from None
+    except OSError as error:  # e.g. no permission: this photo fails, the others go on
+        raise DemoInputError(f"{path}: cannot read this keypoint file ({error.strerror or error})") from None
     try:
         if isinstance(data, dict) and data.get("format") == FORMAT:
             return _read_hmrflow(data, path)

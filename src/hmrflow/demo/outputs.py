@@ -505,8 +505,12 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
         raise InputError(f"{path}: cannot read the list of earlier results ({error}); move it away") from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise InputError(f"{path}: not an hmrflow demo manifest ({MANIFEST_FORMAT!r}); move it away")
-    if not isinstance(data.get("runs"), list) or not isinstance(data.get("photos"), list):
+    runs, photos = data.get("runs"), data.get("photos")
+    if not isinstance(runs, list) or not isinstance(photos, list):
         raise InputError(f"{path}: a damaged hmrflow demo manifest (no 'runs' or 'photos' list); move it away")
+    runs_ok = all(isinstance(run, dict) and isinstance(run.get("details"), list) for run in runs)
+    if not runs_ok or not all(isinstance(photo, dict) and "name" in photo for photo in photos):
+        raise InputError(f"{path}: a damaged hmrflow demo manifest (an entry is not an object); move it away")
     return data
 
 
