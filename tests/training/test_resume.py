@@ -117,6 +117,9 @@ def test_resuming_with_another_model_fails_before_writing_and_says_what_differs(
     assert "model.flow.num_layers is 4 in the checkpoint but 2 now" in message
     assert "model.head_hidden is 32 in the checkpoint but 16 now" in message
     assert "optim.lr" not in message  # settings other than the model may change
+    frozen = settings(tiny, run, 6, "trainer.trainable=[head.]")  # the optimiser state would not fit
+    with pytest.raises(CheckpointError, match=r"trainer.trainable is \[\] in the checkpoint but \['head.'\] now"):
+        train(frozen, resume="last", progress=False)
     assert snapshot(run) == before
 
 
