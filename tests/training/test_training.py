@@ -54,6 +54,16 @@ def test_initialization_is_explicit_and_uses_the_ground_truth(config):
     assert module.model.flow.initialized
 
 
+def test_initialization_runs_where_the_weights_are(config, monkeypatch):
+    # In Lightning's setup hook the module already reports the accelerator as its device
+    # while its weights are still on the CPU; "meta" stands in for the GPU here.
+    module = HMRModule(config)
+    monkeypatch.setattr(HMRModule, "device", property(lambda self: torch.device("meta")))
+    module.initialize_flow(SyntheticDataModule(config.data, module.model.body).initialization_batch())
+    assert module.model.flow.initialized
+    assert all(p.device.type == "cpu" for p in module.parameters())
+
+
 def test_exported_model_round_trip(config, tmp_path):
     module = HMRModule(config)
     path = tmp_path / "model.pt"

@@ -153,8 +153,12 @@ class HMRModule(L.LightningModule):
         return batch.images
 
     def initialize_flow(self, batch: AnyBatch) -> None:
-        """Initialise ActNorm from the ground-truth poses of a batch (the explicit data-dependent step)."""
-        batch = as_training_batch(batch).to(self.device)
+        """Initialise ActNorm from the ground-truth poses of a batch (the explicit data-dependent step).
+
+        Runs where the weights are: in Lightning's ``setup`` they are still on the CPU while
+        ``self.device`` already names the accelerator (the strategy moves them later).
+        """
+        batch = as_training_batch(batch).to(next(self.model.parameters()).device)
         valid = batch.has_pose > 0
         if int(valid.sum()) < 2:
             raise ValueError("ActNorm initialisation needs at least two examples with a pose label in its batch")
