@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ from hmrflow.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["add_device_argument", "output_folder", "output_file", "torch_device", "exit_status"]
+__all__ = ["add_device_argument", "output_folder", "prepared_output_folder", "output_file", "torch_device", "exit_status"]
 
 DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, mps (default: %(default)s)"
 
@@ -44,6 +46,22 @@ def output_folder(path: Path, flag: str = "--out") -> Path:
         reason = error.strerror or type(error).__name__
         raise InputError(f"{flag} {path}: cannot write there ({reason})") from None
     return path
+
+
+@contextmanager
+def prepared_output_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
+    """:func:`output_folder`, undone if the command stops with an error
+    before writing anything: the folders it made are removed again while they are empty."""
+    made = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
+    try:
+        yield output_folder(path, flag)
+    except BaseException:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (outputs were written), or not ours to remove
+                break
+        raise
 
 
 def output_file(path: Path, flag: str = "OUT") -> Path:

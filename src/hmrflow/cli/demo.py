@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hmrflow.cli.common import add_device_argument, exit_status, output_folder, torch_device
+from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
 from hmrflow.errors import InputError
 
 if TYPE_CHECKING:
@@ -118,22 +116,6 @@ def folder_names(images: list[Path], taken: set[str] | None = None) -> list[str]
         used.add(name)
         names.append(name)
     return names
-
-
-@contextmanager
-def prepared_output_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
-    """:func:`~hmrflow.cli.common.output_folder`, undone if the command stops with an error
-    before writing anything: the folders it made are removed again while they are empty."""
-    made = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
-    try:
-        yield output_folder(path, flag)
-    except BaseException:
-        for folder in made:
-            try:
-                folder.rmdir()
-            except OSError:  # not empty (outputs were written), or not ours to remove
-                break
-        raise
 
 
 def check_settings(args: argparse.Namespace) -> None:

@@ -6,8 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from hmrflow.cli.common import add_device_argument, exit_status, torch_device
-from hmrflow.cli.demo import prepared_output_folder
+from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
 from hmrflow.errors import InputError
 
 HELP = """\

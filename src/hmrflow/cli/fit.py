@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hmrflow.cli.common import add_device_argument, exit_status, torch_device
-from hmrflow.cli.demo import prepared_output_folder
+from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
 from hmrflow.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -46,9 +46,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from hmrflow.errors import ShardFormatError
 from hmrflow.data.prohmr_format import ProHMRArrays, ProHMRDataset, ProHMRDatasetConfig
 from hmrflow.data.synthetic_images import LABEL_FIELDS, ImageExample, SyntheticImageConfig, encode_jpeg
+from hmrflow.errors import ShardFormatError
 
 __all__ = [
     "FORMAT",

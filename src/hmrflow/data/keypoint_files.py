@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from hmrflow.errors import KeypointFileError
 from hmrflow.body.keypoints import BODY_25, COCO_17
+from hmrflow.errors import KeypointFileError
 
 __all__ = [
     "EVIDENCE_NAMES",

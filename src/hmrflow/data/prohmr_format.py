@@ -34,12 +34,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hmrflow.errors import ProHMRFormatError
 from hmrflow.body.joints import NUM_JOINTS
 from hmrflow.body.keypoints import BODY_25, EVAL_14, flip_permutation
 from hmrflow.data.augment import (
-    AugmentConfig,
     Augmentation,
+    AugmentConfig,
     augment_points_3d,
     augment_rotmats,
     crop_matrix,
@@ -49,6 +48,7 @@ from hmrflow.data.augment import (
     warp_image,
 )
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.errors import ProHMRFormatError
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 
 __all__ = [

@@ -16,11 +16,9 @@ Example:
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor
 
-from hmrflow.body.joints import SMPL_PARENTS
 from hmrflow.body.kinematics import Kinematics, forward_kinematics  # noqa: F401 (re-exported)
 
 __all__ = ["SMPL_LIKE_REST_JOINTS", "Kinematics", "forward_kinematics", "rest_joints"]

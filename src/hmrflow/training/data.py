@@ -37,13 +37,13 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset, Subset, get_worker_info
 
-from hmrflow.errors import DataSourceError
 from hmrflow.body import BodyModel
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.mixing import MixedDataset, allocate
 from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.prohmr_format import ProHMRDataset, ProHMRDatasetConfig, ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
+from hmrflow.errors import DataSourceError
 from hmrflow.models.config import ModelConfig
 from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.config import DataConfig, SourceConfig
