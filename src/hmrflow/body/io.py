@@ -307,7 +307,10 @@ def read_body_file(path: str | os.PathLike[str]) -> BodyModelArrays:
     except BodyModelFileError:
         raise
     except Exception as error:  # any parse or consistency failure: say which file
-        raise BodyModelFileError(f"{path}: {type(error).__name__}: {error}") from error
+        kind = "SMPL pickle" if suffix == ".pkl" else "npz archive"
+        raise BodyModelFileError(
+            f"{path}: not a readable body model file (a damaged or foreign {kind}: {type(error).__name__}: {error})"
+        ) from error
 
 
 def write_body_file(path: str | os.PathLike[str], arrays: BodyModelArrays) -> None:

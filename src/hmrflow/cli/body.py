@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
-    commands = parser.add_subparsers(title="body commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="body commands", metavar="COMMAND", dest="action")
 
     export = commands.add_parser(
         "export-anny", help="build the SMPL-format files from Anny", description=HELP,

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(title="data commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="data commands", metavar="COMMAND", dest="action")
     raw = argparse.RawDescriptionHelpFormatter
     sheet = commands.add_parser("sheet", help="draw sampler and CMU poses", description=SHEET_HELP, formatter_class=raw)
     sheet.add_argument("output", metavar="OUT.png", help="image file to write (.png, .pdf, .svg)")

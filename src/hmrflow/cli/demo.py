@@ -42,8 +42,8 @@ examples:
   hmrflow demo a.jpg b.jpg --keypoints a_keypoints.json b_keypoints.json
   hmrflow demo photos/*.jpg --keypoints coco_results.json     (one COCO file for all)
 
-keypoint files: OpenPose BODY_25 JSON, COCO keypoint JSON, or the keypoints.json this
-command writes. The detector (mediapipe) lives in its own environment because it needs
+keypoint files: OpenPose BODY_25 JSON, COCO keypoint JSON, .npy arrays (P, 25|17|23, 3) as
+`hmrflow fit` reads them, or the keypoints.json this command writes. The detector (mediapipe) lives in its own environment because it needs
 numpy < 2: install it once with `bash scripts/setup_detector.sh`.
 """
 

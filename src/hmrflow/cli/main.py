@@ -88,7 +88,8 @@ def _fail(args: argparse.Namespace, message: str, status: int) -> int:
     if args.debug:
         traceback.print_exc()
     line = " ".join(message.split())
-    print(f"hmrflow {args.command}: {line}", file=sys.stderr)
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+    print(f"hmrflow {command}: {line}", file=sys.stderr)
     return status
 
 

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(title="what to render", metavar="WHAT")
+    commands = parser.add_subparsers(title="what to render", metavar="WHAT", dest="action")
 
     sheet = commands.add_parser(
         "sheet",

@@ -1,11 +1,11 @@
-r"""The demo's inputs: photos, keypoint files of three formats, and their checks.
+r"""The demo's inputs: photos, keypoint files of four formats, and their checks.
 
 Photos are decoded with Pillow (EXIF orientation applied) to 8-bit RGB and, when larger
 than ``max_size`` px on their long side, scaled down; keypoints are scaled with them.
 16-bit photos are scaled to 8 bits (Pillow reads 16-bit grey as 0-65535), transparent
 ones are put on white, and floating-point or 32-bit integer photos are refused.
 
-Keypoint files (:func:`read_keypoint_file` tells them apart by content):
+Keypoint files (:func:`read_keypoint_file` tells them apart by content, `.npy` by name):
 
 * **hmrflow keypoints JSON** (what the demo's detector writes, and the bundled example's
   precomputed detections ``<image stem>.keypoints.json``)::
@@ -16,6 +16,8 @@ Keypoint files (:func:`read_keypoint_file` tells them apart by content):
 
   It names its image and size, so a file paired with the wrong photo is caught.
 * **OpenPose BODY_25 JSON** (one file per image).
+* **NumPy arrays** ``.npy`` ``(P, K, 3)`` px and confidence, K = 25 (BODY_25), 17 (COCO-17)
+  or 23 (the evidence order), as ``hmrflow fit`` reads them.
 * **COCO keypoint JSON** (annotations with ``images``, or a results list); one file may
   hold many images, looked up by file name (results lists: by ``image_id``).
 
@@ -53,6 +55,7 @@ from hmrflow.data.keypoint_files import (
     check_keypoints,
     coco17_to_evidence,
     read_coco_keypoints_json,
+    read_keypoint_array,
     read_openpose_json,
 )
 from hmrflow.errors import InputError
@@ -179,7 +182,7 @@ class KeypointFile:
     Attributes:
         people: ``(23, 3)`` arrays, px of the image the file describes, and confidence.
         path: The file.
-        kind: ``"hmrflow"``, ``"openpose"`` or ``"coco"``.
+        kind: ``"hmrflow"``, ``"openpose"``, ``"coco"`` or ``"array"`` (``.npy``).
         image_name: The image the file says it describes (None if it does not say).
         image_size: ``(W, H)`` of that image (None if unknown).
         detector: What made the keypoints, if known.
@@ -267,6 +270,11 @@ def read_keypoint_file(path: str | os.PathLike[str], image_name: str | None = No
     path = Path(path)
     if not path.is_file():
         raise DemoInputError(f"{path}: no such keypoint file")
+    if path.suffix.lower() == ".npy":  # the arrays `hmrflow fit` reads
+        try:
+            return KeypointFile(list(read_keypoint_array(path)), path, "array")
+        except KeypointFileError as error:
+            raise DemoInputError(str(error)) from None
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -283,7 +291,7 @@ def read_keypoint_file(path: str | os.PathLike[str], image_name: str | None = No
             return _read_coco(path, image_name)
     except KeypointFileError as error:
         raise DemoInputError(str(error)) from None
-    raise DemoInputError(f"{path}: not a keypoint file hmrflow knows (hmrflow, OpenPose BODY_25 or COCO JSON)")
+    raise DemoInputError(f"{path}: not a keypoint file hmrflow knows (hmrflow, OpenPose BODY_25 or COCO JSON, .npy)")
 
 
 def _read_coco(path: Path, image_name: str | None) -> KeypointFile:
