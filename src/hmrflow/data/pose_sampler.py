@@ -102,10 +102,11 @@ class JointLimits:
     @classmethod
     def from_table(cls, table: dict[str, tuple[int, Range, Range, Range]] = SMPL_JOINT_LIMITS_DEG) -> JointLimits:
         r"""Limits from a table like :data:`SMPL_JOINT_LIMITS_DEG` (right side mirrored)."""
-        axis = torch.ones(NUM_JOINTS, dtype=torch.long)
-        lower = torch.full((NUM_JOINTS, 3), -math.pi)
-        upper = torch.full((NUM_JOINTS, 3), math.pi)
-        active = torch.zeros(NUM_JOINTS, dtype=torch.bool)
+        cpu = torch.device("cpu")  # a table: moved where it is used by :meth:`to`
+        axis = torch.ones(NUM_JOINTS, dtype=torch.long, device=cpu)
+        lower = torch.full((NUM_JOINTS, 3), -math.pi, device=cpu)
+        upper = torch.full((NUM_JOINTS, 3), math.pi, device=cpu)
+        active = torch.zeros(NUM_JOINTS, dtype=torch.bool, device=cpu)
         for name, (k, *ranges) in table.items():
             mirrored = name.startswith("left_")
             for side, sign in ((name, 1.0), ("right_" + name[5:], -1.0)) if mirrored else ((name, 1.0),):
@@ -150,7 +151,7 @@ def swing_twist(rotmats: Tensor, limits: JointLimits) -> SwingTwist:
     norm = torch.sqrt(along.square() + q[..., 3].square())
     ok = norm > 1e-9
     q_twist = torch.cat([axis * along[..., None], q[..., 3:]], dim=-1) / torch.where(ok, norm, 1.0)[..., None]
-    q_twist = torch.where(ok[..., None], q_twist, torch.tensor([0.0, 0.0, 0.0, 1.0]).to(q))
+    q_twist = torch.where(ok[..., None], q_twist, q.new_tensor([0.0, 0.0, 0.0, 1.0]))
     swing = roma.unitquat_to_rotvec(roma.quat_product(q, roma.quat_conjugation(q_twist)))
     return SwingTwist(swing * (1.0 - axis), torch.where(ok, twist, torch.zeros_like(twist)))
 
@@ -229,27 +230,28 @@ def sample_within_limits(
     Returns:
         Local rotations, shape ``(n, J, 3, 3)``.
     """
-    limits = (limits or JointLimits.from_table()).to(torch.empty(0, dtype=dtype))
+    device = generator.device
+    limits = (limits or JointLimits.from_table()).to(torch.empty(0, dtype=dtype, device=device))
     J = NUM_JOINTS
-    angle = 2.0 * math.pi * torch.rand(n, J, generator=generator, dtype=dtype)
-    radius = torch.rand(n, J, generator=generator, dtype=dtype) ** concentration
-    v = 2.0 * torch.rand(n, J, generator=generator, dtype=dtype) - 1.0
+    angle = 2.0 * math.pi * torch.rand(n, J, generator=generator, dtype=dtype, device=device)
+    radius = torch.rand(n, J, generator=generator, dtype=dtype, device=device) ** concentration
+    v = 2.0 * torch.rand(n, J, generator=generator, dtype=dtype, device=device) - 1.0
     axes = _axes(limits, angle)
     # The two swing components (those that are not the twist axis), in index order.
     order = torch.argsort(axes, dim=-1, stable=True)[:, :2]  # (J, 2)
-    unit = torch.zeros(n, J, 3, dtype=dtype)
+    unit = torch.zeros(n, J, 3, dtype=dtype, device=device)
     unit.scatter_(-1, order.expand(n, J, 2), torch.stack([angle.cos(), angle.sin()], dim=-1))
     swing = radius[..., None] * unit * torch.where(unit >= 0, limits.upper, -limits.lower) * (1.0 - axes)
     k = limits.twist_axis[:, None]
     bound = torch.where(v >= 0, limits.upper.gather(-1, k)[:, 0], -limits.lower.gather(-1, k)[:, 0])
     twist = v.abs() ** concentration * bound * v.sign()
     R = _compose(swing, twist, limits)
-    return torch.where(limits.active[:, None, None], R, torch.eye(3, dtype=dtype))
+    return torch.where(limits.active[:, None, None], R, torch.eye(3, dtype=dtype, device=device))
 
 
 def mirror_poses(rotmats: Tensor) -> Tensor:
     r"""Mirror poses ``(..., J, 3, 3)`` left-right (reflect x, swap left and right joints)."""
-    M = torch.diag(torch.tensor([-1.0, 1.0, 1.0])).to(rotmats)
+    M = torch.diag(rotmats.new_tensor([-1.0, 1.0, 1.0]))
     return (M @ rotmats @ M)[..., mirror_index(SMPL_JOINT_NAMES), :, :]
 
 
@@ -290,15 +292,16 @@ def random_global_orientation(
     fraction ``uniform_fraction`` of the orientations is uniform over all rotations
     (lying, upside down).
     """
-    yaw = (2.0 * torch.rand(n, generator=generator, dtype=dtype) - 1.0) * math.pi
-    heading = 2.0 * math.pi * torch.rand(n, generator=generator, dtype=dtype)
-    tilt = torch.randn(n, generator=generator, dtype=dtype) * math.radians(tilt_deg)
+    like = {"generator": generator, "dtype": dtype, "device": generator.device}
+    yaw = (2.0 * torch.rand(n, **like) - 1.0) * math.pi
+    heading = 2.0 * math.pi * torch.rand(n, **like)
+    tilt = torch.randn(n, **like) * math.radians(tilt_deg)
     zeros = torch.zeros_like(yaw)
     R = roma.rotvec_to_rotmat(torch.stack([zeros, yaw, zeros], -1)) @ roma.rotvec_to_rotmat(
         torch.stack([heading.cos() * tilt, zeros, heading.sin() * tilt], -1)
     )
-    uniform = roma.random_rotmat(n, dtype=dtype, generator=generator)
-    pick = torch.rand(n, generator=generator, dtype=dtype) < uniform_fraction
+    uniform = roma.random_rotmat(n, dtype=dtype, device=generator.device, generator=generator)
+    pick = torch.rand(n, **like) < uniform_fraction
     return torch.where(pick[:, None, None], uniform, R)
 
 
@@ -348,12 +351,14 @@ class PoseSampler:
         cfg = self.config
         poses = sample_within_limits(n, generator, self.limits, cfg.concentration, dtype)
         if self.real_poses is not None and len(self.real_poses) > 0:
-            real = mix_limbs(self.real_poses.to(dtype=dtype, device="cpu"), n, generator, cfg.mix_probability)
-            mirror = torch.rand(n, generator=generator, dtype=dtype) < cfg.mirror_probability
+            like = {"generator": generator, "dtype": dtype, "device": generator.device}
+            real = self.real_poses.to(dtype=dtype, device=generator.device)
+            real = mix_limbs(real, n, generator, cfg.mix_probability)
+            mirror = torch.rand(n, **like) < cfg.mirror_probability
             real = torch.where(mirror[:, None, None, None], mirror_poses(real), real)
-            noise = torch.randn(n, NUM_JOINTS, 3, generator=generator, dtype=dtype) * math.radians(cfg.noise_deg)
+            noise = torch.randn(n, NUM_JOINTS, 3, **like) * math.radians(cfg.noise_deg)
             real = clamp_to_limits(real @ roma.rotvec_to_rotmat(noise), self.limits)
-            use_real = torch.rand(n, generator=generator, dtype=dtype) < cfg.real_fraction
+            use_real = torch.rand(n, **like) < cfg.real_fraction
             poses = torch.where(use_real[:, None, None, None], real, poses)
         orientation = random_global_orientation(n, generator, cfg.tilt_deg, cfg.uniform_orientation_fraction, dtype)
         return torch.cat([orientation[:, None], poses[:, 1:]], dim=1)

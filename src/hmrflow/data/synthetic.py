@@ -24,7 +24,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import copy
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import Tensor
@@ -131,7 +132,7 @@ class SyntheticBatch:
 
 def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) -> Tensor:
     low, high = bounds
-    return low + (high - low) * torch.rand(n, generator=generator)
+    return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
 
 
 def camera_from_world(elevation: Tensor) -> Tensor:
@@ -156,6 +157,9 @@ class SyntheticKeypoints:
         body: The body model; it must hold the ``evidence_sets`` keypoint sets.
         poses: Real poses ``(F, J, 3, 3)`` for the pose sampler to mix (or None).
         config: :class:`SyntheticConfig`.
+
+    Examples are made on the device of the generator given to :meth:`sample`; the body
+    model must be there too (:meth:`on` gives a generator on another device).
     """
 
     def __init__(self, body: BodyModel, poses: Tensor | None, config: SyntheticConfig | None = None):
@@ -171,8 +175,7 @@ class SyntheticKeypoints:
         self.names = tuple(
             name for set_name in self.config.evidence_sets for name in body.keypoint_sets[set_name].names
         )
-        self.flip_index = torch.tensor(flip_permutation(self.names))
-        self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_index.tolist()) if i < j]
+        self.swap_pairs = [(i, j) for i, j in enumerate(flip_permutation(self.names)) if i < j]
         # Keypoint indices of each side's arm and leg, for whole-limb occlusion.
         limbs = [
             [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
@@ -181,13 +184,34 @@ class SyntheticKeypoints:
         ]
         self.limbs = [limb for limb in limbs if limb]
 
+    def on(self, device: torch.device | str) -> SyntheticKeypoints:
+        """This generator with its body model and real poses on ``device``.
+
+        ``self`` when they are there already, else a copy (the body model, often the
+        trained model's own, is not moved).
+        """
+        device = torch.empty(0, device=device).device
+        if self.body.template.device == device:
+            return self
+        other = copy.copy(self)
+        other.body = copy.deepcopy(self.body).to(device)
+        poses = self.sampler.real_poses
+        other.sampler = replace(self.sampler, real_poses=None if poses is None else poses.to(device))
+        return other
+
     @torch.no_grad()
     def sample(self, batch_size: int, generator: torch.Generator) -> SyntheticBatch:
-        """Draw ``batch_size`` examples (CPU, float32)."""
+        """Draw ``batch_size`` examples (float32, on the generator's device)."""
         cfg = self.config
-        B = batch_size
+        B, device = batch_size, generator.device
+        body_device = self.body.template.device
+        if body_device != device:
+            raise ValueError(
+                f"the generator is on {device} but the body model on {body_device}: "
+                "make them on one device (SyntheticKeypoints.on)"
+            )
         rotmats = self.sampler.sample(B, generator)
-        betas = torch.randn(B, cfg.num_betas, generator=generator) * cfg.betas_std
+        betas = torch.randn(B, cfg.num_betas, generator=generator, device=device) * cfg.betas_std
         cam = cfg.camera
         elevation = torch.deg2rad(_uniform(B, cam.elevation_deg, generator))
         rotmats = torch.cat([(camera_from_world(elevation) @ rotmats[:, 0])[:, None], rotmats[:, 1:]], 1)
@@ -196,9 +220,9 @@ class SyntheticKeypoints:
 
         focal = _uniform(B, cam.focal_length, generator)
         depth = _uniform(B, cam.distance, generator)
-        size = torch.tensor(cam.image_size, dtype=torch.float32)
+        size = torch.tensor(cam.image_size, dtype=torch.float32, device=device)
         # Pelvis image position: spread around the centre, back-projected at its depth.
-        offset = (torch.rand(B, 2, generator=generator) - 0.5) * cam.center_spread * size
+        offset = (torch.rand(B, 2, generator=generator, device=device) - 0.5) * cam.center_spread * size
         pelvis = torch.cat([offset * depth[:, None] / focal[:, None], depth[:, None]], dim=-1)
         translation = pelvis - out.joints[:, 0]
         joints_3d = out.joints + translation[:, None]
@@ -228,19 +252,18 @@ class SyntheticKeypoints:
     def _corrupt(self, clean_2d: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         cfg = self.config.corruption
         B, K, _ = clean_2d.shape
+        device = clean_2d.device
         visible = clean_2d[..., 2] > 0
         center, extent = keypoint_box(clean_2d[..., :2], visible)
         jitter = _uniform(B, cfg.jitter, generator)[:, None, None] * extent[:, None, None]
-        xy = clean_2d[..., :2] + torch.randn(B, K, 2, generator=generator) * jitter
-        # Left/right swap of one random pair.
-        if self.swap_pairs:
-            pairs = torch.tensor(self.swap_pairs)
-            pick = pairs[torch.randint(len(pairs), (B,), generator=generator)]
-            swap = torch.rand(B, generator=generator) < cfg.swap_probability
-            rows = torch.arange(B)[swap]
-            i, j = pick[swap, 0], pick[swap, 1]
-            xy[rows, i], xy[rows, j] = xy[rows, j].clone(), xy[rows, i].clone()
-        drop = torch.rand(B, K, generator=generator) < _uniform(B, cfg.drop_probability, generator)[:, None]
+        xy = clean_2d[..., :2] + torch.randn(B, K, 2, generator=generator, device=device) * jitter
+        if self.swap_pairs:  # left/right swap of one random pair
+            pairs = torch.tensor(self.swap_pairs, device=device)
+            pick = pairs[torch.randint(len(pairs), (B,), generator=generator, device=device)]
+            swap = torch.rand(B, generator=generator, device=device) < cfg.swap_probability
+            xy = xy.gather(1, _swap_order(pick, swap, K)[..., None].expand(B, K, 2))
+        draw = torch.rand(B, K, generator=generator, device=device)  # before the rates: the sets' stream
+        drop = draw < _uniform(B, cfg.drop_probability, generator)[:, None]
         drop |= self._part_occlusion(B, generator)
         keep = visible & ~drop
         confidence = _uniform(B * K, cfg.confidence, generator).view(B, K) * keep
@@ -250,16 +273,23 @@ class SyntheticKeypoints:
 
     def _part_occlusion(self, B: int, generator: torch.Generator) -> Tensor:
         """``(B, K)`` bool: every keypoint of one limb (one side's arm or leg) occluded."""
-        limbs = self.limbs
-        mask = torch.zeros(B, len(self.names), dtype=torch.bool)
-        if not limbs:
-            return mask
-        occlude = torch.rand(B, generator=generator) < self.config.corruption.part_drop_probability
-        choice = torch.randint(len(limbs), (B,), generator=generator)
-        for index, limb in enumerate(limbs):
-            rows = occlude & (choice == index)
-            mask[rows.nonzero()[:, 0][:, None], torch.tensor(limb)] = True
-        return mask
+        device = generator.device
+        if not self.limbs:
+            return torch.zeros(B, len(self.names), dtype=torch.bool, device=device)
+        occlude = torch.rand(B, generator=generator, device=device) < self.config.corruption.part_drop_probability
+        choice = torch.randint(len(self.limbs), (B,), generator=generator, device=device)
+        members = torch.zeros(len(self.limbs), len(self.names), dtype=torch.bool, device=device)
+        for index, limb in enumerate(self.limbs):
+            members[index, limb] = True
+        return occlude[:, None] & members[choice]
+
+
+def _swap_order(pick: Tensor, swap: Tensor, K: int) -> Tensor:
+    r"""``(B, K)`` keypoint order exchanging the pair ``pick`` ``(B, 2)`` where ``swap`` ``(B,)``."""
+    order = torch.arange(K, device=pick.device).expand(len(pick), K).clone()
+    i, j = pick[:, :1], pick[:, 1:]
+    order.scatter_(1, i, torch.where(swap[:, None], j, i))
+    return order.scatter_(1, j, torch.where(swap[:, None], i, j))
 
 
 def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -294,7 +324,8 @@ def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor)
 def make_evaluation_set(
     generator: SyntheticKeypoints, size: int, seed: int, chunk: int = 1024
 ) -> SyntheticBatch:
-    """A fixed set: the same ``seed`` and configuration always give the identical set."""
+    """A fixed set: the same ``seed`` and configuration always give the identical set (on the CPU)."""
+    generator = generator.on("cpu")
     rng = torch.Generator().manual_seed(seed)
     parts = [generator.sample(min(chunk, size - start), rng) for start in range(0, size, chunk)]
     return SyntheticBatch.concatenate(parts)

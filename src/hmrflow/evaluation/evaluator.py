@@ -124,7 +124,7 @@ class Evaluator:
         self.joint_names = tuple(joint_names)
         self.pelvis = pelvis
         self.min_of_n = tuple(sorted(set(min_of_n)))
-        default = torch.arange(1, 20, dtype=torch.float64) / 20
+        default = torch.arange(1, 20, dtype=torch.float64, device="cpu") / 20  # figures add up on the CPU
         self.levels = default if levels is None else levels.detach().to("cpu", torch.float64)
         dropped = {pelvis} if isinstance(pelvis, int) else set()
         self.calibration_index = [k for k in range(len(self.joint_names)) if k not in dropped]
@@ -135,7 +135,7 @@ class Evaluator:
         self._errors: dict[str, list[Tensor]] = {
             key: [] for key in ("mode", "mode_pa", "samples", "samples_pa", "diversity", "nll")
         }
-        self._coverage = torch.zeros(len(self.levels), len(self.calibration_index), dtype=torch.float64)
+        self._coverage = torch.zeros(len(self.levels), len(self.calibration_index), dtype=torch.float64, device="cpu")
         self._coverage_count = 0
         self._num_samples: int | None = None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import roma
+import torch
 from torch import Tensor
 
 __all__ = ["Similarity", "similarity_procrustes", "align"]
@@ -62,9 +63,10 @@ def similarity_procrustes(
         The :class:`Similarity` with batch shape ``(...)`` minimising
         ``sum_i w_i |scale R source_i + t - target_i|^2``.
     """
-    rotation, translation, scale = roma.rigid_points_registration(
-        source, target, weights=weights, compute_scaling=True
-    )
+    with torch.device(source.device):  # roma makes its constants on the default device
+        rotation, translation, scale = roma.rigid_points_registration(
+            source, target, weights=weights, compute_scaling=True
+        )
     return Similarity(rotation=rotation, scale=scale, translation=translation)
 
 

@@ -78,11 +78,11 @@ class PoseSequence:
                 from hmrflow.data.pose_sources.amass import read_amass
 
                 return read_amass(path, dtype=dtype)
-            poses = torch.as_tensor(data["poses"], dtype=dtype)
-            betas = torch.as_tensor(data["betas"], dtype=dtype) if "betas" in data else None
+            poses = torch.as_tensor(data["poses"], dtype=dtype, device="cpu")  # files are read to the CPU
+            betas = torch.as_tensor(data["betas"], dtype=dtype, device="cpu") if "betas" in data else None
             return cls(
                 rotmats=rotvec_to_rotmat(poses.reshape(poses.shape[0], -1, 3)),
-                transl=torch.as_tensor(data["transl"], dtype=dtype),
+                transl=torch.as_tensor(data["transl"], dtype=dtype, device="cpu"),
                 fps=float(data["fps"]),
                 source=str(data["source"]) if "source" in data else str(path),
                 betas=betas,
