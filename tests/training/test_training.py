@@ -318,3 +318,27 @@ def test_a_missing_shipped_model_is_named_as_such(monkeypatch):
     monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", "no-such-model.pt")
     with pytest.raises(CheckpointError, match="the shipped model is not installed"):
         load_model()
+
+
+def test_batches_made_on_the_device_train_as_those_from_the_loader(config, tmp_path):
+    # data.generate_on=device: the loader yields step numbers and the batch is made after
+    # the transfer. On the CPU its random stream is the loader's: the runs are identical.
+    from hmrflow.training.train import train
+
+    def run(where: str) -> dict:
+        cfg = apply_overrides(config, ["trainer.accelerator=cpu", "trainer.devices=1", "data.val_size=16",
+                                       "trainer.val_every=2", "trainer.max_steps=4", f"data.generate_on={where}",
+                                       f"trainer.output_dir={tmp_path / where}"])  # fmt: skip
+        return torch.load(train(cfg, progress=False), weights_only=True)["state_dict"]
+
+    loader, device = run("loader"), run("device")
+    assert loader.keys() == device.keys()
+    for name in loader:
+        torch.testing.assert_close(device[name], loader[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("rule, factor", [("none", 1.0), ("sqrt", 2.0), ("linear", 4.0)])
+def test_the_learning_rate_follows_the_batch_as_configured(config, rule, factor):
+    cfg = apply_overrides(config, [f"optim.lr_scaling={rule}", "optim.reference_batch_size=4", "data.batch_size=16"])
+    optimizer = HMRModule(cfg).configure_optimizers()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr * factor)

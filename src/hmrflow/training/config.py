@@ -123,6 +123,13 @@ class DataConfig:
             or ``prohmr``); empty means the synthetic keypoint validation set for
             keypoint models and no validation for image models.
         augment: ProHMR's image augmentation, for sources with ``augment``.
+        generate_on: Where synthetic keypoint batches are made: ``"loader"`` in the data
+            loader (the CPU and its workers), ``"device"`` on the training device in the
+            main process (a GPU makes a batch of thousands in milliseconds, with no
+            transfer), ``"auto"`` the device when it is a GPU. Only batches wholly of
+            synthetic keypoints are made on the device.
+            Batch ``t`` stays a function of ``(seed, rank, t)`` on each kind of device
+            (the CPU's and a GPU's random streams differ).
     """
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -133,6 +140,7 @@ class DataConfig:
     sources: tuple[SourceConfig, ...] = ()
     val_sources: tuple[SourceConfig, ...] = ()
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    generate_on: Literal["auto", "loader", "device"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -159,11 +167,30 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW, as ProHMR."""
+    """AdamW, as ProHMR.
+
+    Attributes:
+        lr: Learning rate at ``reference_batch_size`` examples per step (all devices).
+        weight_decay: AdamW's decoupled weight decay.
+        grad_clip: Gradient-norm clip; 0 disables.
+        lr_scaling: How ``lr`` follows the batch: ``"none"``; ``"sqrt"`` (times
+            ``sqrt(B / reference_batch_size)``, the usual rule for Adam) or ``"linear"``
+            (times ``B / reference_batch_size``), B the examples per step over all devices.
+        reference_batch_size: The batch ``lr`` was tuned at (ProHMR's 64).
+        fused: On CUDA, the fused AdamW kernel (one launch for every parameter).
+    """
 
     lr: float = bounded(1e-4, above=0)
     weight_decay: float = bounded(1e-4, minimum=0)
-    grad_clip: float = bounded(0.0, minimum=0)  #: gradient-norm clip; 0 disables
+    grad_clip: float = bounded(0.0, minimum=0)
+    lr_scaling: Literal["none", "sqrt", "linear"] = "none"
+    reference_batch_size: int = bounded(64, minimum=1)
+    fused: bool = True
+
+    def scaled_lr(self, batch_size: int) -> float:
+        """The learning rate for ``batch_size`` examples per step (over all devices)."""
+        ratio = batch_size / self.reference_batch_size
+        return self.lr * {"none": 1.0, "sqrt": ratio**0.5, "linear": ratio}[self.lr_scaling]
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class TrainingStream(IterableDataset):
         mixture: Map-style sources of :class:`~hmrflow.data.prohmr_format.ProHMRSample`.
         rank: This process's rank; world_size: the number of processes.
         start_step: The first step to yield (a resumed run's global step).
+        device: Where the synthetic share is made (its random stream is that device's).
 
     With loader workers, worker ``w`` of ``W`` yields steps ``start + w, start + w + W, ...``
     and the loader returns them in order.
@@ -98,6 +99,7 @@ class TrainingStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         start_step: int = 0,
+        device: torch.device | str = "cpu",
     ):
         if synthetic_count > 0 and synthetic is None:
             raise ValueError("synthetic_count > 0 needs a synthetic generator")
@@ -111,12 +113,15 @@ class TrainingStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.start_step = start_step
+        self.device = torch.device(device)
+        if synthetic is not None:
+            self.synthetic = synthetic.on(self.device)
 
     def batch(self, step: int) -> TrainingBatch:
         """The batch of ``step`` for this rank."""
         parts = []
         if self.synthetic_count > 0:
-            rng = torch.Generator().manual_seed(step_seed(self.seed, self.rank, step))
+            rng = torch.Generator(device=self.device).manual_seed(step_seed(self.seed, self.rank, step))
             parts.append(TrainingBatch.from_synthetic(self.synthetic.sample(self.synthetic_count, rng)))
         count = self.batch_size - self.synthetic_count
         if count > 0:
@@ -153,6 +158,19 @@ class BatchList(Dataset):
     def __getitem__(self, index: int) -> SyntheticBatch:
         start = index * self.batch_size
         return self.data[start : start + self.batch_size]
+
+
+class Steps(IterableDataset):
+    """The step numbers ``start, start + 1, ...``: batches made after the transfer to the device."""
+
+    def __init__(self, start: int):
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        step = self.start
+        while True:
+            yield step
+            step += 1
 
 
 def _identity(batch: Any) -> Any:
@@ -231,6 +249,7 @@ class HMRDataModule(L.LightningDataModule):
         self.generator = SyntheticKeypoints(body, load_cmu_demo().rotmats, config.synthetic)
         self._val: SyntheticBatch | None = None
         self._mixture: MixedDataset | None = None
+        self._device_stream: TrainingStream | None = None
 
     # -- sources ----------------------------------------------------------------------------
 
@@ -298,7 +317,9 @@ class HMRDataModule(L.LightningDataModule):
             self._mixture = MixedDataset(datasets, [s.weight for s in sources], seed=self.seed)
         return self._mixture
 
-    def training_stream(self, rank: int = 0, world_size: int = 1, start_step: int = 0) -> TrainingStream:
+    def training_stream(
+        self, rank: int = 0, world_size: int = 1, start_step: int = 0, device: torch.device | str = "cpu"
+    ) -> TrainingStream:
         """The stream of training batches of process ``rank`` from ``start_step`` on."""
         count = self.synthetic_count()
         return TrainingStream(
@@ -310,7 +331,14 @@ class HMRDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world_size,
             start_step=start_step,
+            device=device,
         )
+
+    def generates_on_device(self, device: torch.device) -> bool:
+        """Whether training batches are made on ``device`` (``data.generate_on``)."""
+        if self.synthetic_count() != self.config.batch_size:
+            return False
+        return self.config.generate_on == "device" or (self.config.generate_on == "auto" and device.type == "cuda")
 
     # -- Lightning --------------------------------------------------------------------------
 
@@ -343,7 +371,11 @@ class HMRDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         if trainer is not None:  # a resumed run continues the stream at its global step
-            stream = self.training_stream(trainer.global_rank, trainer.world_size, trainer.global_step)
+            device = trainer.strategy.root_device
+            stream = self.training_stream(trainer.global_rank, trainer.world_size, trainer.global_step, device)
+            if self.generates_on_device(device):  # the loader only counts; on_after_batch_transfer makes
+                self._device_stream = stream
+                return DataLoader(Steps(trainer.global_step), batch_size=None)
         else:
             stream = self.training_stream()
         return DataLoader(
@@ -352,6 +384,11 @@ class HMRDataModule(L.LightningDataModule):
             num_workers=self.config.num_workers,
             persistent_workers=self.config.num_workers > 0,
         )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if isinstance(batch, (int, torch.Tensor)) and self._device_stream is not None:
+            return self._device_stream.batch(int(batch))  # a step number: made on the device
+        return batch
 
     def val_dataloader(self) -> DataLoader | list:
         if self.config.val_sources:

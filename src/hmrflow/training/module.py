@@ -150,6 +150,8 @@ class HMRModule(L.LightningModule):
             return batch.evidence
         if batch.images is None:
             raise ValueError("an image model needs batches with images (synthetic_images or prohmr sources)")
+        if batch.images.device.type == "cuda":  # the backbone's convolutions are faster in NHWC
+            return batch.images.contiguous(memory_format=torch.channels_last)
         return batch.images
 
     def initialize_flow(self, batch: AnyBatch) -> None:
@@ -168,6 +170,10 @@ class HMRModule(L.LightningModule):
             batch, context = batch[valid], context[valid]
         self.model.flow.initialize(rotmat_to_sixd(batch.rotmats).flatten(-2), context)
 
+    def on_fit_start(self) -> None:
+        if self.config.model.encoder.kind == "image" and self.device.type == "cuda":
+            self.model.encoder.to(memory_format=torch.channels_last)
+
     def setup(self, stage: str) -> None:
         # Before the distributed wrapper copies rank 0's weights to every rank.
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -181,7 +187,10 @@ class HMRModule(L.LightningModule):
         # depends on its own gradient, and each loss reaches only its own side.
         optim = self.config.optim
         trainable = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.AdamW(trainable, lr=optim.lr, weight_decay=optim.weight_decay)
+        world = self.trainer.world_size if self._trainer is not None else 1
+        lr = optim.scaled_lr(self.config.data.batch_size * world)
+        fused = optim.fused and all(p.device.type == "cuda" for p in trainable)
+        return torch.optim.AdamW(trainable, lr=lr, weight_decay=optim.weight_decay, fused=fused or None)
 
     def on_train_batch_start(self, batch: AnyBatch, batch_idx: int) -> None:
         for module in self._frozen:  # Lightning sets train mode after every validation
