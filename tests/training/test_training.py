@@ -320,7 +320,7 @@ def test_a_missing_shipped_model_is_named_as_such(monkeypatch):
         load_model()
 
 
-def test_batches_made_on_the_device_train_as_those_from_the_loader(config, tmp_path):
+def test_batches_made_on_the_device_train_as_those_from_the_loader(config, tmp_path, caplog):
     # data.generate_on=device: the loader yields step numbers and the batch is made after
     # the transfer. On the CPU its random stream is the loader's: the runs are identical.
     from hmrflow.training.train import train
@@ -331,8 +331,10 @@ def test_batches_made_on_the_device_train_as_those_from_the_loader(config, tmp_p
                                        f"trainer.output_dir={tmp_path / where}"])  # fmt: skip
         return torch.load(train(cfg, progress=False), weights_only=True)["state_dict"]
 
-    loader, device = run("loader"), run("device")
+    with caplog.at_level("INFO", logger="hmrflow.training.train"):
+        loader, device = run("loader"), run("device")
     assert loader.keys() == device.keys()
+    assert re.search(r"timed steps of 16 examples x 1 process\(es\): \d+ samples/s", caplog.text)
     for name in loader:
         torch.testing.assert_close(device[name], loader[name], rtol=0, atol=0, msg=name)
 

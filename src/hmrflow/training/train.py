@@ -14,6 +14,7 @@ accelerator settings.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
@@ -28,7 +29,7 @@ from hmrflow.training.config import ExperimentConfig, Precision
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
 
-__all__ = ["train", "build_trainer", "initialize_from"]
+__all__ = ["train", "build_trainer", "initialize_from", "Throughput"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,40 @@ def _logger(output_dir: Path):
     except ImportError:
         log.info("tensorboard is not installed: logging to CSV instead")
         return L.pytorch.loggers.CSVLogger(str(output_dir), name="logs")
+
+
+class Throughput(L.Callback):
+    """Training examples per second over all processes, data loading included.
+
+    Timed from one step's end to the next after ``warmup`` steps (intervals holding a
+    validation are left out); logged as ``train/samples_per_s`` and said once at the end.
+    """
+
+    def __init__(self, batch_size: int, warmup: int = 10):
+        self.batch_size, self.warmup = batch_size, warmup
+        self.steps, self.seconds = 0, 0.0
+        self._last: float | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: object) -> None:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)
+        now = time.perf_counter()
+        if self._last is not None and trainer.global_step > self.warmup:
+            self.steps, self.seconds = self.steps + 1, self.seconds + now - self._last
+            if trainer.global_step % trainer.log_every_n_steps == 0:
+                module.log("train/samples_per_s", self.rate(trainer.world_size), rank_zero_only=True)
+        self._last = now
+
+    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._last = None
+
+    def rate(self, world_size: int) -> float:
+        return self.steps * self.batch_size * world_size / max(self.seconds, 1e-9)
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.steps:
+            log.info("%d timed steps of %d examples x %d process(es): %.0f samples/s (after %d warm-up steps)",
+                     self.steps, self.batch_size, trainer.world_size, self.rate(trainer.world_size), self.warmup)
 
 
 def build_trainer(
@@ -91,7 +126,7 @@ def build_trainer(
         num_sanity_val_steps=None if validate else 0,
         gradient_clip_val=config.optim.grad_clip or None,
         logger=_logger(output_dir),
-        callbacks=[checkpoints, *callbacks],
+        callbacks=[checkpoints, Throughput(config.data.batch_size, warmup=min(10, t.max_steps // 2)), *callbacks],
         enable_progress_bar=progress,
         enable_model_summary=progress,
         default_root_dir=str(output_dir),
