@@ -61,3 +61,29 @@ def test_missing_keypoint_sets_are_named():
     body = BodyModel.from_name("anny_lowpoly")
     with pytest.raises(ValueError, match="hands"):
         SyntheticKeypoints(body, None, SyntheticConfig(evidence_sets=("coco", "hands")))
+
+
+def test_camera_roll_and_mirrored_labels_when_asked():
+    from dataclasses import replace
+
+    from hmrflow.body import BodyModel
+    from hmrflow.body.keypoints import flip_permutation
+    from hmrflow.data.synthetic import CameraConfig, CorruptionConfig, SyntheticConfig, SyntheticKeypoints
+
+    body = BodyModel.from_name("anny_lowpoly")
+    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
+                    swap_probability=0.0)  # fmt: skip
+    plain = SyntheticConfig(corruption=clean)
+    mirrored = replace(plain, corruption=replace(clean, mirror_probability=1.0))
+    a = SyntheticKeypoints(body, None, plain).sample(8, torch.Generator().manual_seed(0))
+    b = SyntheticKeypoints(body, None, mirrored).sample(8, torch.Generator().manual_seed(0))
+    flip = flip_permutation(SyntheticKeypoints(body, None, plain).names)
+    assert torch.equal(b.clean_2d, a.clean_2d)  # the labels stay true
+    visible = a.keypoints_2d[..., 2] > 0
+    assert torch.allclose(b.keypoints_2d[..., :2][visible[:, flip]], a.keypoints_2d[:, flip, :2][visible[:, flip]])
+    rolled = replace(plain, camera=replace(CameraConfig(), roll_deg=(30.0, 30.0)))
+    c = SyntheticKeypoints(body, None, rolled).sample(8, torch.Generator().manual_seed(0))
+    up = lambda batch: batch.keypoints_3d[:, 0] - batch.keypoints_3d[:, 15]  # noqa: E731  nose minus left ankle
+    angle = lambda v: torch.atan2(v[:, 0], -v[:, 1])  # noqa: E731  in the image, from "up"
+    turned = torch.rad2deg(angle(up(c)) - angle(up(a)))
+    assert torch.allclose((turned + 180) % 360 - 180, torch.full_like(turned, 30.0), atol=1.0)  # clockwise

@@ -52,6 +52,7 @@ class CameraConfig:
     image_size: tuple[int, int] = (1280, 960)  #: (W, H) px
     distance: tuple[float, float] = (3.0, 9.0)  #: pelvis depth, metres
     elevation_deg: tuple[float, float] = (-10.0, 35.0)  #: camera pitch, positive looks down
+    roll_deg: tuple[float, float] = (0.0, 0.0)  #: camera roll (a tilted photo); positive turns the picture clockwise
     focal_length: tuple[float, float] = (900.0, 2200.0)  #: px
     center_spread: float = 0.3  #: pelvis within this fraction of the image from its centre
 
@@ -64,6 +65,7 @@ class CorruptionConfig:
     drop_probability: tuple[float, float] = (0.0, 0.15)  #: per-example range of dropping points
     part_drop_probability: float = 0.1  #: chance of losing a whole limb (occlusion)
     swap_probability: float = 0.02  #: chance of a left/right swap of one pair
+    mirror_probability: float = 0.0  #: chance that every left/right label is swapped (a detector's mirror error)
     confidence: tuple[float, float] = (0.5, 1.0)  #: confidences of kept points
     box_scale: float = 1.2  #: box side over the visible keypoints' extent
 
@@ -133,6 +135,14 @@ class SyntheticBatch:
 def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) -> Tensor:
     low, high = bounds
     return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
+
+
+def roll_about_optical_axis(roll: Tensor) -> Tensor:
+    r"""Rotations ``(B, 3, 3)`` of the camera frame about its +Z axis by ``roll`` radians ``(B,)``."""
+    c, s = roll.cos(), roll.sin()
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    return torch.stack([torch.stack([c, -s, zero], -1), torch.stack([s, c, zero], -1),
+                        torch.stack([zero, zero, one], -1)], dim=-2)  # fmt: skip
 
 
 def camera_from_world(elevation: Tensor) -> Tensor:
@@ -214,7 +224,10 @@ class SyntheticKeypoints:
         betas = torch.randn(B, cfg.num_betas, generator=generator, device=device) * cfg.betas_std
         cam = cfg.camera
         elevation = torch.deg2rad(_uniform(B, cam.elevation_deg, generator))
-        rotmats = torch.cat([(camera_from_world(elevation) @ rotmats[:, 0])[:, None], rotmats[:, 1:]], 1)
+        view = camera_from_world(elevation)
+        if cam.roll_deg != (0.0, 0.0):  # drawn only when asked: the default sets keep their stream
+            view = roll_about_optical_axis(torch.deg2rad(_uniform(B, cam.roll_deg, generator))) @ view
+        rotmats = torch.cat([(view @ rotmats[:, 0])[:, None], rotmats[:, 1:]], 1)
         out = self.body(rotmats, betas, keypoints=cfg.evidence_sets, vertices=False)
         keypoints_3d = torch.cat([out.keypoints[name] for name in cfg.evidence_sets], dim=1)
 
@@ -262,6 +275,11 @@ class SyntheticKeypoints:
             pick = pairs[torch.randint(len(pairs), (B,), generator=generator, device=device)]
             swap = torch.rand(B, generator=generator, device=device) < cfg.swap_probability
             xy = xy.gather(1, _swap_order(pick, swap, K)[..., None].expand(B, K, 2))
+        if cfg.mirror_probability > 0:  # drawn only when asked: the default sets keep their stream
+            mirror = torch.rand(B, generator=generator, device=device) < cfg.mirror_probability
+            flip = torch.tensor(flip_permutation(self.names), device=device)
+            xy = torch.where(mirror[:, None, None], xy[:, flip], xy)
+            visible = torch.where(mirror[:, None], visible[:, flip], visible)
         draw = torch.rand(B, K, generator=generator, device=device)  # before the rates: the sets' stream
         drop = draw < _uniform(B, cfg.drop_probability, generator)[:, None]
         drop |= self._part_occlusion(B, generator)

@@ -41,6 +41,7 @@ declare_bounds(
     image_size=Bounds(minimum=1),
     distance=Bounds(above=0, ordered=True),
     elevation_deg=Bounds(minimum=-90, maximum=90, ordered=True),
+    roll_deg=Bounds(minimum=-180, maximum=180, ordered=True),
     focal_length=Bounds(above=0, ordered=True),
     center_spread=_PROBABILITY,
 )
@@ -50,6 +51,7 @@ declare_bounds(
     drop_probability=_PROBABILITY_RANGE,
     part_drop_probability=_PROBABILITY,
     swap_probability=_PROBABILITY,
+    mirror_probability=_PROBABILITY,
     confidence=_PROBABILITY_RANGE,
     box_scale=Bounds(above=0),
 )
