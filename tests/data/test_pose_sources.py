@@ -28,6 +28,7 @@ from hmrflow.data.pose_sources import (
     read_acclaim,
     read_amass,
     read_bvh,
+    read_pose_file,
     retarget,
     rules_from_map,
 )
@@ -427,8 +428,10 @@ def test_amass_reader(tmp_path: Path) -> None:
     assert torch.allclose(seq.rotmats[:, 1:22].reshape(-1, 3, 3), expected, atol=1e-6)
     assert torch.equal(seq.rotmats[:, 22:], torch.eye(3, dtype=F64).expand(T, 2, 3, 3))  # SMPL+H: fingers dropped
     assert torch.allclose(seq.transl, torch.tensor([1.0, 3.0, -2.0], dtype=F64).expand(T, 3))
-    via_sequence = PoseSequence.from_file(path, dtype=F64)
-    assert torch.equal(via_sequence.rotmats, seq.rotmats)
+    via_any = read_pose_file(path, dtype=F64)
+    assert torch.equal(via_any.rotmats, seq.rotmats)
+    with pytest.raises(ValueError, match="not a pose sequence file"):
+        PoseSequence.from_file(path)
 
 
 def test_pose_sequence_save_load_subsample(tmp_path: Path) -> None:

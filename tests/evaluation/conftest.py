@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from hmrflow.body import BodyModel
-from hmrflow.body.keypoints import BODY_25, EVAL_14, derive_keypoint_set
+from hmrflow.body.derived_keypoints import derive_keypoint_set
+from hmrflow.body.keypoints import BODY_25, EVAL_14
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticConfig, SyntheticKeypoints
 from hmrflow.geometry.rotations import rotmat_to_rotvec
 

@@ -4,7 +4,7 @@ The evaluated joints are the set's: the body model's 24 joints for synthetic set
 named keypoints such as the 14 evaluation joints (:data:`~hmrflow.body.keypoints.EVAL_14`)
 for ProHMR-format datasets. :class:`JointPredictor` gives the model's joints in that order:
 from a joint regressor the user supplies (e.g. Human3.6M's, as the published numbers use),
-or else derived from the body's own keypoint sets (:func:`~hmrflow.body.keypoints.derive_keypoint_set`);
+or else derived from the body's own keypoint sets (:func:`~hmrflow.body.derived_keypoints.derive_keypoint_set`);
 joints that cannot be derived are left out of every figure (and said so).
 
 Example:
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from hmrflow.body.derived_keypoints import derive_keypoint_set
 from hmrflow.body.joints import SMPL_JOINT_NAMES
-from hmrflow.body.keypoints import H36M_17, KeypointSet, derive_keypoint_set
+from hmrflow.body.keypoints import H36M_17, KeypointSet
 from hmrflow.body.model import BodyModel
 from hmrflow.evaluation.evaluator import DEFAULT_MIN_OF_N, EvaluationResult, Evaluator
 from hmrflow.evaluation.metrics import Pelvis

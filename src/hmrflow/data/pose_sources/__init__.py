@@ -1,7 +1,8 @@
 r"""Real pose sources retargeted onto the SMPL 24-joint tree.
 
 Readers: :func:`read_acclaim` (CMU ASF/AMC), :func:`read_bvh` (BVH, CMU-style and
-Mixamo-style names), :func:`read_amass` (AMASS / SMPL ``.npz``); all return a
+Mixamo-style names), :func:`read_amass` (AMASS / SMPL ``.npz``), :func:`read_pose_file`
+(either ``.npz``); all return a
 :class:`PoseSequence`. :func:`load_cmu_demo` gives the shipped CMU trial (688 frames,
 30 Hz; see ``assets/poses/ATTRIBUTION.md``).
 
@@ -17,7 +18,7 @@ from importlib import resources
 
 import torch
 
-from hmrflow.data.pose_sources.amass import read_amass, smpl_params_to_sequence
+from hmrflow.data.pose_sources.amass import read_amass, read_pose_file, smpl_params_to_sequence
 from hmrflow.data.pose_sources.asf_amc import CMU_ASF_JOINT_MAP, AcclaimMotion, AsfSkeleton, read_acclaim
 from hmrflow.data.pose_sources.bvh import CMU_BVH_JOINT_MAP, MIXAMO_JOINT_MAP, BvhMotion, read_bvh
 from hmrflow.data.pose_sources.retarget import (
@@ -50,6 +51,7 @@ __all__ = [
     "read_acclaim",
     "read_amass",
     "read_bvh",
+    "read_pose_file",
     "retarget",
     "retarget_to_sequence",
     "rules_from_map",

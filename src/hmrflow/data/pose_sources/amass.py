@@ -22,7 +22,7 @@ from torch import Tensor
 from hmrflow.data.pose_sources.sequence import PoseSequence
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 
-__all__ = ["Z_UP_TO_Y_UP", "read_amass", "smpl_params_to_sequence"]
+__all__ = ["Z_UP_TO_Y_UP", "read_amass", "read_pose_file", "smpl_params_to_sequence"]
 
 #: Rotation taking Z-up world coordinates to Y-up ones: (x, y, z) -> (x, z, -y).
 Z_UP_TO_Y_UP: tuple[tuple[float, float, float], ...] = ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0))
@@ -94,3 +94,10 @@ def read_amass(
     if fps is None:
         raise ValueError(f"{path}: no frame rate in the file; pass fps=")
     return smpl_params_to_sequence(poses, transl, fps, f"amass:{Path(path).name}", betas, up, rest_pelvis)
+
+
+def read_pose_file(path: str | Path, dtype: torch.dtype = torch.float32) -> PoseSequence:
+    r"""A pose ``.npz`` of either kind: one :meth:`PoseSequence.save` wrote, or AMASS/SMPL."""
+    with np.load(path, allow_pickle=False) as data:
+        own = "transl" in data and "fps" in data
+    return PoseSequence.from_file(path, dtype) if own else read_amass(path, dtype=dtype)

@@ -72,12 +72,15 @@ class PoseSequence:
 
     @classmethod
     def from_file(cls, path: str | Path, dtype: torch.dtype = torch.float32) -> PoseSequence:
-        r"""Read a file written by :meth:`save`, or an AMASS/SMPL ``.npz`` (see :func:`read_amass`)."""
-        with np.load(path, allow_pickle=False) as data:
-            if "transl" not in data or "fps" not in data:
-                from hmrflow.data.pose_sources.amass import read_amass
+        r"""Read a file written by :meth:`save` (any pose file: :func:`~hmrflow.data.pose_sources.read_pose_file`).
 
-                return read_amass(path, dtype=dtype)
+        Raises:
+            ValueError: The file lacks ``poses``, ``transl`` or ``fps``.
+        """
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in ("poses", "transl", "fps") if key not in data]
+            if missing:
+                raise ValueError(f"{path}: not a pose sequence file of hmrflow (no {', '.join(missing)})")
             poses = torch.as_tensor(data["poses"], dtype=dtype, device="cpu")  # files are read to the CPU
             betas = torch.as_tensor(data["betas"], dtype=dtype, device="cpu") if "betas" in data else None
             return cls(
