@@ -1,4 +1,4 @@
-"""``hmrflow eval``: evaluate a model on a named synthetic set or a ProHMR-format file."""
+"""``hmrflow eval``: evaluate a model on a named synthetic or real set, or a ProHMR-format file."""
 
 from __future__ import annotations
 
@@ -17,16 +17,21 @@ Evaluate a model: the error of its best guess (the mode), the best of N hypothes
 its uncertainty is calibrated.
 
 CHECKPOINT is a model file (`hmrflow train --export`), a training checkpoint, or
-`default` for the shipped model. --data is a named synthetic set or a ProHMR-format .npz
-file (Human3.6M protocol 2, 3DPW test; you supply it):
+`default` for the shipped model. --data is a named synthetic set, a named set of real
+people (shipped with hmrflow), or a ProHMR-format .npz file (Human3.6M protocol 2, 3DPW
+test; you supply it):
 
   hmrflow eval default --data synthetic-keypoints-v1
+  hmrflow eval default --data real-multiview-v1
   hmrflow eval runs/keypoints/model.pt --data synthetic-keypoints-occluded-v1 --samples 50
   hmrflow eval model.pt --data 3dpw_test.npz --regressor J_regressor_h36m.npy
   hmrflow eval image_model.pt --data h36m_val_p2.npz --images data/h36m/images
 
 Synthetic sets (generated with the model's own body model, identical for a given name):
 {sets}
+
+Real sets (keypoint models; each view of each person and frame is one example):
+{real}
 
 Output: a table here, and in --out: metrics.csv, per_joint.csv, min_of_n.csv,
 calibration.csv, results.json, and min_of_n.png, calibration.png, per_joint.png (plots
@@ -38,7 +43,9 @@ models crop the images of --images (reading images needs Pillow).
 Figures: MPJPE after aligning the pelvis, PA-MPJPE after a similarity Procrustes, in mm;
 min-of-N over N hypotheses that include the mode; NLL in nats; calibration error 0 is
 perfect (negative bias = over-confident). Synthetic sets are measured on the 24 body
-joints, ProHMR-format files on the 14 evaluation joints.
+joints, ProHMR-format files on the 14 evaluation joints, real sets on the 12 limb joints
+(shoulders, elbows, wrists, hips, knees, ankles; MPJPE after aligning the hips' midpoint),
+with the orientation of the torso (hips and shoulders) in degrees.
 """
 
 
@@ -46,6 +53,12 @@ def _set_lines() -> str:
     from hmrflow.evaluation.sets import SYNTHETIC_SETS
 
     return "\n".join(f"  {name:<34} {spec.description}" for name, spec in SYNTHETIC_SETS.items())
+
+
+def _real_lines() -> str:
+    from hmrflow.evaluation.sets import REAL_SETS
+
+    return "\n".join(f"  {name:<34} {text}" for name, text in REAL_SETS.items())
 
 
 def _counts(text: str) -> list[int]:
@@ -62,12 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="evaluate a model (errors, min-of-N, likelihood, calibration)",
-        description=HELP.format(sets=_set_lines()),
+        description=HELP.format(sets=_set_lines(), real=_real_lines()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("checkpoint", metavar="CHECKPOINT", help="model file, training checkpoint, or 'default'")
-    add("--data", required=True, metavar="NAME_OR_PATH", help="synthetic set name or ProHMR-format .npz")
+    add("--data", required=True, metavar="NAME_OR_PATH", help="synthetic or real set name, or ProHMR-format .npz")
     add("--samples", type=int, default=25, metavar="N", help="hypotheses per example, the mode included (25)")
     add("--min-of-n", type=_counts, default=None, metavar="N,N,...",
         help="min-of-N counts (default 1,5,10,25 up to --samples, and --samples)")  # fmt: skip
@@ -126,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ImportError as error:  # no Pillow
         raise InputError(str(error)) from None
+    result = _with_orientation(result, model, data, args)
     reference = reference_for(data.info.protocol)
     if reference is not None and predictor.missing:
         print(f"note: joints {list(predictor.missing)} undefined for this body model: the protocol "
@@ -148,10 +162,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_orientation(result: Any, model: Any, data: Any, args: argparse.Namespace) -> Any:
+    """``result`` with the torso orientation figures, on the real sets."""
+    from dataclasses import replace
+
+    from hmrflow.evaluation.sets import REAL_SETS
+
+    if args.data not in REAL_SETS:
+        return result
+    from hmrflow.evaluation.real_sets import orientation_figures
+
+    figures, _, _ = orientation_figures(model, data, args.batch_size)
+    return replace(result, figures={**result.figures, **figures})
+
+
 def _load_data(args: argparse.Namespace, model: Any) -> Any:
-    from hmrflow.evaluation.sets import SYNTHETIC_SETS, synthetic_set
+    from hmrflow.evaluation.sets import REAL_SETS, SYNTHETIC_SETS, real_set, synthetic_set
 
     kind = model.config.encoder.kind
+    if args.data in REAL_SETS:
+        if kind != "keypoints":
+            raise NotImplementedError(f"the real sets give keypoint evidence; this model takes {kind} evidence")
+        sets = model.body.keypoint_sets
+        return real_set(args.data, [n for key in model.config.encoder.keypoint_sets for n in sets[key].names])
     if args.data in SYNTHETIC_SETS:
         if kind != "keypoints":
             raise NotImplementedError(
@@ -159,8 +192,8 @@ def _load_data(args: argparse.Namespace, model: Any) -> Any:
             )
         return synthetic_set(args.data, model.body, model.config.encoder.keypoint_sets, size=args.size)
     if not args.data.endswith(".npz"):
-        known = ", ".join(SYNTHETIC_SETS)
-        raise KeyError(f"--data {args.data!r}: not a synthetic set ({known}) nor a .npz file")
+        synthetic, real = ", ".join(SYNTHETIC_SETS), ", ".join(REAL_SETS)
+        raise KeyError(f"--data {args.data!r}: not a synthetic set ({synthetic}), a real set ({real}) nor a .npz file")
     from hmrflow.data.prohmr_format import ProHMRFormatError
     from hmrflow.evaluation.prohmr_sets import open_prohmr_set
 

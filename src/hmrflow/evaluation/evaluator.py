@@ -54,10 +54,13 @@ DEFAULT_MIN_OF_N: tuple[int, ...] = (1, 5, 10, 25)
 
 
 def figure_unit(name: str) -> str:
-    """Unit of a figure by its name: ``"mm"``, ``"nats"`` or ``""`` (a fraction)."""
+    """Unit of a figure by its name: ``"mm"``, ``"nats"``, ``"deg"`` (``*_deg``) or ``""``
+    (a fraction: ``calibration*``, ``*_rate``)."""
     if name == "nll":
         return "nats"
-    if name.startswith("calibration"):
+    if name.endswith("_deg"):
+        return "deg"
+    if name.startswith("calibration") or name.endswith("_rate"):
         return ""
     return "mm"
 

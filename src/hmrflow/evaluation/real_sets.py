@@ -1,0 +1,187 @@
+r"""Real people as evaluation sets: ``real-multiview-v1`` seen one view at a time.
+
+Each view of each person and frame of :mod:`hmrflow.data.real_multiview` is one example
+(up to 2 x 100 x 4 = 800): the evidence is that view's detected keypoints (normalised in
+the square box 1.2 times their extent, as in training), the ground truth the triangulated
+joints moved into that view's camera frame. Examples are kept where the person was
+detected in the view and every evaluated joint was triangulated.
+
+Evaluated joints: the 12 limb joints :data:`~hmrflow.data.real_multiview.LIMB_JOINTS`
+(COCO shoulders, elbows, wrists, hips, knees, ankles): the detector finds them and the
+triangulation recovers them best, and the model's ``coco`` keypoints define them (the
+face and feet points are left out). MPJPE after aligning the midpoint of the hips;
+PA-MPJPE after a similarity Procrustes. No ground-truth pose: no NLL.
+
+Orientation (:func:`orientation_figures`): the torso frame of a skeleton -- up from the
+hips' midpoint to the shoulders' midpoint, left along the left-minus-right hip and shoulder
+vectors (made orthogonal to up), forward their cross product -- of the ground truth against
+
+* the mode's joints (``torso_orientation``: the body's facing, like for like), and
+* the mode's global orientation applied to the torso frame of the model's body at rest
+  (``root_orientation``: the root joint alone, blind to the spine's bend);
+
+angles in degrees (median and 90th percentile over examples), and the fraction of
+examples whose torso faces more than 90 degrees away (``torso_flip_rate``).
+
+Example:
+    >>> from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+    >>> data = real_multiview_set(EVIDENCE_NAMES)
+    >>> data.evidence.shape[1:], data.joints_3d.shape[1:], data.info.pelvis
+    (torch.Size([23, 3]), torch.Size([12, 3]), (6, 7))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
+from hmrflow.data.synthetic import keypoint_box, normalize_keypoints
+from hmrflow.evaluation.sets import EvaluationSet, SetInfo
+
+__all__ = ["BOX_SCALE", "orientation_figures", "real_multiview_set", "torso_frames", "view_examples"]
+
+#: Person box side over the keypoints' extent (the training data's).
+BOX_SCALE = 1.2
+_TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
+
+def view_examples(data: RealMultiview, joints: Sequence[str] = LIMB_JOINTS) -> np.ndarray:
+    r"""``(B, 3)`` the (person, frame, view) of every example: detected there, ``joints`` triangulated."""
+    index = [data.keypoint_names.index(n) for n in joints]
+    complete = data.joints_valid[..., index].all(-1)  # (P, F)
+    return np.argwhere(data.detected & complete[..., None])
+
+
+def _select(points: Tensor, names: Sequence[str], wanted: Sequence[str]) -> Tensor:
+    """``(B, K, 3)`` named points -> ``(B, len(wanted), 3)``, zeros where ``names`` lacks one."""
+    out = points.new_zeros(points.shape[0], len(wanted), points.shape[-1])
+    for k, name in enumerate(wanted):
+        if name in names:
+            out[:, k] = points[:, names.index(name)]
+    return out
+
+
+def real_multiview_set(
+    evidence_names: Sequence[str], data: RealMultiview | None = None, joints: Sequence[str] = LIMB_JOINTS
+) -> EvaluationSet:
+    r"""``real-multiview-v1`` as single-view examples (the module docstring says which).
+
+    Arguments:
+        evidence_names: The model's K_e evidence keypoint names, in its order (points the
+            set lacks get confidence 0).
+        data: The set (default: the shipped file).
+        joints: The evaluated joints (names of the set's keypoints; they must include both
+            hips, whose midpoint is the pelvis).
+
+    Returns:
+        An :class:`EvaluationSet` (CPU float32, fingerprint filled in): evidence
+        ``(B, K_e, 3)``, joints ``(B, len(joints), 3)`` metres in each view's camera frame.
+    """
+    data = RealMultiview.load() if data is None else data
+    examples = view_examples(data, joints)
+    person, frame, view = examples.T
+    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view].astype(np.float32))
+    centre, extent = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
+    evidence = normalize_keypoints(keypoints, centre, extent * BOX_SCALE)
+    evidence = _select(evidence, list(data.keypoint_names), evidence_names)
+    index = [data.keypoint_names.index(n) for n in joints]
+    target = data.camera_joints()[person, frame, view][:, index]
+    joints = tuple(joints)
+    info = SetInfo(
+        name=data.name,
+        description=f"real people: {len(examples)} single views of 2 people in 4 calibrated cameras, "
+        f"{len(joints)} triangulated joints",
+        joint_names=joints,
+        pelvis=(joints.index("left_hip"), joints.index("right_hip")),
+        details=_details(data, examples),
+    )
+    return EvaluationSet(info, evidence, torch.from_numpy(target.astype(np.float32))).with_fingerprint()
+
+
+def _details(data: RealMultiview, examples: np.ndarray) -> dict:
+    P, F, V = data.detected.shape
+    return {
+        "size": len(examples),
+        "file_fingerprint": data.fingerprint,
+        "source": data.source,
+        "detector": data.detector,
+        "people": {name: int((examples[:, 0] == p).sum()) for p, name in enumerate(data.person_names)},
+        "views": {name: int((examples[:, 2] == v).sum()) for v, name in enumerate(data.camera_names)},
+        "left_out": {"not_detected": int((~data.detected).sum()),
+                     "joints_not_triangulated": int(data.detected.sum()) - len(examples)},  # fmt: skip
+        "ground_truth": f"joints triangulated from the {V} views (robust DLT, threshold "
+        f"{data.threshold_px:g} px), moved into each view's camera frame",
+        "pelvis": "midpoint of the hips",
+        "reprojection_error_px": data.error_summary(),
+        "examples": "(person, frame, view) in order: person-major, then frame, then view",
+    }
+
+
+def torso_frames(points: Tensor, names: Sequence[str]) -> Tensor:
+    r"""Torso frames ``(..., 3, 3)`` (columns: left, up, forward) of joints ``(..., K, 3)``
+    named ``names`` (which include both shoulders and both hips)."""
+    left_shoulder, right_shoulder, left_hip, right_hip = (points[..., names.index(n), :] for n in _TORSO)
+    up = (left_shoulder + right_shoulder - left_hip - right_hip) / 2
+    up = up / torch.linalg.vector_norm(up, dim=-1, keepdim=True)
+    left = (left_shoulder - right_shoulder) + (left_hip - right_hip)
+    left = left - (left * up).sum(-1, keepdim=True) * up
+    left = left / torch.linalg.vector_norm(left, dim=-1, keepdim=True)
+    return torch.stack([left, up, torch.linalg.cross(left, up)], dim=-1)
+
+
+def rotation_angle_deg(first: Tensor, second: Tensor) -> Tensor:
+    r"""The angle ``(...)`` in degrees of ``first^T second`` for rotations ``(..., 3, 3)``."""
+    trace = (first * second).sum((-1, -2))
+    return torch.rad2deg(torch.acos(((trace - 1) / 2).clamp(-1.0, 1.0)))
+
+
+@torch.no_grad()
+def orientation_figures(
+    model: torch.nn.Module, data: EvaluationSet, batch_size: int = 128
+) -> tuple[dict[str, float], Tensor, Tensor]:
+    r"""The mode's orientation errors on ``data`` (a set from :func:`real_multiview_set`).
+
+    Arguments:
+        model: A keypoint :class:`~hmrflow.models.ProbabilisticHMR`, on the device to run on.
+        data: The set; its joints must include the shoulders and hips.
+        batch_size: Examples per forward pass.
+
+    Returns:
+        The figures (``torso_orientation_median_deg``, ``torso_orientation_p90_deg``,
+        ``torso_flip_rate``, ``root_orientation_median_deg``, ``root_orientation_p90_deg``),
+        and the per-example torso and root errors ``(B,)`` in degrees (CPU).
+    """
+    from hmrflow.evaluation.runner import JointPredictor
+
+    device = next(model.parameters()).device
+    model.eval()
+    names = list(data.info.joint_names)
+    predictor = JointPredictor(model.body, names, data.info.pelvis)
+    torso, root = [], []
+    for batch in data.batches(batch_size):
+        batch = batch.to(device)
+        out = model(batch.evidence)
+        rotmats = out.mode.rotmats  # (B, 1, J, 3, 3)
+        truth = torso_frames(batch.joints_3d, names)
+        predicted = torso_frames(predictor(rotmats, out.betas)[:, 0], list(predictor.names))
+        rest = torso_frames(predictor(_rest(rotmats), out.betas)[:, 0], list(predictor.names))
+        torso.append(rotation_angle_deg(truth, predicted).cpu())
+        root.append(rotation_angle_deg(truth, rotmats[:, 0, 0] @ rest).cpu())
+    torso_errors, root_errors = torch.cat(torso).double(), torch.cat(root).double()
+    figures = {
+        "torso_orientation_median_deg": torso_errors.median().item(),
+        "torso_orientation_p90_deg": torso_errors.quantile(0.9).item(),
+        "torso_flip_rate": (torso_errors > 90).double().mean().item(),
+        "root_orientation_median_deg": root_errors.median().item(),
+        "root_orientation_p90_deg": root_errors.quantile(0.9).item(),
+    }
+    return figures, torso_errors, root_errors
+
+
+def _rest(rotmats: Tensor) -> Tensor:
+    """Identity rotations shaped like ``rotmats`` ``(..., 3, 3)``."""
+    return torch.eye(3, dtype=rotmats.dtype, device=rotmats.device).expand(rotmats.shape).clone()
