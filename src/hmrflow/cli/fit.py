@@ -45,7 +45,9 @@ COCO files list images without people); 1 some inputs failed (each is reported, 
 are still fitted and written; the last line on stderr names them); 2 a usage error.
 
 `hmrflow fit --evaluate` instead prints the evaluation tables on synthetic sets with
-ground truth (regression vs learned-prior fitting vs baseline; multi-view 1/2/4 views).
+ground truth (regression vs learned-prior fitting vs baseline; multi-view 1/2/4 views);
+`--evaluate --data real-multiview-v1` the same on real people (detector keypoints in four
+calibrated views, triangulated ground truth; shipped with hmrflow).
 """
 
 MULTIVIEW_HELP = """\
@@ -83,8 +85,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--drop-hips", action="store_true", help="ignore the detector's hips")
     parser.add_argument("--no-render", action="store_true", help="write no renders")
     parser.add_argument("--evaluate", action="store_true", help="print the evaluation tables instead")
-    parser.add_argument("--size", type=int, default=256, help="--evaluate: people per single-view set")
-    parser.add_argument("--multiview-size", type=int, default=128, help="--evaluate: bodies per view count")
+    parser.add_argument("--data", default="synthetic", metavar="NAME",
+                        help="--evaluate: synthetic (the default) or real-multiview-v1")  # fmt: skip
+    parser.add_argument("--size", type=int, default=None,
+                        help="--evaluate: people per single-view set (synthetic 256, real: all)")  # fmt: skip
+    parser.add_argument("--multiview-size", type=int, default=None,
+                        help="--evaluate: bodies per view count (synthetic 128, real: all)")  # fmt: skip
     parser.set_defaults(func=run)
 
     multi = subparsers.add_parser(
@@ -130,8 +136,14 @@ def check_settings(args: argparse.Namespace) -> None:
     if getattr(args, "person", None) is not None and args.person < 0:
         raise InputError("--person must be >= 0")
     for flag in ("size", "multiview_size"):
-        if getattr(args, flag, 1) < 1:
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
             raise InputError(f"--{flag.replace('_', '-')} must be >= 1")
+    if getattr(args, "data", "synthetic") != "synthetic":
+        from hmrflow.evaluation.sets import REAL_SETS
+
+        if args.data not in REAL_SETS:
+            raise InputError(f"--data {args.data!r}: synthetic or one of {', '.join(REAL_SETS)}")
 
 
 # ---------------------------------------------------------------------------------- inputs
@@ -415,9 +427,17 @@ def render_fit(path: Path, image_path: Path | None, fit: Any, people: Any, model
 
 
 def _evaluate(model: Any, args: argparse.Namespace) -> int:
+    from hmrflow.evaluation.sets import REAL_SETS
     from hmrflow.fitting.evaluate import EvaluationConfig, evaluate_fitting, format_tables
 
-    config = EvaluationConfig(size=args.size, multiview_size=args.multiview_size, steps=args.steps or 30)
+    if args.data in REAL_SETS:
+        from hmrflow.fitting.evaluate_real import evaluate_real_fitting, format_real_tables
+
+        config = EvaluationConfig(steps=args.steps or 30)
+        tables = evaluate_real_fitting(model, config, size=args.size, multiview_size=args.multiview_size, progress=True)
+        print(format_real_tables(tables))
+        return 0
+    config = EvaluationConfig(size=args.size or 256, multiview_size=args.multiview_size or 128, steps=args.steps or 30)
     print(format_tables(evaluate_fitting(model, config, progress=True)))
     return 0
 

@@ -18,7 +18,10 @@ calibrated fitter (known cameras).
 Errors are over the 24 body joints, in mm: MPJPE after aligning the pelvis (joint 0)
 and PA-MPJPE after a similarity Procrustes. People are fitted ``chunk`` at a time as one
 L-BFGS problem (the fitters' default); the three fitters of a table see the same data
-and start from the same regression.
+and start from the same regression. The sets are made on the CPU (identical on every
+device); the fitting runs on the model's device.
+
+The same tables on real people (``real-multiview-v1``): :mod:`hmrflow.fitting.evaluate_real`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "synthesize_views",
     "evaluate_fitting",
     "format_tables",
+    "model_device",
 ]
 
 CONDITIONS = ("clean", "noisy", "30% missing")
@@ -176,6 +180,11 @@ def synthesize_views(generator: SyntheticKeypoints, size: int, num_views: int, s
     return ViewSet(out.joints, clean, cameras, image.expand(B, V, 2).clone())
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's parameters."""
+    return next(model.parameters()).device
+
+
 def _errors(joints: Tensor, target: Tensor, reprojection: Tensor | None = None) -> Errors:
     repro = math.nan if reprojection is None else float(reprojection.nanmean())
     return Errors(float(pa_mpjpe(joints, target).mean()), float(mpjpe(joints, target, pelvis=0).mean()), repro)
@@ -189,8 +198,9 @@ def evaluate_single_view(
     model: ProbabilisticHMR, config: EvaluationConfig, progress: Callable[[int], None] | None = None
 ) -> dict[str, dict[str, Errors]]:
     """Regression vs learned-prior fitting vs baseline under the three conditions."""
+    device = model_device(model)
     generator = SyntheticKeypoints(model.body, _real_poses())
-    data = make_evaluation_set(generator, config.size, config.seed)
+    data = make_evaluation_set(generator, config.size, config.seed)  # on the CPU
     rng = torch.Generator().manual_seed(config.seed + 1)
     box = _extent(data.clean_2d)
     fit_config = replace(config.fit, rules=StopRules(max_steps=config.steps))
@@ -199,18 +209,20 @@ def evaluate_single_view(
         noise = config.noise if condition == "noisy" else 0.0
         missing = config.missing if condition == "30% missing" else 0.0
         keypoints = corrupt(data.clean_2d, noise, missing, box, rng)
-        people = People.from_keypoints(keypoints, data.image_size, data.focal_length, fit_config.box_scale)
+        people = People.from_keypoints(
+            keypoints.to(device), data.image_size.to(device), data.focal_length.to(device), fit_config.box_scale
+        )
         joints: dict[str, list[Tensor]] = {m: [] for m in METHODS}
         repro: dict[str, list[Tensor]] = {m: [] for m in METHODS}
         for part in _chunks(len(people), config.chunk):
             batch = people[part]
             start = regress(model, batch)
             with torch.no_grad(), frozen(model):
-                joints["regression"].append(model.body(start.rotmats, start.betas, vertices=False).joints)
+                joints["regression"].append(model.body(start.rotmats, start.betas, vertices=False).joints.cpu())
             for method, fitter in (("learned prior", fit_keypoints), ("baseline", fit_baseline)):
                 fit = fitter(model, batch, fit_config, start=start)
-                joints[method].append(fit.joints)
-                repro[method].append(fit.reprojection_error)
+                joints[method].append(fit.joints.cpu())
+                repro[method].append(fit.reprojection_error.cpu())
             if progress:
                 progress(part.stop - part.start)
         table[condition] = {
@@ -224,7 +236,8 @@ def evaluate_multiview(
     model: ProbabilisticHMR, config: EvaluationConfig, progress: Callable[[int], None] | None = None
 ) -> dict[str, dict[int, Errors]]:
     """The multi-view fitters for each view count, on noisy keypoints."""
-    generator = SyntheticKeypoints(model.body, _real_poses())
+    device = model_device(model)
+    generator = SyntheticKeypoints(model.body, _real_poses()).on("cpu")  # the views are made on the CPU
     rules = StopRules(max_steps=config.steps)
     table: dict[str, dict[int, Errors]] = {m: {} for m in MULTIVIEW_METHODS}
     for V in config.views:
@@ -233,11 +246,11 @@ def evaluate_multiview(
         keypoints = corrupt(views.clean_2d, config.noise, 0.0, _extent(views.clean_2d), rng)
         results: dict[str, list[Tensor]] = {m: [] for m in MULTIVIEW_METHODS}
         for part in _chunks(config.multiview_size, config.chunk):
-            focal = views.cameras.focal_length
-            per_view = [
-                People.from_keypoints(keypoints[part, v], views.image_size[part, v], focal[part, v]) for v in range(V)
-            ]
-            cameras = Cameras(*(getattr(views.cameras, f.name)[part] for f in fields(Cameras)))
+            focal = views.cameras.focal_length.to(device)
+            sizes = views.image_size[part].to(device)
+            points = keypoints[part].to(device)
+            per_view = [People.from_keypoints(points[:, v], sizes[:, v], focal[part, v]) for v in range(V)]
+            cameras = Cameras(*(getattr(views.cameras, f.name)[part].to(device) for f in fields(Cameras)))
             for method in MULTIVIEW_METHODS:
                 mv_config = MultiViewConfig(rules=rules, reprojection=method != MULTIVIEW_METHODS[0])
                 if method == "calibrated":
@@ -245,7 +258,7 @@ def evaluate_multiview(
                 else:
                     fit = fit_multiview(model, per_view, mv_config)
                 with torch.no_grad():
-                    results[method].append(model.body(fit.consensus, fit.betas, vertices=False).joints)
+                    results[method].append(model.body(fit.consensus, fit.betas, vertices=False).joints.cpu())
             if progress:
                 progress(part.stop - part.start)
         # Uncalibrated bodies are in view 0's camera frame, calibrated ones in the world.
