@@ -251,7 +251,7 @@ def _families() -> tuple[Family, ...]:
             mode="cycle", arms=("keys", "keys", "keys", "front", "phone"), mirror=False, noise_deg=3.0,
             scale=(0.7, 1.3)),
         Family("run", "a running cycle at a phase and speed", _cycle(
-            _RUN, l_arm_abd=(10.0, 20.0), l_arm_rot=(-30.0, -10.0), l_forearm_pron=(30.0, 60.0),
+            _RUN, l_arm_abd=(12.0, 22.0), l_arm_rot=(-15.0, 5.0), l_forearm_pron=(30.0, 60.0),
             l_finger_flex=(40.0, 70.0), spine_flex=(5.0, 15.0), neck_flex=(-10.0, 5.0)),
             mode="cycle", mirror=False, noise_deg=3.0, scale=(0.75, 1.25)),
         Family("sit_chair", "sitting on a chair: upright, slouched, leaning forward, legs crossed",
@@ -754,6 +754,7 @@ def sample_families(
     dtype: torch.dtype = torch.float32,
     candidates: int = 4,
     tolerance: float = 0.03,
+    heading: bool = True,
 ) -> FamilySample:
     r"""Draw ``n`` coordinated poses from the pose families, intersection-free.
 
@@ -766,6 +767,8 @@ def sample_families(
         candidates: Draws per pose; the first free of self-intersection is kept.
         tolerance: Allowed capsule penetration in metres
             (:func:`~hmrflow.data.self_contact.self_intersections`).
+        heading: Turn each body to a random heading about the vertical (False: every body
+            faces +Z, for figures; the random draws are the same).
 
     Returns:
         :class:`FamilySample`; the rotations lie within the "rom" limits.
@@ -780,7 +783,7 @@ def sample_families(
     for index, name in enumerate(names):
         drawn = _family_angles(FAMILIES[name], m, generator, dtype)
         angles = torch.where((per_draw == index)[:, None], drawn, angles)
-    yaw = (2.0 * torch.rand(m, generator=generator, dtype=dtype, device=device) - 1.0) * math.pi
+    yaw = (2.0 * torch.rand(m, generator=generator, dtype=dtype, device=device) - 1.0) * math.pi * float(heading)
     limits = joint_limits("rom")
     rotmats = clamp_to_limits(_heading(anatomical_to_rotmats(angles), yaw), limits)
     bad = self_intersections(rotmats, tolerance=tolerance).view(candidates, n)
