@@ -259,6 +259,32 @@ SYNTHETIC_SETS: dict[str, SyntheticSetSpec] = {
 }
 
 
+def _v1_families(families: dict[str, float]) -> dict[str, Any]:
+    """The v1 configuration with every pose from the pose families (the "rom" limits)."""
+    poses = {**_V1_BASE["poses"], "limits": "rom", "clamp_real": False, "family_fraction": 1.0, "families": families}
+    return {**_V1_BASE, "poses": poses}
+
+
+#: Held-out pose families (:mod:`hmrflow.data.pose_families`), v1 corruption, no CMU frames;
+#: seeds 20220.. are used by no training stream or validation set.
+_FAMILY_SETS: tuple[tuple[str, str, dict[str, float], int], ...] = (
+    ("crouch", "squatting and deep crouching (heels down or on the toes)", {"crouch": 1.0}, 20220),
+    ("kneel", "kneeling on one or both knees, sitting on the heels, on all fours", {"kneel": 1.0}, 20221),
+    ("sit", "sitting on a chair, on the floor, cross-legged", {"sit": 1.0}, 20222),
+    ("lie", "lying on the back, face down, on one side", {"lie": 1.0}, 20223),
+    ("stand", "standing with everyday arm gestures (the reference for the family sets)", {"stand": 1.0}, 20224),
+)
+SYNTHETIC_SETS.update(
+    {
+        f"synthetic-keypoints-{name}-v1": SyntheticSetSpec(
+            f"synthetic-keypoints-{name}-v1", f"pose family: {description}", _v1_families(families),
+            seed=seed, real_poses=False,
+        )
+        for name, description, families, seed in _FAMILY_SETS
+    }
+)
+
+
 def synthetic_set(
     name: str,
     body: BodyModel,
