@@ -14,6 +14,13 @@ in the evidence order (COCO-17 + 6 foot points), projected with the person's foc
 and the image centre as principal point. The flow's additive coupling makes
 ``-log p(pose | evidence) = |z|^2 / 2 + const``, so ``|z|^2`` is the learned prior.
 
+Speed: a fit evaluates this energy hundreds of times with the model and the people fixed,
+so by default (``FitConfig.lean_energy``) everything that depends on them alone is
+computed once per fit (:mod:`hmrflow.fitting.lean_energy`: the flow folded for the
+contexts, the keypoints without vertices, the detections' weights); the plain path
+(:func:`decode_rotmats`, :func:`project_keypoints`, :func:`~hmrflow.fitting.robust.reprojection_energy`)
+stays as the reference, equal to float rounding (:func:`learned_prior_energy` gives both).
+
 Focal length of real photos: unknown, so :func:`default_focal_length` takes the image
 diagonal ``sqrt(W^2 + H^2)`` px (a 53 degree diagonal field of view, CLIFF's choice);
 it also sits in the middle of the synthetic training cameras (900-2200 px for
@@ -43,6 +50,7 @@ from torch import Tensor
 
 from hmrflow.data.synthetic import keypoint_box, normalize_keypoints
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
+from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.robust import reprojection_energy, reprojection_error
 from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection, sixd_to_rotmat
 from hmrflow.models import ProbabilisticHMR
@@ -60,6 +68,10 @@ __all__ = [
     "decode_rotmats",
     "project_keypoints",
     "evidence_sets",
+    "keypoint_projection",
+    "keypoint_data_term",
+    "latent_pose",
+    "learned_prior_energy",
 ]
 
 #: Names of the detector hips in the evidence order (see ``FitConfig.drop_hips``).
@@ -85,6 +97,11 @@ class FitConfig:
             where an evaluation costs about the same for 1 or 64 people). Off: every
             person gets its own L-BFGS run, so a result does not depend on the batch it
             came in (and converges a little faster per step), at B times the cost.
+        lean_energy: Evaluate the energy with everything that does not change during a
+            fit computed once (:mod:`hmrflow.fitting.lean_energy`: the flow folded for
+            the contexts, the body's keypoints without vertices); off: the plain path
+            (the flow's decode, the body model, the projection), the reference. The two
+            agree to float rounding; the lean one is about 3x faster on CPU.
     """
 
     rules: StopRules = field(default_factory=StopRules)
@@ -95,6 +112,7 @@ class FitConfig:
     optimize_betas: bool = True
     box_scale: float = 1.2
     joint_batch: bool = True
+    lean_energy: bool = True
 
 
 def default_focal_length(image_size: Tensor) -> Tensor:
@@ -306,6 +324,67 @@ def data_weights(model: ProbabilisticHMR, people: People, config: FitConfig) -> 
     return torch.cat([keypoints[..., :2], keypoints[..., 2:] * ~hips[:, None]], dim=-1)
 
 
+def keypoint_projection(
+    model: ProbabilisticHMR, people: People, lean: bool = True
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    r"""``(rotmats (B, J, 3, 3), betas (B, S), translation (B, 3)) -> (B, K, 2)`` px.
+
+    The model keypoints (evidence order) projected into each person's image.
+    ``lean``: the body's arrays folded once (:class:`~hmrflow.fitting.lean_energy.KeypointProjector`);
+    else :func:`project_keypoints` (the reference; equal to float rounding).
+    """
+    if lean:
+        return KeypointProjector(model.body, evidence_sets(model), people.focal_length, people.principal_point)
+    return lambda rotmats, betas, translation: project_keypoints(
+        model, rotmats, betas, translation, people.focal_length, people.principal_point
+    )
+
+
+def keypoint_data_term(
+    model: ProbabilisticHMR, people: People, config: FitConfig, lean: bool = True
+) -> Callable[[Tensor], Tensor]:
+    r"""The data term, ``(B, K, 2)`` projected px -> ``(B,)`` (hips dropped if asked).
+
+    ``lean``: the weights prepared once (:class:`~hmrflow.fitting.lean_energy.KeypointTerm`);
+    else :func:`~hmrflow.fitting.robust.reprojection_energy` (the reference).
+    """
+    targets = data_weights(model, people, config)
+    if lean:
+        return KeypointTerm(targets, people.image_size, config.sigma)
+    return lambda projected: reprojection_energy(projected, targets, people.image_size, config.sigma)
+
+
+def latent_pose(model: ProbabilisticHMR, context: Tensor, lean: bool = True) -> Callable[[Tensor], Tensor]:
+    r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``; call inside :func:`frozen`.
+
+    ``lean``: the flow folded once for these contexts (:class:`~hmrflow.fitting.lean_energy.FrozenDecoder`,
+    additive coupling); else :func:`decode_rotmats` (the reference; equal to float rounding).
+    """
+    if lean and FrozenDecoder.supports(model.flow):
+        decoder = FrozenDecoder(model.flow, context)
+        return lambda z: rotmats_from_sixd(decoder(z))
+    return lambda z: decode_rotmats(model, z, context)
+
+
+def learned_prior_energy(
+    model: ProbabilisticHMR, people: People, config: FitConfig, start: Start, lean: bool = True
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    r"""The energy of the module docstring per person: ``(z (B, D), betas (B, S), translation (B, 3)) -> (B,)``.
+
+    Call it inside :func:`frozen`. ``lean`` as in :func:`latent_pose` and :func:`keypoint_projection`.
+    """
+    pose = latent_pose(model, start.context, lean)
+    project = keypoint_projection(model, people, lean)
+    data = keypoint_data_term(model, people, config, lean)
+    pose_weight, shape_weight = config.pose_prior_weight**2, config.shape_prior_weight**2
+
+    def energy(z: Tensor, betas: Tensor, translation: Tensor) -> Tensor:
+        prior = pose_weight * z.square().sum(-1) + shape_weight * betas.square().sum(-1)
+        return data(project(pose(z), betas, translation)) + prior
+
+    return energy
+
+
 def fit_bodies(
     model: ProbabilisticHMR,
     people: People,
@@ -329,13 +408,14 @@ def fit_bodies(
     betas = start.betas.detach().clone().requires_grad_(config.optimize_betas)
     translation = start.translation.detach().clone().requires_grad_(True)
     shape_weight = config.shape_prior_weight**2
+    projection = keypoint_projection(model, people, config.lean_energy)
+    data = keypoint_data_term(model, people, config, config.lean_energy)
 
     def project() -> Tensor:
-        return project_keypoints(model, pose(), betas, translation, people.focal_length, people.principal_point)
+        return projection(pose(), betas, translation)
 
     def energy() -> Tensor:
-        data = reprojection_energy(project(), targets, people.image_size, config.sigma)
-        return (data + pose_prior() + shape_weight * betas.square().sum(-1)).sum()
+        return (data(project()) + pose_prior() + shape_weight * betas.square().sum(-1)).sum()
 
     variables = pose_variables + [translation] + ([betas] if config.optimize_betas else [])
     with frozen(model):
@@ -377,11 +457,9 @@ def fit_keypoints(
 
     def fit_group(people: People, start: Start) -> BodyFit:
         z = start.context.new_zeros(len(people), model.flow.config.features).requires_grad_(True)
-
-        def pose() -> Tensor:
-            return decode_rotmats(model, z, start.context)
-
-        fit = fit_bodies(model, people, config, start, [z], pose, lambda: weight * z.square().sum(-1))
+        with frozen(model):
+            decode = latent_pose(model, start.context, config.lean_energy)
+        fit = fit_bodies(model, people, config, start, [z], lambda: decode(z), lambda: weight * z.square().sum(-1))
         return replace(fit, z=z.detach())
 
     return fit_each(fit_group, people, start, config.joint_batch)

@@ -1,0 +1,332 @@
+r"""The learned-prior energy without the work that does not change between evaluations.
+
+Fitting evaluates one energy hundreds of times with the model frozen and the contexts
+fixed, so everything that depends on the weights and the contexts alone is computed
+once per fit (DESIGN.md 8 states the energy; this module only evaluates it faster):
+
+* :class:`FrozenDecoder` -- the flow's decoding ``z -> x`` with, per layer, the LU
+  inverse (two triangular solves), the ActNorm inverse, the coupling's feature
+  selection and scatter, the context part of the first Linear (once per context, the
+  flow's own fast path does it once per *call*), the eval-mode BatchNorms and the
+  biases folded into a few dense matrices: per layer ``h = z F + h_c``, the residual
+  blocks as ``relu(h s + t)`` and two matrix products, and ``z' = z A + h T + b``.
+  Constants are folded in float64 and stored in the flow's dtype, so the result equals
+  :meth:`~hmrflow.flows.ConditionalGlow.decode` to float rounding.
+* :class:`KeypointProjector` -- the body's keypoints, projected, without vertices: every
+  keypoint is a fixed combination of skinned vertices and joints, so it is
+  ``sum_j [R_j | p_j] [m_kj(betas, pose) - g_kj rest_j(betas); g'_kj]`` over the world
+  transforms ``[R_j | p_j]`` of forward kinematics, with ``m``, ``g``, ``g'`` folded once
+  from the skinning weights, the template and the blend shapes restricted to the vertices
+  the keypoints use (one matrix product per evaluation instead of skinning them).
+* :class:`KeypointTerm` -- the robust reprojection term with the detections' weights
+  (confidence, image scale, Geman-McClure scale, missing points) prepared once.
+
+Both are tested against the plain path (value and gradient) in
+``tests/fitting/test_lean_energy.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from hmrflow.body import BodyModel
+from hmrflow.flows import ConditionalGlow
+from hmrflow.flows.layers import ActNorm, AdditiveCoupling, LULinear
+from hmrflow.flows.nets import ResidualBlock, ResidualNet
+
+__all__ = ["FrozenDecoder", "KeypointProjector", "KeypointTerm", "rotmats_from_sixd"]
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One residual block, eval mode, folded; H hidden features.
+
+    ``t = relu(h * scale + shift)``, ``t = relu(t @ weight0 + bias0)``, ``h = h + t @ weight1``
+    (the last bias is carried by the caller). ``scale``, ``shift``, ``bias0``: ``(H,)``;
+    ``weight0``, ``weight1``: ``(H, H)``, laid out for ``t @ W``.
+    """
+
+    scale: Tensor
+    shift: Tensor
+    weight0: Tensor
+    bias0: Tensor
+    weight1: Tensor
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One decoding step (coupling inverse, LU inverse, ActNorm inverse), folded.
+
+    ``h = z @ first + hidden``; blocks; ``z' = z @ linear + h @ trunk + bias``.
+    ``first (D, H)``, ``hidden (B, H)`` (the context part, one row per person),
+    ``linear (D, D)``, ``trunk (H, D)``, ``bias (D,)``.
+    """
+
+    first: Tensor
+    hidden: Tensor
+    blocks: tuple[_Block, ...]
+    linear: Tensor
+    trunk: Tensor
+    bias: Tensor
+
+
+def _batch_norm_affine(norm: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+    """Eval-mode BatchNorm as ``x * scale + shift``, both ``(H,)`` float64."""
+    mean, var = norm.running_mean, norm.running_var
+    if mean is None or var is None:
+        raise ValueError("a BatchNorm without running statistics cannot be folded")
+    scale = torch.rsqrt(var.double() + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight.double()
+    shift = -mean.double() * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias.double()
+    return scale, shift
+
+
+def _fold_block(block: ResidualBlock, offset: Tensor) -> tuple[_Block, Tensor]:
+    """Fold a residual block applied to ``h + offset``; returns it and the new offset ``(H,)``."""
+    scale0, shift0 = _batch_norm_affine(block.batch_norm_layers[0])
+    scale1, shift1 = _batch_norm_affine(block.batch_norm_layers[1])
+    linear0, linear1 = block.linear_layers
+    weight0 = linear0.weight.double() * scale1[:, None]
+    bias0 = linear0.bias.double() * scale1 + shift1
+    folded = _Block(scale0, offset * scale0 + shift0, weight0.T, bias0, linear1.weight.double().T)
+    return folded, offset + linear1.bias.double()
+
+
+def _affine_inverse(actnorm: ActNorm, lu: LULinear) -> tuple[Tensor, Tensor]:
+    """LU inverse then ActNorm inverse as ``z @ A.T + c``: ``A (D, D)``, ``c (D,)`` float64."""
+    lower, upper = (m.double() for m in lu.lower_upper())
+    eye = torch.eye(lu.features, dtype=torch.float64, device=lower.device)
+    inverse = torch.linalg.solve_triangular(lower, eye, upper=False, unitriangular=True)
+    inverse = torch.linalg.solve_triangular(upper, inverse, upper=True)
+    factor = torch.exp(-actnorm.log_scale.double())
+    matrix = factor[:, None] * inverse
+    bias = -(inverse @ lu.bias.double() + actnorm.shift.double()) * factor
+    return matrix, bias
+
+
+def _fold_step(actnorm: ActNorm, lu: LULinear, coupling: AdditiveCoupling, context: Tensor) -> _Step:
+    """Fold one step for contexts ``(B, C)``; tensors float64."""
+    net: ResidualNet = coupling.transform_net
+    identity, transform = coupling.identity_features, coupling.transform_features
+    n, D = identity.numel(), identity.numel() + transform.numel()
+    weight = net.initial_layer.weight.double()
+    first = weight.new_zeros(D, weight.shape[0])
+    first[identity] = weight[:, :n].T
+    hidden = context.double() @ weight[:, n:].T + net.initial_layer.bias.double()
+    offset = weight.new_zeros(weight.shape[0])
+    blocks = []
+    for block in net.blocks:
+        folded, offset = _fold_block(block, offset)
+        blocks.append(folded)
+    matrix, bias = _affine_inverse(actnorm, lu)
+    final = net.final_layer
+    moved = matrix[:, transform]  # (D, |T|): where the coupling's shift lands after A
+    trunk = -(moved @ final.weight.double()).T
+    bias = bias - moved @ (final.weight.double() @ offset + final.bias.double())
+    return _Step(first, hidden, tuple(blocks), matrix.T, trunk, bias)
+
+
+def _cast(value: object, dtype: torch.dtype) -> object:
+    """Every float64 tensor of a folded dataclass (or tuple) cast to ``dtype``, contiguous."""
+    if isinstance(value, Tensor):
+        return value.to(dtype).contiguous()
+    if isinstance(value, tuple):
+        return tuple(_cast(v, dtype) for v in value)
+    return type(value)(**{k: _cast(v, dtype) for k, v in vars(value).items()})
+
+
+class FrozenDecoder:
+    r"""The flow's decoding ``z (B, D) -> x (B, D)`` for fixed contexts, weights folded.
+
+    Equal to ``flow.decode(z[:, None], context).x[:, 0]`` of a flow in eval mode, to
+    float rounding. Additive coupling only (:meth:`supports`); the weights are read once,
+    so build a new decoder when the weights or the contexts change.
+
+    Arguments:
+        flow: An eval-mode :class:`~hmrflow.flows.ConditionalGlow` with additive coupling.
+        context: ``(B, C)``.
+    """
+
+    def __init__(self, flow: ConditionalGlow, context: Tensor):
+        if not self.supports(flow):
+            raise ValueError("FrozenDecoder needs an eval-mode flow with additive coupling")
+        dtype = context.dtype
+        with torch.no_grad():
+            steps = [_fold_step(a, lu, c, context) for a, lu, c in reversed(flow.steps())]  # type: ignore[arg-type]
+            self.steps: list[_Step] = [_cast(step, dtype) for step in steps]  # type: ignore[misc]
+            scale = flow.context_scale
+            self.scale = None if scale is None else torch.exp(scale.log_scale(context)).contiguous()  # (B, D)
+
+    @staticmethod
+    def supports(flow: ConditionalGlow) -> bool:
+        """Whether ``flow`` can be folded (eval mode, additive coupling)."""
+        steps = flow.steps()
+        return not flow.training and all(isinstance(c, AdditiveCoupling) for _, _, c in steps)
+
+    def __call__(self, z: Tensor) -> Tensor:
+        r"""``z (B, D)`` -> ``x (B, D)``."""
+        if self.scale is not None:
+            z = z * self.scale
+        for step in self.steps:
+            h = torch.addmm(step.hidden, z, step.first)
+            for block in step.blocks:
+                t = torch.addcmul(block.shift, h, block.scale).relu_()
+                t = torch.addmm(block.bias0, t, block.weight0).relu_()
+                h = torch.addmm(h, t, block.weight1)
+            z = torch.addmm(torch.addmm(step.bias, z, step.linear), h, step.trunk)
+        return z
+
+
+def rotmats_from_sixd(x: Tensor) -> Tensor:
+    r"""``(..., J * 6)`` 6D (first two columns) -> ``(..., J, 3, 3)`` by Gram-Schmidt.
+
+    :func:`~hmrflow.geometry.sixd_to_rotmat` of ``x.unflatten(-1, (-1, 6))`` in fewer
+    operations (to float rounding).
+    """
+    x = x.unflatten(-1, (-1, 2, 3))
+    first, second = x[..., 0, :], x[..., 1, :]
+    first = first / torch.linalg.vector_norm(first, dim=-1, keepdim=True)
+    second = torch.addcmul(second, first, (first * second).sum(-1, keepdim=True), value=-1)
+    second = second / torch.linalg.vector_norm(second, dim=-1, keepdim=True)
+    return torch.stack((first, second, torch.linalg.cross(first, second, dim=-1)), dim=-1)
+
+
+def _tree_levels(parents: tuple[int, ...]) -> list[list[int]]:
+    """Joints grouped by depth in the tree (root level first)."""
+    depth: list[int] = []
+    for parent in parents:
+        depth.append(0 if parent < 0 else depth[parent] + 1)
+    return [[j for j, d in enumerate(depth) if d == level] for level in range(max(depth) + 1)]
+
+
+class KeypointProjector:
+    r"""A body model's keypoints (some sets, concatenated), posed and projected.
+
+    Equal to :func:`~hmrflow.fitting.keypoint_fit.project_keypoints` to float rounding.
+    The body's arrays are read once: build a new projector when the body model changes.
+
+    Arguments:
+        body: The :class:`~hmrflow.body.BodyModel`.
+        sets: Names of its keypoint sets, concatenated in this order (K points in all).
+        focal_length: ``(B,)`` px; principal_point: ``(B, 2)`` px.
+    """
+
+    def __init__(self, body: BodyModel, sets: tuple[str, ...], focal_length: Tensor, principal_point: Tensor):
+        dtype = body.template.dtype
+        self.num_joints = J = body.num_joints
+        self.focal_length = focal_length[:, None, None]
+        self.principal_point = principal_point[:, None]
+        with torch.no_grad():
+            self._fold_rest_joints(body)
+            self._fold_keypoints(body, sets)
+            relative = torch.eye(J, dtype=torch.float64)
+            for j, parent in enumerate(body.parents):
+                if parent >= 0:
+                    relative[j, parent] = -1.0
+            self.relative = relative.to(body.template)  # (J, J): rest offsets from the parents
+        self.bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype, device=body.template.device)
+        levels = _tree_levels(body.parents)
+        order = [j for level in levels for j in level]
+        device = body.template.device
+        self.order = None if order == list(range(J)) else torch.tensor(order, device=device)
+        self.inverse_order = None if self.order is None else torch.argsort(self.order)
+        position = {j: i for level in levels for i, j in enumerate(level)}
+        self.levels = [(len(level), torch.tensor([position[body.parents[j]] for j in level], device=device))
+                       for level in levels[1:]]  # fmt: skip
+        self.root_size = len(levels[0])
+
+    def _fold_rest_joints(self, body: BodyModel) -> None:
+        """Rest joints as ``rest4 = base + betas @ shape``, ``(B, J, 4)`` (4th coordinate 0)."""
+        J, N, S = body.num_joints, body.num_vertices, body.num_betas
+        regressor = body.joint_regressor.double()
+        base = regressor @ body.template.double()  # (J, 3)
+        shape = (regressor @ body.shapedirs.double().reshape(N, 3 * S)).view(J, 3, S)
+        self.rest_base = torch.cat([base, base.new_zeros(J, 1)], -1).reshape(-1).to(body.template)
+        shape4 = torch.cat([shape, shape.new_zeros(J, 1, S)], 1)  # (J, 4, S)
+        self.rest_shape = shape4.permute(2, 0, 1).reshape(S, 4 * J).to(body.template)
+
+    def _fold_keypoints(self, body: BodyModel, sets: tuple[str, ...]) -> None:
+        """``m`` (base, shape and pose parts), ``g`` and ``g'`` of the module docstring."""
+        keypoint_sets = body.keypoint_sets
+        vertex_weights = torch.cat([keypoint_sets[name].vertex_weights for name in sets]).double()
+        joint_weights = torch.cat([keypoint_sets[name].joint_weights for name in sets]).double()
+        support = (vertex_weights != 0).any(0).nonzero().squeeze(1)
+        mix = vertex_weights[:, support, None] * body.weights.double()[support]  # (K, L, J)
+        joint_mix = mix.sum(1)  # (K, J): g
+        base = torch.einsum("klj,lx->kjx", mix, body.template.double()[support])
+        base = torch.cat([base, (joint_mix + joint_weights)[..., None]], -1)  # (K, J, 4)
+        self.mix = joint_mix[..., None].to(body.template)  # (K, J, 1)
+        self.keypoint_base = base.reshape(-1).to(body.template)
+
+        def blend(directions: Tensor) -> Tensor:  # (N, 3, P) -> (P, K J 4), 4th coordinate 0
+            part = torch.einsum("klj,lxp->pkjx", mix, directions.double()[support])
+            return torch.cat([part, part.new_zeros(*part.shape[:-1], 1)], -1).reshape(part.shape[0], -1).to(body.template)
+
+        self.keypoint_shape = blend(body.shapedirs)
+        self.keypoint_pose = blend(body.posedirs) if bool(body.posedirs.any()) else None
+        self.num_keypoints = vertex_weights.shape[0]
+
+    def _forward_kinematics(self, rotmats: Tensor, rest: Tensor) -> Tensor:
+        """World transforms ``(B, J, 4, 4)`` of local rotations ``(B, J, 3, 3)``, rest joints ``(B, J, 3)``."""
+        B, J = rotmats.shape[:2]
+        offsets = torch.matmul(self.relative, rest)  # (B, J, 3)
+        local = torch.cat([torch.cat([rotmats, offsets[..., None]], -1), self.bottom.expand(B, J, 1, 4)], -2)
+        if self.order is not None:
+            local = local[:, self.order]
+        world = [local[:, : self.root_size]]
+        start = self.root_size
+        for size, parents in self.levels:
+            world.append(world[-1].index_select(1, parents) @ local[:, start : start + size])
+            start += size
+        transforms = torch.cat(world, 1)
+        return transforms if self.inverse_order is None else transforms[:, self.inverse_order]
+
+    def __call__(self, rotmats: Tensor, betas: Tensor, translation: Tensor) -> Tensor:
+        r"""``rotmats (B, J, 3, 3)``, ``betas (B, S')``, ``translation (B, 3)`` -> ``(B, K, 2)`` px."""
+        B, J, S = rotmats.shape[0], self.num_joints, betas.shape[-1]
+        rest = torch.addmm(self.rest_base, betas, self.rest_shape[:S]).view(B, J, 4)
+        world = self._forward_kinematics(rotmats, rest[..., :3])
+        affine = world[..., :3, :].transpose(-1, -2).reshape(B, 4 * J, 3)  # rows (j, column)
+        weights = torch.addmm(self.keypoint_base, betas, self.keypoint_shape[:S])
+        if self.keypoint_pose is not None:
+            identity = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
+            pose_feature = (rotmats[:, 1:] - identity).reshape(B, -1)
+            weights = torch.addmm(weights, pose_feature, self.keypoint_pose)
+        weights = torch.addcmul(weights.view(B, -1, J, 4), self.mix, rest[:, None], value=-1)
+        points = torch.bmm(weights.view(B, -1, 4 * J), affine) + translation[:, None]
+        return torch.addcmul(self.principal_point, points[..., :2] / points[..., 2:], self.focal_length)
+
+
+class KeypointTerm:
+    r"""The robust reprojection energy of fixed detections, weights prepared once.
+
+    ``E = (1000 / max(W, H))^2 sum_k c_k^2 sum_xy rho(proj_k - x_k)`` per person, rho the
+    Geman-McClure function (:func:`~hmrflow.fitting.robust.reprojection_energy`, to float
+    rounding, for finite projections).
+
+    Arguments:
+        keypoints: ``(B, K, 3)`` detections, px and confidence (0 = missing: any coordinates).
+        image_size: ``(B, 2)`` (W, H) px.
+        sigma: Geman-McClure scale, px.
+    """
+
+    def __init__(self, keypoints: Tensor, image_size: Tensor, sigma: float = 100.0):
+        confidence = keypoints[..., 2]
+        valid = confidence > 0
+        self.sigma2 = float(sigma) ** 2
+        self.targets = torch.where(valid[..., None], keypoints[..., :2], torch.zeros_like(keypoints[..., :2]))
+        scale = (1000.0 / image_size.amax(-1)).square()
+        weights = torch.where(valid, scale[..., None] * confidence.square(), torch.zeros_like(confidence))
+        self.weights = (self.sigma2 * weights)[..., None].contiguous()  # (B, K, 1)
+
+    def __call__(self, projected: Tensor) -> Tensor:
+        r"""``(B, K, 2)`` px -> ``(B,)`` energies."""
+        squared = (projected - self.targets).square()
+        rho = squared / (squared + self.sigma2)
+        return (rho * self.weights).sum((-1, -2))
