@@ -83,3 +83,51 @@ def test_several_variables_and_history():
     assert math.isclose(result.loss, 0.0, abs_tol=1e-12)
     assert all(b <= a + 1e-12 for a, b in zip(result.loss_history, result.loss_history[1:]))
     assert x.grad is None and y.grad is None
+
+
+def rosenbrock(x: torch.Tensor):
+    return lambda: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def test_the_relative_rule_waits_for_a_full_outer_step():
+    # Any change passes a tolerance of 1, but only once an outer step has been done.
+    for inner in (20, 7):
+        x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+        result = minimize(rosenbrock(x), [x], StopRules(rel_loss_change=1.0, inner_steps=inner))
+        assert result.reason is StopReason.LOSS_CHANGE
+        assert result.iterations == inner and result.steps == 1 and len(result.loss_history) == 2
+
+
+def test_the_relative_rule_is_checked_after_every_iteration():
+    # An ill-conditioned quadratic and a short memory converge slowly; one iteration per
+    # outer step: the history holds every iteration's energy.
+    x = torch.full((50,), 3.0, dtype=torch.float64, requires_grad=True)
+    scales = tuple(torch.logspace(0, 4, 50, dtype=torch.float64).tolist())
+    rules = StopRules(rel_loss_change=1e-3, inner_steps=1, max_steps=1000, history_size=1)
+    result = minimize(quadratic(x, scales, offset=1.0), [x], rules)
+    history = result.loss_history
+    changes = [abs(a - b) / abs(a) for a, b in zip(history, history[1:])]
+    assert result.reason is StopReason.LOSS_CHANGE and result.iterations == len(changes)
+    assert changes[-1] <= 1e-3 and all(c > 1e-3 for c in changes[:-1])
+
+
+def test_a_stop_within_an_outer_step_ends_the_history_with_the_last_energy():
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    result = minimize(rosenbrock(x), [x], StopRules(rel_loss_change=0.5, inner_steps=8, max_steps=100))
+    assert result.iterations % 8 != 0
+    assert result.steps == -(-result.iterations // 8) and len(result.loss_history) == result.steps + 1
+    assert result.loss_history[-1] == result.loss == float(rosenbrock(x.detach())())
+
+
+def test_a_stall_stops_the_run_without_the_relative_rule():
+    # In float32 the constant swamps every change: no iteration can lower the energy.
+    x = torch.tensor([3.0, -2.0], requires_grad=True)
+    result = minimize(quadratic(x, offset=1e13), [x], StopRules(rel_loss_change=0.0, max_steps=30))
+    assert result.reason is StopReason.LOSS_CHANGE and result.iterations <= 2
+    assert result.max_grad > 1e-9
+
+
+def test_max_steps_counts_outer_steps_of_inner_iterations():
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    result = minimize(rosenbrock(x), [x], StopRules(rel_loss_change=0.0, max_grad=0.0, inner_steps=5, max_steps=2))
+    assert result.reason is StopReason.MAX_STEPS and result.iterations == 10 and result.steps == 2
