@@ -285,7 +285,7 @@ def _families() -> tuple[Family, ...]:
                 both(hip_flex=(115.0, 128.0), hip_abd=(15.0, 30.0), hip_rot=(10.0, 30.0), knee_flex=(140.0, 155.0),
                      ankle_dorsi=(30.0, 40.0)) | key(spine_flex=(20.0, 45.0), neck_flex=(-30.0, 0.0))),
                mode="path", arms=("forward", "between", "elbows_on_knees", "down", "hips"), ground="feet"),
-        Family("crouch", "deep crouch on the toes, heels up",
+        Family("crouch_toes", "deep crouch on the toes, heels up",
                (both(hip_flex=(110.0, 128.0), hip_abd=(20.0, 35.0), hip_rot=(15.0, 35.0), knee_flex=(145.0, 158.0),
                      ankle_dorsi=(0.0, 20.0), toe_ext=(40.0, 65.0))
                 | key(lift=(30.0, 50.0), spine_flex=(20.0, 45.0), neck_flex=(-30.0, 0.0)),),
@@ -458,7 +458,7 @@ FAMILIES: dict[str, Family] = {family.name: family for family in _families()}
 FAMILY_GROUPS: dict[str, tuple[str, ...]] = {
     "gait": ("walk", "run"),
     "sit": ("sit_chair", "sit_floor", "sit_cross_legged"),
-    "crouch": ("squat", "crouch"),
+    "crouch": ("squat", "crouch_toes"),
     "kneel": ("kneel_one", "kneel_both"),
     "lie": ("lie_back", "lie_front", "lie_side"),
     "sport": ("throw", "kick", "lunge", "jump", "dance"),
