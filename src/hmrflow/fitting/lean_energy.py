@@ -27,9 +27,10 @@ Both are tested against the plain path (value and gradient) in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hmrflow.body import BodyModel
@@ -44,9 +45,9 @@ __all__ = ["FrozenDecoder", "KeypointProjector", "KeypointTerm", "rotmats_from_s
 class _Block:
     """One residual block, eval mode, folded; H hidden features.
 
-    ``t = relu(h * scale + shift)``, ``t = relu(t @ weight0 + bias0)``, ``h = h + t @ weight1``
-    (the last bias is carried by the caller). ``scale``, ``shift``, ``bias0``: ``(H,)``;
-    ``weight0``, ``weight1``: ``(H, H)``, laid out for ``t @ W``.
+    ``t = relu(h * scale + shift)``, ``t = relu(t @ weight0.T + bias0)``,
+    ``h = h + t @ weight1.T`` (the last bias is carried by the caller). ``scale``,
+    ``shift``, ``bias0``: ``(H,)``; ``weight0``, ``weight1``: ``(H, H)`` (out, in).
     """
 
     scale: Tensor
@@ -60,9 +61,9 @@ class _Block:
 class _Step:
     """One decoding step (coupling inverse, LU inverse, ActNorm inverse), folded.
 
-    ``h = z @ first + hidden``; blocks; ``z' = z @ linear + h @ trunk + bias``.
-    ``first (D, H)``, ``hidden (B, H)`` (the context part, one row per person),
-    ``linear (D, D)``, ``trunk (H, D)``, ``bias (D,)``.
+    ``h = z @ first.T + hidden``; blocks; ``z' = z @ linear.T + h @ trunk.T + bias``.
+    ``first (H, D)``, ``hidden (B, H)`` (the context part, one row per person),
+    ``linear (D, D)``, ``trunk (D, H)``, ``bias (D,)``.
     """
 
     first: Tensor
@@ -88,13 +89,14 @@ def _batch_norm_affine(norm: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
 
 
 def _fold_block(block: ResidualBlock, offset: Tensor) -> tuple[_Block, Tensor]:
-    """Fold a residual block applied to ``h + offset``; returns it and the new offset ``(H,)``."""
+    """Fold a residual block applied to ``h + offset`` (``(H,)`` float64); returns it and the
+    new offset. The vectors are float64 (cast later), the matrices in the weights' dtype."""
     scale0, shift0 = _batch_norm_affine(block.batch_norm_layers[0])
     scale1, shift1 = _batch_norm_affine(block.batch_norm_layers[1])
     linear0, linear1 = block.linear_layers
-    weight0 = linear0.weight.double() * scale1[:, None]
+    weight0 = linear0.weight.detach() * scale1.to(linear0.weight.dtype)[:, None]
     bias0 = linear0.bias.double() * scale1 + shift1
-    folded = _Block(scale0, offset * scale0 + shift0, weight0.T, bias0, linear1.weight.double().T)
+    folded = _Block(scale0, offset * scale0 + shift0, weight0, bias0, linear1.weight.detach())
     return folded, offset + linear1.bias.double()
 
 
@@ -111,34 +113,24 @@ def _affine_inverse(actnorm: ActNorm, lu: LULinear) -> tuple[Tensor, Tensor]:
 
 
 def _fold_step(actnorm: ActNorm, lu: LULinear, coupling: AdditiveCoupling, context: Tensor) -> _Step:
-    """Fold one step for contexts ``(B, C)``; tensors float64."""
+    """Fold one step for contexts ``(B, C)``, in the contexts' dtype (float64 inside)."""
     net: ResidualNet = coupling.transform_net
     identity, transform = coupling.identity_features, coupling.transform_features
-    n, D = identity.numel(), identity.numel() + transform.numel()
-    weight = net.initial_layer.weight.double()
-    first = weight.new_zeros(D, weight.shape[0])
-    first[identity] = weight[:, :n].T
-    hidden = context.double() @ weight[:, n:].T + net.initial_layer.bias.double()
-    offset = weight.new_zeros(weight.shape[0])
+    weight, n, dtype = net.initial_layer.weight.detach(), identity.numel(), context.dtype
+    first = weight.new_zeros(weight.shape[0], n + transform.numel())
+    first[:, identity] = weight[:, :n]
+    hidden = F.linear(context, weight[:, n:], net.initial_layer.bias)  # as the flow computes it
+    offset = torch.zeros(weight.shape[0], dtype=torch.float64, device=weight.device)
     blocks = []
     for block in net.blocks:
         folded, offset = _fold_block(block, offset)
-        blocks.append(folded)
+        blocks.append(replace(folded, scale=folded.scale.to(dtype), shift=folded.shift.to(dtype),
+                              bias0=folded.bias0.to(dtype)))  # fmt: skip
     matrix, bias = _affine_inverse(actnorm, lu)
-    final = net.final_layer
+    final = net.final_layer.weight.double()
     moved = matrix[:, transform]  # (D, |T|): where the coupling's shift lands after A
-    trunk = -(moved @ final.weight.double()).T
-    bias = bias - moved @ (final.weight.double() @ offset + final.bias.double())
-    return _Step(first, hidden, tuple(blocks), matrix.T, trunk, bias)
-
-
-def _cast(value: object, dtype: torch.dtype) -> object:
-    """Every float64 tensor of a folded dataclass (or tuple) cast to ``dtype``, contiguous."""
-    if isinstance(value, Tensor):
-        return value.to(dtype).contiguous()
-    if isinstance(value, tuple):
-        return tuple(_cast(v, dtype) for v in value)
-    return type(value)(**{k: _cast(v, dtype) for k, v in vars(value).items()})
+    bias = bias - moved @ (final @ offset + net.final_layer.bias.double())
+    return _Step(first, hidden, tuple(blocks), matrix.to(dtype), (-moved @ final).to(dtype), bias.to(dtype))
 
 
 class FrozenDecoder:
@@ -156,10 +148,8 @@ class FrozenDecoder:
     def __init__(self, flow: ConditionalGlow, context: Tensor):
         if not self.supports(flow):
             raise ValueError("FrozenDecoder needs an eval-mode flow with additive coupling")
-        dtype = context.dtype
         with torch.no_grad():
-            steps = [_fold_step(a, lu, c, context) for a, lu, c in reversed(flow.steps())]  # type: ignore[arg-type]
-            self.steps: list[_Step] = [_cast(step, dtype) for step in steps]  # type: ignore[misc]
+            self.steps = [_fold_step(a, lu, c, context) for a, lu, c in reversed(flow.steps())]  # type: ignore[arg-type]
             scale = flow.context_scale
             self.scale = None if scale is None else torch.exp(scale.log_scale(context)).contiguous()  # (B, D)
 
@@ -174,12 +164,12 @@ class FrozenDecoder:
         if self.scale is not None:
             z = z * self.scale
         for step in self.steps:
-            h = torch.addmm(step.hidden, z, step.first)
+            h = torch.addmm(step.hidden, z, step.first.t())
             for block in step.blocks:
                 t = torch.addcmul(block.shift, h, block.scale).relu_()
-                t = torch.addmm(block.bias0, t, block.weight0).relu_()
-                h = torch.addmm(h, t, block.weight1)
-            z = torch.addmm(torch.addmm(step.bias, z, step.linear), h, step.trunk)
+                t = torch.addmm(block.bias0, t, block.weight0.t()).relu_()
+                h = torch.addmm(h, t, block.weight1.t())
+            z = torch.addmm(torch.addmm(step.bias, z, step.linear.t()), h, step.trunk.t())
         return z
 
 
