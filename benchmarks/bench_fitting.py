@@ -1,21 +1,21 @@
-r"""Fitting time per person on CPU: 30 L-BFGS outer steps (target: under 1 s per person).
+r"""Fitting time per person on CPU, default stop rules (target: under 1 s per person).
 
-Workloads, each on synthetic people with exactly ``--steps`` outer steps (the early stop
-rules are switched off so every run does the same work), run interleaved and timed by
-the median of ``--repeats``:
+Workloads on the same synthetic people, run interleaved (``timing.median_times``) and
+timed by the median of ``--repeats``; the ratios are against the first row, measured in
+the same run:
 
-* baseline (SMPLify-style, GMM prior), one person -- the reference of the ratios;
-* learned prior, one person;
-* baseline and learned prior, a batch of ``--batch`` people fitted as one L-BFGS problem
-  (the default, ``joint_batch=True``; ProHMR's way).
+* learned prior, plain energy -- the reference: the energy evaluated the plain way
+  (``FitConfig(lean_energy=False)``: the flow's decode, the body model, the projection);
+* learned prior -- the default (``hmrflow.fitting.lean_energy``: what does not change
+  during a fit computed once);
+* baseline (SMPLify-style, GMM prior);
 
-Fitting each person of a batch alone (``joint_batch=False``) costs the one-person time
-per person. An outer step is up to 20 L-BFGS iterations (ProHMR's count), so 30 steps
-are about 600 energy evaluations.
-
-Times are per person; the energy evaluations per person and the time per evaluation are
-printed too (one evaluation = flow decode + body keypoints + projection, forward and
-backward).
+each fitting ``--people`` people one at a time, then the learned prior and the baseline
+on a batch of ``--batch`` people fitted as one L-BFGS problem (``joint_batch=True``, the
+default; ProHMR's way). Per workload: seconds, energy evaluations and L-BFGS iterations
+per person, milliseconds per evaluation (one evaluation = pose + keypoints + projection
++ energy, forward and backward; the L-BFGS bookkeeping included), the ratio to the
+reference and the mean PA-MPJPE (mm, 24 joints) against the ground truth.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_fitting.py                  # shipped model
     OMP_NUM_THREADS=1 python benchmarks/bench_fitting.py --model run/model.pt --batch 8
@@ -24,80 +24,105 @@ backward).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from timing import median_times
+from torch import Tensor
 
-from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
+from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
+from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.fitting.baseline import fit_baseline
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints, regress
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, Start, fit_keypoints, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.models import ProbabilisticHMR
 
+Fitter = Callable[[People, Start], BodyFit]
+
 
 def load(path: str | None) -> tuple[ProbabilisticHMR, str]:
-    from hmrflow.training.checkpoint import CheckpointError, load_model
+    from hmrflow import load_model
+    from hmrflow.errors import CheckpointError
 
     try:
         return load_model(path), path or "shipped model"
     except CheckpointError as error:
         if path is not None:
             raise
+        from hmrflow.cli.train import config_path
         from hmrflow.config import load_config
         from hmrflow.training.config import ExperimentConfig
-        from hmrflow.cli.train import config_path
 
         config = load_config(ExperimentConfig, config_path("keypoints"), [])
         return ProbabilisticHMR(config.model).eval(), f"untrained shipped architecture ({error})"
 
 
-def median_time(fn: Callable[[], BodyFit], repeats: int) -> tuple[float, BodyFit]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fit = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), fit
+def one_at_a_time(fitter: Fitter, people: People, start: Start) -> Callable[[], BodyFit]:
+    """Fit each person alone (one L-BFGS run each)."""
+    return lambda: BodyFit.concatenate([fitter(people[i : i + 1], start[i : i + 1]) for i in range(len(people))])
+
+
+def workloads(model: ProbabilisticHMR, people: People, batch: People, rules: StopRules) -> dict[str, Callable[[], BodyFit]]:
+    """Label -> a fit of ``people`` one at a time or of ``batch`` as one problem."""
+    start, batch_start = regress(model, people), regress(model, batch)
+    lean, plain = FitConfig(rules=rules), FitConfig(rules=rules, lean_energy=False)
+
+    def learned(config: FitConfig) -> Fitter:
+        return lambda p, s: fit_keypoints(model, p, config, s)
+
+    def baseline(p: People, s: Start) -> BodyFit:
+        return fit_baseline(model, p, lean, start=s)
+
+    return {
+        "learned prior, plain energy, 1 person": one_at_a_time(learned(plain), people, start),
+        "learned prior, 1 person": one_at_a_time(learned(lean), people, start),
+        "baseline, 1 person": one_at_a_time(baseline, people, start),
+        f"learned prior, batch {len(batch)}": lambda: learned(lean)(batch, batch_start),
+        f"baseline, batch {len(batch)}": lambda: baseline(batch, batch_start),
+    }
+
+
+def report(label: str, seconds: float, fit: BodyFit, truth: Tensor, reference: float) -> str:
+    """One table row: per person time, evaluations, iterations, ms/evaluation, ratio, PA-MPJPE."""
+    runs = list({id(r): r for r in fit.results}.values())
+    count = len(fit.results)
+    evaluations = sum(r.evaluations for r in runs)
+    iterations = sum(r.iterations for r in runs)
+    per_person = seconds / count
+    error = float(pa_mpjpe(fit.joints, truth).mean())
+    return (f"{label:<40}{per_person:>9.3f}{evaluations / count:>8.1f}{iterations / count:>8.1f}"
+            f"{1000 * seconds / evaluations:>9.2f}{per_person / reference:>8.2f}x{error:>9.1f}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model file (default: the shipped one)")
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--people", type=int, default=8, help="people fitted one at a time")
+    parser.add_argument("--batch", type=int, default=16, help="people fitted as one problem")
+    parser.add_argument("--steps", type=int, default=30, help="L-BFGS outer steps at most")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     model, name = load(args.model)
-    data = make_evaluation_set(SyntheticKeypoints(model.body, None), args.batch, seed=0)
+    data: SyntheticBatch = make_evaluation_set(SyntheticKeypoints(model.body, None), max(args.people, args.batch), seed=0)
     people = People.from_keypoints(data.clean_2d, data.image_size, data.focal_length)
-    start = regress(model, people)
-    rules = StopRules(max_steps=args.steps, rel_loss_change=0.0, max_grad=0.0)
-    config = FitConfig(rules=rules)
-    one, first = people[:1], start[:1]
-    B = args.batch
-    fit_keypoints(model, one, FitConfig(rules=StopRules(max_steps=1)), first)  # warm-up
-    workloads: dict[str, tuple[Callable[[], BodyFit], int]] = {
-        "baseline, 1 person": (lambda: fit_baseline(model, one, config, start=first), 1),
-        "learned prior, 1 person": (lambda: fit_keypoints(model, one, config, first), 1),
-        f"baseline, batch {B}": (lambda: fit_baseline(model, people, config, start=start), B),
-        f"learned prior, batch {B}": (lambda: fit_keypoints(model, people, config, start), B),
-    }
-    print(f"model: {name}; {args.steps} outer steps; threads {torch.get_num_threads()}")
-    print(f"{'workload':<40}{'s/person':>10}{'evals/person':>14}{'ms/eval':>9}{'vs baseline':>13}{'of 1 s':>8}")
+    jobs = workloads(model, people[: args.people], people[: args.batch], StopRules(max_steps=args.steps))
+    fits: dict[str, BodyFit] = {}
+
+    def keep(label: str, job: Callable[[], BodyFit]) -> Callable[[], None]:
+        return lambda: fits.__setitem__(label, job())
+
+    seconds = median_times([keep(label, job) for label, job in jobs.items()], args.repeats)
+    print(f"model: {name}; default stop rules ({args.steps} outer steps at most); threads {torch.get_num_threads()}; "
+          f"median of {args.repeats}")  # fmt: skip
+    print(f"{'workload':<40}{'s/person':>9}{'evals':>8}{'iters':>8}{'ms/eval':>9}{'vs ref':>9}{'PA mm':>9}")
     reference = None
-    for label, (fn, count) in workloads.items():
-        seconds, fit = median_time(fn, args.repeats)
-        runs = {id(r): r for r in fit.results}.values()
-        evaluations = sum(r.evaluations for r in runs)
-        per_person = seconds / count
-        reference = reference or per_person
-        print(f"{label:<40}{per_person:>10.3f}{evaluations / count:>14.1f}{1000 * seconds / evaluations:>9.1f}"
-              f"{per_person / reference:>12.2f}x{100 * per_person:>7.0f}%")  # fmt: skip
+    for (label, fit), time in zip(fits.items(), seconds):
+        count = len(fit.results)  # the first ``count`` people of the set
+        reference = reference or time / count
+        print(report(label, time, fit, data.joints_3d[:count], reference))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ r"""A converted full-size ProHMR checkpoint: exactness against the maths, and CP
    SMPL and bookkeeping keys, pickled yacs/Lightning objects), with random weights from
    the first-principles builders of ``tests/models/test_prohmr_convert.py``.
 2. Converts it with :func:`hmrflow.models.prohmr_convert.convert_prohmr` and loads the
-   result with :func:`hmrflow.training.checkpoint.load_model`.
+   result with :func:`hmrflow.models.checkpoint.load_model`.
 3. Check: the converted model's context, mode, samples (for given z), log-probabilities,
    betas and camera against the independent numpy float64 reference of the same test
    file; prints the max abs differences, once with the model in float64 (the mapping
@@ -38,7 +38,7 @@ import test_prohmr_convert as synthetic  # noqa: E402  (first-principles builder
 from hmrflow.flows import decode_repeated  # noqa: E402
 from hmrflow.models import ProbabilisticHMR  # noqa: E402
 from hmrflow.models.prohmr_convert import convert_prohmr  # noqa: E402
-from hmrflow.training.checkpoint import load_model  # noqa: E402
+from hmrflow.models.checkpoint import load_model  # noqa: E402
 from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 TOLERANCE = 1e-5

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 def load_model(path: Any = None, device: Any = "cpu", body_model: str | None = None) -> ProbabilisticHMR:
     """Load a model for inference: any hmrflow checkpoint, or (no path) the shipped default.
 
-    See :func:`hmrflow.training.checkpoint.load_model`.
+    See :func:`hmrflow.models.checkpoint.load_model`.
     """
-    from hmrflow.training.checkpoint import load_model as _load
+    from hmrflow.models.checkpoint import load_model as _load
 
     return _load(path, device, body_model)

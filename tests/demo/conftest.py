@@ -18,7 +18,7 @@ TINY = [
 def tiny_model_path(tmp_path_factory) -> Path:
     """A tiny keypoint model whose flow is initialised from data (untrained otherwise)."""
     from hmrflow.config import apply_overrides
-    from hmrflow.training.checkpoint import save_model
+    from hmrflow.models.checkpoint import save_model
     from hmrflow.training.config import ExperimentConfig
     from hmrflow.training.data import SyntheticDataModule
     from hmrflow.training.module import HMRModule

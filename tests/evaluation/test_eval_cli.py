@@ -15,7 +15,7 @@ from hmrflow.config import apply_overrides
 from hmrflow.evaluation.runner import JointPredictor, evaluate_model, regressor_keypoint_set
 from hmrflow.evaluation.sets import synthetic_set
 from hmrflow.models import ProbabilisticHMR
-from hmrflow.training.checkpoint import save_model
+from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
 
 from tests.tiny import TINY_MODEL
@@ -107,7 +107,7 @@ def test_joint_predictor_uses_the_supplied_regressor(body) -> None:
 
 
 def test_evaluate_model_does_not_touch_the_set(tiny_model_file, body) -> None:
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     model = load_model(tiny_model_file)
     data = synthetic_set("synthetic-keypoints-v1", model.body, size=20)

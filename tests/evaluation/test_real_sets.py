@@ -24,7 +24,7 @@ from hmrflow.evaluation.runner import evaluate_model
 from hmrflow.evaluation.sets import REAL_SETS, real_set
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 from hmrflow.models import ProbabilisticHMR
-from hmrflow.training.checkpoint import save_model
+from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
 
 from tests.tiny import TINY_MODEL

@@ -10,7 +10,7 @@ import torch
 from hmrflow.config import apply_overrides
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
 from hmrflow.models import ProbabilisticHMR
-from hmrflow.training.checkpoint import save_model
+from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
 
 from tests.tiny import TINY_MODEL

@@ -36,7 +36,7 @@ from hmrflow.models.prohmr_convert import (
     read_prohmr_checkpoint,
 )
 from hmrflow.flows import ConditionalGlow
-from hmrflow.training.checkpoint import CheckpointError, load_model
+from hmrflow.models.checkpoint import CheckpointError, load_model
 
 BN_EPS = 1e-5  # nn.BatchNorm1d's default, as in ProHMR's nflows fork
 LU_EPS = 1e-3  # nflows' LULinear: diag(U) = softplus(u) + 1e-3

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hmrflow.errors import CheckpointError
 from hmrflow.models.prohmr_convert import FLOW_PREFIX, convert_prohmr, convert_prohmr_state_dict
-from hmrflow.training.checkpoint import load_model
+from hmrflow.models.checkpoint import load_model
 from tests.models.fork_checkpoint import (
     SKIPPED_COUNTS,
     fork_layout,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hmrflow.config import apply_overrides
-from hmrflow.training.checkpoint import CheckpointError, save_model
+from hmrflow.models.checkpoint import CheckpointError, save_model
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.module import HMRModule
 from hmrflow.training.resume import newest_checkpoint

@@ -9,7 +9,8 @@ import torch
 from hmrflow.body import BodyModel
 from hmrflow.config import apply_overrides
 from hmrflow.training.batch import TrainingBatch
-from hmrflow.training.checkpoint import CheckpointError, load_model, read_checkpoint, save_model
+from hmrflow.models.checkpoint import CheckpointError, load_model, save_model
+from hmrflow.training.checkpoint import read_checkpoint
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import SyntheticDataModule
 from hmrflow.training.losses import keypoint_3d_energy_score, keypoint_3d_loss, pelvis_weights, rotation_loss
@@ -313,7 +314,7 @@ def test_the_energy_score_is_lowest_for_samples_as_spread_as_the_truth():
 
 
 def test_a_missing_shipped_model_is_named_as_such(monkeypatch):
-    import hmrflow.training.checkpoint as checkpoint
+    import hmrflow.models.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", "no-such-model.pt")
     with pytest.raises(CheckpointError, match="the shipped model is not installed"):

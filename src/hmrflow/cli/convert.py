@@ -17,7 +17,7 @@ PyTorch and no original code:
 
   hmrflow convert-prohmr data/checkpoint.pt prohmr.pt --smpl data/smpl/SMPL_NEUTRAL.pkl
 
-  from hmrflow.training.checkpoint import load_model
+  from hmrflow.models.checkpoint import load_model
   model = load_model("prohmr.pt")          # image crops 224x224, ImageNet-normalised RGB
 
 SMPL meshes need your SMPL file (--smpl, or later load_model(..., body_model=PATH); SMPL
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         f"{config.head_hidden}; left out {len(converted.skipped)} (discriminator, SMPL, bookkeeping)"
     )
     print(f"body model: {config.body_model}")
-    print(f"model written to {out}; load it with hmrflow.training.checkpoint.load_model({str(out)!r})")
+    print(f"model written to {out}; load it with hmrflow.load_model({str(out)!r})")
     return 0
 
 

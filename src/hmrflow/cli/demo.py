@@ -166,7 +166,7 @@ def _run_photos(
 ) -> int:
     """Load the model, run every photo, keep the manifest and index.html up to date."""
     from hmrflow.demo.pipeline import DemoPipeline
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     model = load_model(args.model, device=device)
     kind = model.config.encoder.kind

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from hmrflow.demo.multiview import Calibration, bundled_multiview, run_multiview
     from hmrflow.demo.multiview_outputs import check_table
     from hmrflow.demo.pipeline import DemoConfig
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     images, calibration_path = bundled_multiview()
     if args.images:

@@ -107,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     if args.samples < 1:
         raise InputError(f"--samples {args.samples}: must be at least 1")

@@ -278,7 +278,7 @@ def _error_text(error: Exception) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """``hmrflow fit``: check the settings, --out and --device, load the model, fit every file."""
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     check_settings(args)
     if not args.evaluate and not args.files:
@@ -447,7 +447,7 @@ def _evaluate(model: Any, args: argparse.Namespace) -> int:
 
 def run_multiview(args: argparse.Namespace) -> int:
     """``hmrflow fit-multiview``: check the settings, calibration, --out and --device; fit one body."""
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     check_settings(args)
     files = [Path(f) for f in args.files]

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.export:
         _check_export(Path(args.export))
-    from hmrflow.training.checkpoint import load_model, save_model
+    from hmrflow.models.checkpoint import load_model, save_model
     from hmrflow.training.train import train
 
     last = train(config, resume=args.resume, progress=not args.no_progress)

@@ -1,5 +1,6 @@
 """Models: evidence encoders, the shape/camera head and the probabilistic HMR model."""
 
+from hmrflow.models.checkpoint import load_model, save_model
 from hmrflow.models.config import EncoderConfig, ModelConfig
 from hmrflow.models.head import ShapeCamera, ShapeCameraHead
 from hmrflow.models.keypoint_encoder import KeypointEncoder
@@ -17,4 +18,6 @@ __all__ = [
     "ShapeCamera",
     "ShapeCameraHead",
     "load_body_model",
+    "load_model",
+    "save_model",
 ]

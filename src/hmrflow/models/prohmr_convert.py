@@ -46,7 +46,7 @@ in it must be a tensor. A missing, empty or foreign file is one
 Example (needs the released file)::
 
     from hmrflow.models.prohmr_convert import convert_prohmr
-    from hmrflow.training.checkpoint import load_model
+    from hmrflow.models.checkpoint import load_model
 
     convert_prohmr("data/checkpoint.pt", "prohmr.pt", smpl_path="data/smpl/SMPL_NEUTRAL.pkl")
     model = load_model("prohmr.pt")
@@ -633,7 +633,7 @@ def convert_prohmr(
 ) -> ConvertedProHMR:
     r"""Convert the released ProHMR checkpoint into an hmrflow model file.
 
-    The file loads with :func:`hmrflow.training.checkpoint.load_model` (pass
+    The file loads with :func:`hmrflow.models.checkpoint.load_model` (pass
     ``body_model=`` to use another SMPL file than the one recorded here). The SMPL file is
     checked before the checkpoint is read.
 
@@ -650,9 +650,9 @@ def convert_prohmr(
             the message names the file and the key or problem.
         BodyModelFileError: the SMPL file cannot be used.
     """
+    from hmrflow.config import config_to_dict
+    from hmrflow.models.checkpoint import save_model
     from hmrflow.models.prohmr import ProbabilisticHMR
-    from hmrflow.training.checkpoint import save_model
-    from hmrflow.training.config import ExperimentConfig
 
     body_model, body = _body_model(smpl_path)
     checkpoint = read_prohmr_checkpoint(checkpoint_path)
@@ -669,7 +669,7 @@ def convert_prohmr(
         )
     model = ProbabilisticHMR(converted.model, body=body)
     model.load_state_dict(converted.state_dict, strict=True)
-    save_model(model.eval(), ExperimentConfig(model=converted.model), out_path)
+    save_model(model.eval(), {"model": config_to_dict(converted.model)}, out_path)
     log.info("converted %d tensors (left out %d) from %s into %s",
              len(converted.state_dict), len(converted.skipped), checkpoint_path, out_path)  # fmt: skip
     return converted

@@ -160,7 +160,8 @@ def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
     Raises:
         CheckpointError: The file is unreadable or its weights do not fit ``model``.
     """
-    from hmrflow.training.checkpoint import load_state_strictly, read_checkpoint
+    from hmrflow.models.checkpoint import load_state_strictly
+    from hmrflow.training.checkpoint import read_checkpoint
 
     config, state = read_checkpoint(path)
     load_state_strictly(model, state, path, fresh=("flow.context_scale.",))
