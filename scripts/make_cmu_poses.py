@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from hmrflow.data.pose_sampler import plausibility
+from hmrflow.data.joint_limits import plausibility
 from hmrflow.data.pose_sources.asf_amc import read_acclaim
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -172,7 +172,11 @@ def field_bounds(cls: type, f: dataclasses.Field) -> Bounds | None:
 
 
 def _check_value(limits: Bounds, value: Any, path: str) -> None:
-    """Raise a ConfigError naming ``path`` when ``value`` (a number or a tuple) is out of range."""
+    """Raise a ConfigError naming ``path`` when ``value`` (a number, a tuple, a mapping's values) is out of range."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(limits, item, f"{path}.{key}")
+        return
     if isinstance(value, (tuple, list)):
         for i, item in enumerate(value):
             _check_value(limits, item, f"{path}[{i}]")

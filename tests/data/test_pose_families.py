@@ -11,6 +11,7 @@ import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour
+from hmrflow.data.joint_limits import ROM_JOINT_LIMITS_DEG, joint_limits, limit_excess, sample_within_limits
 from hmrflow.data.pose_families import (
     FAMILIES,
     FAMILY_GROUPS,
@@ -18,15 +19,7 @@ from hmrflow.data.pose_families import (
     family_names,
     sample_families,
 )
-from hmrflow.data.pose_sampler import (
-    ROM_JOINT_LIMITS_DEG,
-    PoseSampler,
-    PoseSamplerConfig,
-    joint_limits,
-    limit_excess,
-    mirror_poses,
-    sample_within_limits,
-)
+from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig, mirror_poses
 from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.self_contact import capsule_penetration, self_intersections
 

@@ -9,19 +9,21 @@ import roma
 import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_index
-from hmrflow.data.pose_sampler import (
-    LIMB_GROUPS,
+from hmrflow.data.joint_limits import (
     JointLimits,
-    PoseSampler,
-    PoseSamplerConfig,
     clamp_to_limits,
     limit_excess,
-    mirror_poses,
-    mix_limbs,
     plausibility,
-    random_global_orientation,
     sample_within_limits,
     swing_twist,
+)
+from hmrflow.data.pose_sampler import (
+    LIMB_GROUPS,
+    PoseSampler,
+    PoseSamplerConfig,
+    mirror_poses,
+    mix_limbs,
+    random_global_orientation,
 )
 from hmrflow.data.pose_sources import load_cmu_demo
 

@@ -16,7 +16,7 @@ import roma
 import torch
 from scipy.spatial.transform import Rotation
 
-from hmrflow.data.pose_sampler import plausibility
+from hmrflow.data.joint_limits import plausibility
 from hmrflow.data.pose_sources import (
     CMU_ASF_JOINT_MAP,
     MIXAMO_JOINT_MAP,

@@ -34,13 +34,8 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES
-from hmrflow.data.pose_sampler import (
-    JointLimits,
-    joint_limits,
-    limit_excess,
-    mirror_poses,
-    swing_twist,
-)
+from hmrflow.data.joint_limits import JointLimits, joint_limits, limit_excess, swing_twist
+from hmrflow.data.pose_sampler import mirror_poses
 from hmrflow.data.self_contact import self_intersections
 from hmrflow.data.skeleton import forward_kinematics, rest_joints
 

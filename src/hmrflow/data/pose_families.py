@@ -17,7 +17,7 @@ the hips, on the knees, pointing, overhead...), an amplitude scale, per-angle no
 random left-right mirror, the pelvis pitched so that the feet (or the thighs when
 sitting, the shins when kneeling) rest flat on the ground, and a random heading. The angles become local rotations on the
 SMPL tree (:func:`anatomical_to_rotmats`), are projected into the "rom" joint limits
-(:func:`~hmrflow.data.pose_sampler.joint_limits`), and poses whose limbs pass through
+(:func:`~hmrflow.data.joint_limits.joint_limits`), and poses whose limbs pass through
 the body (:func:`~hmrflow.data.self_contact.self_intersections`) are rejected: each pose
 is drawn ``candidates`` times and the first clean draw kept (a family's canonical pose
 when none is clean). Everything is made on the generator's device without host syncs.
@@ -57,7 +57,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES
-from hmrflow.data.pose_sampler import clamp_to_limits, joint_limits
+from hmrflow.data.joint_limits import clamp_to_limits, joint_limits
 from hmrflow.data.self_contact import self_intersections
 
 __all__ = [

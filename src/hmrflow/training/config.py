@@ -65,6 +65,8 @@ declare_bounds(
     concentration=Bounds(above=0),
     tilt_deg=Bounds(minimum=0, maximum=180),
     uniform_orientation_fraction=_PROBABILITY,
+    family_fraction=_PROBABILITY,
+    families=_NON_NEGATIVE,
 )
 declare_bounds(
     AugmentConfig,
