@@ -119,7 +119,7 @@ def test_eval_command_on_the_real_set(tiny_model, tmp_path, capsys) -> None:
             "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "real-multiview-v1" in printed and "torso_orientation_median_deg" in printed and " deg" in printed
+    assert "real-multiview-v1" in printed and "torso orientation error, median" in printed and " deg" in printed
     document = json.loads((out / "results.json").read_text())
     assert document["set"]["name"] == "real-multiview-v1" and document["set"]["fingerprint"]
     assert document["units"]["torso_orientation_p90_deg"] == "deg" and document["units"]["torso_flip_rate"] == ""

@@ -45,6 +45,14 @@ _LABELS = {
     "calibration_error": "calibration error",
     "calibration_bias": "calibration bias",
     "nll": "NLL of ground-truth pose",
+    "sample_within_rom_rate": "samples within the ranges of motion",
+    "sample_contact_free_rate": "samples free of self-intersection",
+    "sample_plausible_rate": "samples plausible (both)",
+    "torso_orientation_median_deg": "torso orientation error, median",
+    "torso_orientation_p90_deg": "torso orientation error, 90th pct",
+    "torso_flip_rate": "torso facing > 90 deg wrong",
+    "root_orientation_median_deg": "global orientation error, median",
+    "root_orientation_p90_deg": "global orientation error, 90th pct",
 }
 
 

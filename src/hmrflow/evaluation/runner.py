@@ -25,9 +25,11 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.derived_keypoints import derive_keypoint_set
-from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES
 from hmrflow.body.keypoints import H36M_17, KeypointSet
 from hmrflow.body.model import BodyModel
+from hmrflow.data.joint_limits import joint_limits, plausibility
+from hmrflow.data.self_contact import self_intersections
 from hmrflow.evaluation.evaluator import DEFAULT_MIN_OF_N, EvaluationResult, Evaluator
 from hmrflow.evaluation.metrics import Pelvis
 from hmrflow.evaluation.sets import EvaluationData
@@ -174,9 +176,12 @@ def evaluate_model(
         unit="batch",
         disable=not progress,
     )
+    plausible = SamplePlausibility() if model.body.num_joints == NUM_JOINTS else None
     for batch in batches:
         batch = batch.to(device)
         out = model(batch.evidence, num_samples=hypotheses - 1, generator=generator)
+        if plausible is not None and out.samples is not None:
+            plausible.update(out.samples.rotmats)
         mode = predictor(out.mode.rotmats, out.betas)[:, 0]
         samples = None if out.samples is None else predictor(out.samples.rotmats, out.betas)
         log_prob = None
@@ -187,4 +192,38 @@ def evaluate_model(
             if valid.any():
                 log_prob = model.log_prob(batch.evidence[valid], batch.rotmats[valid])
         evaluator.update(batch.joints_3d.index_select(1, kept), mode, samples, log_prob)
-    return evaluator.compute(), predictor
+    result = evaluator.compute()
+    if plausible is not None and plausible.count:
+        result.figures.update(plausible.figures())
+    return result, predictor
+
+
+class SamplePlausibility:
+    """How many samples a body could take: inside the ranges of motion, free of self-intersection.
+
+    Ranges: :func:`~hmrflow.data.joint_limits.joint_limits` ``"rom"`` (published norms, 2
+    degrees of tolerance), over the 23 body joints; self-intersection: the capsule test of
+    :func:`~hmrflow.data.self_contact.self_intersections`.
+    """
+
+    def __init__(self) -> None:
+        self.count = self.within = self.free = self.both = 0
+        self.limits = joint_limits("rom")
+
+    def update(self, rotmats: Tensor) -> None:
+        """Add samples ``(B, S, J, 3, 3)``."""
+        poses = rotmats.flatten(0, 1).float()
+        within = plausibility(poses, self.limits)
+        free = ~self_intersections(poses)
+        self.count += len(poses)
+        self.within += int(within.sum())
+        self.free += int(free.sum())
+        self.both += int((within & free).sum())
+
+    def figures(self) -> dict[str, float]:
+        """``sample_within_rom_rate``, ``sample_contact_free_rate``, ``sample_plausible_rate`` (both)."""
+        return {
+            "sample_within_rom_rate": self.within / self.count,
+            "sample_contact_free_rate": self.free / self.count,
+            "sample_plausible_rate": self.both / self.count,
+        }
