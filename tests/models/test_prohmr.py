@@ -57,6 +57,17 @@ def test_samples_are_reproducible_with_a_generator(model):
     assert a.betas.shape == (2, 10) and a.camera.shape == (2, 3) and a.translation.shape == (2, 3)
 
 
+def test_temperature_scales_the_latents_of_the_samples(model):
+    evidence = torch.rand(2, 23, 3)
+    full = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(5))
+    half = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(5), temperature=0.5)
+    torch.testing.assert_close(half.samples.z, 0.5 * full.samples.z)
+    cold = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(5), temperature=0.0)
+    torch.testing.assert_close(cold.samples.sixd, cold.mode.sixd.expand_as(cold.samples.sixd))
+    with pytest.raises(ValueError, match="temperature"):
+        model(evidence, num_samples=1, temperature=-1.0)
+
+
 def test_projection_of_the_camera_centre_is_the_box_centre(model):
     out = model(torch.rand(2, 23, 3))
     body = model.pose(out.mode, out.betas, keypoints=("coco",), vertices=False)

@@ -65,6 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--samples", type=int, default=10, help="samples per person besides the mode (default: %(default)s)"
     )
+    parser.add_argument(
+        "--temperature", type=float, default=1.0,
+        help="scale of the samples' latents: below 1 keeps them closer to the mode (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--model", default=None, help="a model file or checkpoint (default: the shipped model)")
     parser.add_argument(
@@ -126,6 +130,8 @@ def check_settings(args: argparse.Namespace) -> None:
     """
     if args.samples < 0:
         raise InputError("--samples must be >= 0")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise InputError(f"--temperature must be a number >= 0, not {args.temperature}")
     if args.fit_steps < 1:
         raise InputError("--fit-steps must be >= 1")
     if args.focal_length is not None and not (math.isfinite(args.focal_length) and args.focal_length > 0):
@@ -210,6 +216,7 @@ def demo_config(args: argparse.Namespace) -> Any:
 
     return DemoConfig(
         num_samples=args.samples,
+        temperature=args.temperature,
         fit=not args.no_fit,
         fit_steps=args.fit_steps,
         seed=args.seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -82,6 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("checkpoint", metavar="CHECKPOINT", help="model file, training checkpoint, or 'default'")
     add("--data", required=True, metavar="NAME_OR_PATH", help="synthetic or real set name, or ProHMR-format .npz")
     add("--samples", type=int, default=25, metavar="N", help="hypotheses per example, the mode included (25)")
+    add("--temperature", type=float, default=1.0, metavar="T",
+        help="scale of the samples' latents: below 1 keeps them closer to the mode (1)")  # fmt: skip
     add("--min-of-n", type=_counts, default=None, metavar="N,N,...",
         help="min-of-N counts (default 1,5,10,25 up to --samples, and --samples)")  # fmt: skip
     add("--out", metavar="DIR", help="output folder (default runs/eval/MODEL/DATA)")
@@ -113,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--samples {args.samples}: must be at least 1")
     if args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise InputError(f"--temperature {args.temperature}: must be a number >= 0")
     path = None if args.checkpoint == "default" else args.checkpoint
     model_name = "default" if path is None else Path(path).name
     default_out = Path("runs/eval") / Path(model_name).stem / Path(args.data).stem
@@ -136,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         result, predictor = evaluate_model(
             model, data, hypotheses=args.samples, min_of_n=counts, batch_size=args.batch_size,
             regressor=regressor, generator=generator, progress=not args.no_progress,
+            temperature=args.temperature,
         )  # fmt: skip
     except ImportError as error:  # no Pillow
         raise InputError(str(error)) from None

@@ -73,6 +73,8 @@ class DemoConfig:
 
     Attributes:
         num_samples: S, samples drawn besides the mode.
+        temperature: Scale of the samples' latents (below 1: closer to the mode; see
+            :meth:`~hmrflow.models.ProbabilisticHMR.forward`).
         fit: Fit the body to the keypoints with the learned prior.
         fit_steps: L-BFGS outer steps of the fit (30: on the bundled example, 10 steps
             leave about twice the keypoint error of 30 and a visibly shifted overlay).
@@ -89,6 +91,7 @@ class DemoConfig:
     """
 
     num_samples: int = 10
+    temperature: float = 1.0
     fit: bool = True
     fit_steps: int = 30
     drop_hips: bool = False
@@ -328,7 +331,7 @@ def predict_people(
     people = _people(model, pixels, keypoints, config)
     generator = torch.Generator(device=people.keypoints.device).manual_seed(config.seed)
     with torch.no_grad(), frozen(model):
-        out = model(people.evidence, config.num_samples, generator)
+        out = model(people.evidence, config.num_samples, generator, temperature=config.temperature)
     translation = crop_camera_to_full_translation(
         out.camera, people.box_center, people.box_size, people.image_size, people.focal_length
     )

@@ -146,6 +146,7 @@ def evaluate_model(
     regressor: KeypointSet | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    temperature: float = 1.0,
 ) -> tuple[EvaluationResult, JointPredictor]:
     r"""Evaluate ``model`` (a :class:`~hmrflow.models.ProbabilisticHMR`) on ``data``.
 
@@ -158,6 +159,7 @@ def evaluate_model(
         regressor: Joint regressor for keypoint-named joints (see :class:`JointPredictor`).
         generator: Randomness of the samples (on the model's device).
         progress: Show a progress bar.
+        temperature: Scale of the samples' latents (1: the model's distribution).
 
     Returns:
         The figures and the joint predictor (which joints were evaluated).
@@ -179,7 +181,7 @@ def evaluate_model(
     plausible = SamplePlausibility() if model.body.num_joints == NUM_JOINTS else None
     for batch in batches:
         batch = batch.to(device)
-        out = model(batch.evidence, num_samples=hypotheses - 1, generator=generator)
+        out = model(batch.evidence, num_samples=hypotheses - 1, generator=generator, temperature=temperature)
         if plausible is not None and out.samples is not None:
             plausible.update(out.samples.rotmats)
         mode = predictor(out.mode.rotmats, out.betas)[:, 0]

@@ -163,6 +163,7 @@ class ProbabilisticHMR(nn.Module):
         num_samples: int = 0,
         generator: torch.Generator | None = None,
         z: Tensor | None = None,
+        temperature: float = 1.0,
     ) -> HMROutput:
         r"""The distribution's mode and ``num_samples`` samples (or the poses of ``z``).
 
@@ -171,10 +172,16 @@ class ProbabilisticHMR(nn.Module):
             num_samples: S, samples to draw besides the mode.
             generator: Randomness for the samples.
             z: ``(B, S, D)`` latents to decode instead of random samples.
+            temperature: Scale of the random latents, ``z ~ N(0, temperature^2)``: below 1
+                the samples stay closer to the mode (0: every sample is the mode), for
+                users who want tighter hypotheses; 1 samples the model's distribution.
+                Their ``log_prob`` stays the model's density of each drawn pose.
         """
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
         context = self.encode(evidence)
         with full_precision(context.device):
-            return self._decode_all(context, num_samples, generator, z)
+            return self._decode_all(context, num_samples, generator, z, temperature)
 
     def encode(self, evidence: Tensor) -> Tensor:
         r"""The context ``(B, C)`` in the model's dtype (float32).
@@ -189,11 +196,16 @@ class ProbabilisticHMR(nn.Module):
             return self.encoder(evidence).to(dtype)
 
     def _decode_all(
-        self, context: Tensor, num_samples: int, generator: torch.Generator | None, z: Tensor | None
+        self,
+        context: Tensor,
+        num_samples: int,
+        generator: torch.Generator | None,
+        z: Tensor | None,
+        temperature: float = 1.0,
     ) -> HMROutput:
         B, D = context.shape[0], self.flow.config.features
         if z is None:
-            z = torch.randn(
+            z = temperature * torch.randn(
                 B, num_samples, D, generator=generator, device=context.device, dtype=context.dtype
             )
         # The mode and the samples in one pass through the flow: z = 0 first.
