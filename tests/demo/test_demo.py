@@ -80,13 +80,15 @@ def test_the_json_parameters_reproduce_the_saved_mesh(demo_run):
     final = params[params["final"]]
     assert params["final"] == "fit"
     rotmats = torch.tensor(final["rotmats"])
-    betas, translation = torch.tensor(params["betas"]), torch.tensor(params["translation"])
+    betas, translation = torch.tensor(params["betas"]), torch.tensor(params["transl"])
     vertices = body(rotmats, betas, translation).vertices
-    saved = _read_obj(folder / "mesh.obj")
+    saved = _read_obj(folder / "mesh.obj") * [1, -1, -1]  # the mesh files are Y up
     assert saved.shape == tuple(vertices.shape)
     assert np.abs(vertices.numpy() - saved).max() < 1e-4
     from_axis_angle = body(rotvec_to_rotmat(torch.tensor(final["axis_angle"])), betas, translation).vertices
     assert np.abs(from_axis_angle.numpy() - saved).max() < 1e-4
+    smpl_names = torch.cat([torch.tensor(params["global_orient"]), torch.tensor(params["body_pose"])])
+    assert np.abs(body(rotvec_to_rotmat(smpl_names), betas, translation).vertices.numpy() - saved).max() < 1e-4
     arrays = np.load(folder / "params.npz")
     assert np.abs(arrays["vertices"] - saved).max() < 1e-5
     assert arrays["samples_rotmats"].shape == (3, 24, 3, 3) and len(params["samples"]) == 3
@@ -102,7 +104,10 @@ def test_the_glb_holds_the_mesh_upright(demo_run):
     scene = trimesh.load(folder / "mesh.glb")
     saved = _read_obj(folder / "mesh.obj")
     vertices = np.asarray(scene.to_geometry().vertices)
-    assert np.allclose(vertices, saved * [1, -1, -1], atol=1e-5)  # glTF is y up
+    assert np.allclose(vertices, saved, atol=1e-5)  # the same Y-up vertices
+    arrays = np.load(folder / "params.npz")
+    assert np.allclose(arrays["vertices"] * [1, -1, -1], saved, atol=1e-5)  # params: camera frame
+    assert (saved[:, 1].max() - saved[:, 1].min()) > 1.0  # a standing body, tall along Y
     assert len(trimesh.load(folder / "samples.glb").geometry) == 1 + 1 + 3  # mode, fit, samples
 
 

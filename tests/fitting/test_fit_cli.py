@@ -41,7 +41,7 @@ def test_fit_openpose_file_writes_parameters_and_meshes(tmp_path, tiny_model_fil
     record = json.loads((out / "frame.json").read_text())
     assert [p["person"] for p in record["people"]] == [0]
     person = record["people"][0]
-    assert len(person["pose_axis_angle"]) == 24 and len(person["betas"]) == 10
+    assert len(person["body_pose"]) == 23 and len(person["global_orient"]) == 1 and len(person["betas"]) == 10
     assert person["reprojection_error_px"] < person["initial_error_px"]
     assert (out / "frame_person0.obj").read_text().startswith("v ")
     assert np.load(out / "frame.npz")["rotmats"].shape == (1, 24, 3, 3)
@@ -110,7 +110,7 @@ def test_fit_multiview_command(tmp_path, tiny_model_file, synthetic):
             "--steps", "3", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     record = json.loads((out / "multiview.json").read_text())
-    assert len(record["pose_axis_angle"]) == 24 and record["views"] == ["view0.npy", "view1.npy"]
+    assert len(record["body_pose"]) == 23 and record["views"] == ["view0.npy", "view1.npy"]
     calibration = tmp_path / "cams.json"
     cams = [{"R": np.eye(3).tolist(), "t": [0.0, 0.0, 0.0], "f": 1500.0, "c": [640.0, 480.0]}] * 2
     calibration.write_text(json.dumps(cams))

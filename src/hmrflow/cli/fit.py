@@ -28,9 +28,10 @@ Each FILE is one of:
 Image sizes come from the image (--images DIR, found by the keypoint file's stem, with
 OpenPose's `_keypoints` suffix removed; for COCO files by file name) or from the COCO file,
 else from --image-size. The focal length is --focal px, else the image diagonal
-(a 53 degree field of view). Outputs in --out: per input image NAME.json (parameters:
-axis-angle pose, betas, translation, camera, errors) and NAME.npz, one OBJ mesh per
-person, and NAME_fit.png renders when images and the renderer are available.
+(a 53 degree field of view). Outputs in --out: per input image NAME.json (SMPL's names:
+global_orient and body_pose axis-angle, betas, transl, in the camera frame; the camera,
+errors) and NAME.npz, one OBJ mesh per person (Y up: the camera frame turned to
+(x, -y, -z)), and NAME_fit.png renders when images and the renderer are available.
 
   hmrflow fit frame_keypoints.json --images frames/ --out fits/
   hmrflow fit person_keypoints_val2017.json --images val2017/ --drop-hips
@@ -343,18 +344,16 @@ def _fit_image(model: Any, item: ImagePeople, config: Any, args: argparse.Namesp
 
 
 def fit_record(fit: Any, people: Any, index: list[int]) -> list[dict[str, Any]]:
-    """JSON-ready parameters of each fitted person."""
-    from hmrflow.geometry import rotmat_to_rotvec
+    """JSON-ready parameters of each fitted person (SMPL's names, camera frame)."""
+    from hmrflow.body.parameters import parameter_arrays
 
-    pose = rotmat_to_rotvec(fit.rotmats)
+    named = parameter_arrays(fit.rotmats, fit.betas, fit.translation)
     records = []
     for row, person in enumerate(index):
         records.append(
             {
                 "person": person,
-                "pose_axis_angle": pose[row].tolist(),
-                "betas": fit.betas[row].tolist(),
-                "translation": fit.translation[row].tolist(),
+                **{name: value[row].tolist() for name, value in named.items()},
                 "focal_length": float(people.focal_length[row]),
                 "image_size": people.image_size[row].tolist(),
                 "reprojection_error_px": _finite(fit.reprojection_error[row]),
@@ -376,16 +375,17 @@ def write_fit(out: Path, name: str, fit: Any, people: Any, model: Any, index: li
     """``NAME.json``, ``NAME.npz`` and one OBJ per person."""
     import numpy as np
 
+    from hmrflow.body.parameters import parameter_arrays
+
     summary = {
         "people": fit_record(fit, people, index),
-        "camera": "OpenCV frame, principal point at the image centre; pose axis-angle, joint 0 global",
+        "frame": "camera frame (OpenCV: y down), principal point at the image centre; OBJ meshes: (x, -y, -z), Y up",
     }
     (out / f"{name}.json").write_text(json.dumps(summary, indent=1))
     np.savez(
         out / f"{name}.npz",
+        **parameter_arrays(fit.rotmats, fit.betas, fit.translation),
         rotmats=fit.rotmats.cpu().numpy(),
-        betas=fit.betas.cpu().numpy(),
-        translation=fit.translation.cpu().numpy(),
         joints=fit.joints.cpu().numpy(),
         keypoints_2d=fit.keypoints_2d.cpu().numpy(),
         person=np.asarray(index),
@@ -396,8 +396,10 @@ def write_fit(out: Path, name: str, fit: Any, people: Any, model: Any, index: li
 
 
 def write_obj(path: Path, vertices: Any, faces: Any) -> None:
-    """A plain Wavefront OBJ (metres, camera frame)."""
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
+    """A plain Wavefront OBJ of camera-frame vertices, written in the Y-up frame of meshes (metres)."""
+    from hmrflow.body.parameters import camera_to_y_up
+
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in camera_to_y_up(vertices)]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
     path.write_text("\n".join(lines) + "\n")
 
@@ -504,6 +506,7 @@ def _fit_and_write(
     import numpy as np
     import torch
 
+    from hmrflow.body.parameters import parameter_arrays
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
     from hmrflow.geometry import rotmat_to_rotvec
@@ -519,11 +522,12 @@ def _fit_and_write(
     with torch.no_grad():
         transl = fit.translation if fit.translation.dim() == 2 else None
         body = model.body(fit.consensus, fit.betas, transl)
+    transl = fit.translation[0] if fit.translation.dim() == 2 else torch.zeros(3, device=fit.betas.device)
+    named = parameter_arrays(fit.consensus[0], fit.betas[0], transl)
     record = {
         "views": names,
         "calibrated": entries is not None,
-        "pose_axis_angle": rotmat_to_rotvec(fit.consensus[0]).tolist(),
-        "betas": fit.betas[0].tolist(),
+        **{name: value.tolist() for name, value in named.items()},
         "frame": "world" if entries is not None else f"camera of {names[0]}",
         "view_poses_axis_angle": rotmat_to_rotvec(fit.rotmats[0]).tolist(),
         "stop_reason": fit.results[0].reason.value,

@@ -3,7 +3,8 @@ r"""Files of the multi-view demo (besides each view's single-view outputs).
 * ``views.jpg``: the views side by side (columns), rows: detected keypoints, each view's
   own body, the uncalibrated refinement, the calibrated fit seen by each camera;
 * ``calibrated/``: the calibrated body in the WORLD frame of the calibration (metres):
-  ``mesh.obj``/``.ply``/``.glb``, ``params.json`` (pose, betas, world translation, the
+  ``mesh.obj``/``.ply``/``.glb``, ``params.json`` (SMPL's names: ``global_orient``,
+  ``body_pose``, ``betas``, ``transl`` in the world; the pose's rotation matrices, the
   cameras, the check's figures) and ``viewer.html`` (the calibrated body with every
   view's own and refined body moved into the world by its camera, pelvis on pelvis);
 * ``index.html``: the check's table, the figure, then every view's outputs.
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from hmrflow.body.parameters import parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.demo.outputs import (
     FIT_COLOR,
@@ -138,14 +140,17 @@ def write_multiview(
     mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
     mesh.export(folder / "mesh.ply")
     trimesh.Scene(mesh).export(folder / "mesh.glb")
+    named = parameter_arrays(world.consensus[0], world.betas[0], world.translation[0])
     params = {
         "format": "hmrflow-multiview-params",
-        "version": 1,
-        "frame": "world frame of the calibration, metres; vertices = body(rotmats, betas, translation)",
+        "version": 2,
+        "frame": "world frame of the calibration, metres; vertices = body(rotmats, betas, transl)",
         "views": result.names,
         "body_model": writer.body.name,
+        "global_orient": _rounded(named["global_orient"]),
+        "body_pose": _rounded(named["body_pose"]),
         "betas": _rounded(world.betas[0]),
-        "translation": _rounded(world.translation[0]),
+        "transl": _rounded(world.translation[0]),
         "pose": _pose_entry(world.consensus[0].numpy(), float("nan")) | {"log_prob": None},
         "cameras": {
             name: {

@@ -8,12 +8,14 @@ the file's pixels: pass it back with ``--keypoints``). Per person, in ``personN/
 * ``samples.png``: the mode (blue, opaque) and the samples (orange, translucent) from the
   front and the side, and the mode coloured by how far the samples spread at each vertex;
 * ``mesh.obj``, ``mesh.ply``, ``mesh.glb`` (the final body), ``samples.glb`` (mode, fit
-  and samples as separate nodes). OBJ and PLY hold camera-frame metres (OpenCV: y down);
-  the GLB files add a half-turn about x to their root node so glTF viewers (y up) show
-  the body upright, with the same vertex data;
-* ``params.json`` and ``params.npz``: poses (rotation matrices and axis-angle) of the
-  mode, the fit and the samples with their log-likelihoods, betas, translation, camera,
-  keypoints; ``body(rotmats, betas, translation)`` gives the saved mesh;
+  and samples as separate nodes), all in metres in the Y-up world frame of
+  :mod:`hmrflow.body.parameters` (the camera frame turned to ``(x, -y, -z)``): upright in
+  Blender and glTF viewers;
+* ``params.json`` and ``params.npz``: the final body under SMPL's names (``global_orient``,
+  ``body_pose`` axis-angle, ``betas``, ``transl``, camera frame), the poses (rotation
+  matrices and axis-angle) of the mode, the fit and the samples with their
+  log-likelihoods, camera, keypoints; ``body(rotmats, betas, transl)`` gives the mesh
+  (in the camera frame; the mesh files hold it turned to Y up);
 * ``viewer.html``: an interactive, self-contained 3D view (:mod:`hmrflow.demo.viewer`).
 
 ``index.html`` in the output folder links everything; it is made from ``demo.json``, the
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 
 if TYPE_CHECKING:
@@ -67,8 +70,6 @@ FIT_COLOR = (0.55, 0.85, 0.55)
 SAMPLE_COLOR = (0.98, 0.62, 0.30)
 #: Opacity of the body drawn over a photo.
 OVERLAY_OPACITY = 0.85
-#: glTF is y up; the camera frame is y down: a half-turn about x.
-_GLTF_TURN = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 def _rounded(array: np.ndarray, digits: int = 7) -> Any:
@@ -91,20 +92,25 @@ def _pose_entry(rotmats: np.ndarray, log_prob: float) -> dict[str, Any]:
 
 def params_dict(person: PersonResult, image: str, index: int, body_name: str, scale: float = 1.0) -> dict[str, Any]:
     """The JSON parameters of one person (see the module docstring)."""
+    final = person.fit if person.fit is not None else person.mode
+    named = parameter_arrays(torch.as_tensor(final.rotmats[0]), torch.as_tensor(person.betas),
+                             torch.as_tensor(person.translation))  # fmt: skip
     return {
         "format": "hmrflow-demo-params",
-        "version": 1,
+        "version": 2,
         "image": image,
         "person": index,
         "image_size": [int(v) for v in person.image_size],
         "image_scale": scale,
         "body_model": body_name,
         "frame": "camera frame of the photo (OpenCV: x right, y down, +z forward), metres; "
-        "vertices = body(rotmats, betas, translation) for every pose below",
+        "vertices = body(rotmats, betas, transl) for every pose below; mesh files: (x, -y, -z), Y up",
         "joint_names": list(SMPL_JOINT_NAMES),
         "final": "fit" if person.fit is not None else "mode",
+        "global_orient": _rounded(named["global_orient"]),
+        "body_pose": _rounded(named["body_pose"]),
         "betas": _rounded(person.betas),
-        "translation": _rounded(person.translation),
+        "transl": _rounded(person.translation),
         "camera": {
             "focal_length": round(person.focal_length, 4),
             "principal_point": _rounded(person.principal_point, 4),
@@ -114,7 +120,7 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
         },
         "regression": {
             "betas": _rounded(person.regressed_betas),
-            "translation": _rounded(person.regressed_translation),
+            "transl": _rounded(person.regressed_translation),
         },
         "mode": _pose_entry(person.mode.rotmats[0], person.mode.log_prob[0]),
         "fit": None if person.fit is None else _pose_entry(person.fit.rotmats[0], person.fit.log_prob[0]),
@@ -136,11 +142,13 @@ def write_params(person: PersonResult, folder: Path, image: str, index: int, bod
     """``params.json`` and ``params.npz`` of one person."""
     data = params_dict(person, image, index, body.name, scale)
     (folder / "params.json").write_text(json.dumps(data, indent=1) + "\n")
+    final = person.fit if person.fit is not None else person.mode
+    named = parameter_arrays(torch.as_tensor(final.rotmats[0]), torch.as_tensor(person.betas),
+                             torch.as_tensor(person.translation))  # fmt: skip
     arrays: dict[str, np.ndarray] = {
-        "betas": person.betas,
-        "translation": person.translation,
+        **named,
         "regressed_betas": person.regressed_betas,
-        "regressed_translation": person.regressed_translation,
+        "regressed_transl": person.regressed_translation,
         "camera_weak_perspective": person.camera,
         "focal_length": np.float32(person.focal_length),
         "principal_point": person.principal_point,
@@ -150,7 +158,7 @@ def write_params(person: PersonResult, folder: Path, image: str, index: int, bod
         "keypoints": person.keypoints,
         "keypoints_box_normalised": person.evidence,
         "projected_keypoints": person.projected,
-        "vertices": person.vertices,
+        "vertices": person.vertices,  # camera frame, as every array here
         "faces": body.faces.cpu().numpy().astype(np.int32),
         "joints": person.joints,
         "spread": person.spread,
@@ -180,23 +188,21 @@ def write_meshes(person: PersonResult, faces: np.ndarray, folder: Path) -> None:
     import trimesh
 
     final_color = FIT_COLOR if person.fit is not None else MODE_COLOR
-    mesh = _trimesh(person.vertices, faces, final_color)
+    mesh = _trimesh(camera_to_y_up(person.vertices), faces, final_color)
     mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
     mesh.export(folder / "mesh.ply")
     scene = trimesh.Scene()
-    scene.add_geometry(mesh, node_name="body", geom_name="body", transform=_GLTF_TURN)
+    scene.add_geometry(mesh, node_name="body", geom_name="body")
     scene.export(folder / "mesh.glb")
     scene = trimesh.Scene()
-    scene.add_geometry(
-        _trimesh(person.mode_vertices, faces, MODE_COLOR), node_name="mode", geom_name="mode", transform=_GLTF_TURN
-    )
+    scene.add_geometry(_trimesh(camera_to_y_up(person.mode_vertices), faces, MODE_COLOR), node_name="mode",
+                       geom_name="mode")  # fmt: skip
     if person.fit is not None:
-        scene.add_geometry(mesh.copy(), node_name="fit", geom_name="fit", transform=_GLTF_TURN)
+        scene.add_geometry(mesh.copy(), node_name="fit", geom_name="fit")
     for s, vertices in enumerate(person.sample_vertices):
         name = f"sample{s:02d}"
-        scene.add_geometry(
-            _trimesh(vertices, faces, SAMPLE_COLOR, 0.35), node_name=name, geom_name=name, transform=_GLTF_TURN
-        )
+        scene.add_geometry(_trimesh(camera_to_y_up(vertices), faces, SAMPLE_COLOR, 0.35), node_name=name,
+                           geom_name=name)  # fmt: skip
     scene.export(folder / "samples.glb")
 
 
