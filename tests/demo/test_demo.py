@@ -23,7 +23,7 @@ PICTURES = ("overlay.jpg", "samples.png")
 @pytest.fixture(scope="module")
 def demo_run(tiny_model_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    args = ["demo", "--model", str(tiny_model_path), "--out", str(out), "--samples", "3", "--fit-steps", "2",
+    args = ["demo", "--model", str(tiny_model_path), "--out", str(out), "--samples", "3", "--steps", "2",
             "--detect", "never"]  # fmt: skip
     assert main(args) == 0
     return out

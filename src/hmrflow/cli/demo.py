@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="auto: keypoint files, then precomputed ones beside the photo, then the detector; "
         "always: the detector unless --keypoints; never: files only (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--fit-steps", type=int, default=30, help="L-BFGS steps of the fit (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=30, help="L-BFGS steps of the fit (default: %(default)s)")
     parser.add_argument(
         "--focal-length", type=float, default=None, help="focal length in px (default: the image diagonal)"
     )
@@ -132,8 +132,8 @@ def check_settings(args: argparse.Namespace) -> None:
         raise InputError("--samples must be >= 0")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
         raise InputError(f"--temperature must be a number >= 0, not {args.temperature}")
-    if args.fit_steps < 1:
-        raise InputError("--fit-steps must be >= 1")
+    if args.steps < 1:
+        raise InputError("--steps must be >= 1")
     if args.focal_length is not None and not (math.isfinite(args.focal_length) and args.focal_length > 0):
         raise InputError(f"--focal-length must be a positive number of pixels, not {args.focal_length}")
 
@@ -179,11 +179,11 @@ def _run_photos(
     model_name = args.model or "the shipped model"
     print(
         f"hmrflow demo: {len(images)} photo(s) -> {out}/ | model: {model_name} ({kind}-conditioned, "
-        f"body {model.body.name}) | {args.samples} samples | fit: {'off' if args.no_fit else f'{args.fit_steps} steps'}"
+        f"body {model.body.name}) | {args.samples} samples | fit: {'off' if args.no_fit else f'{args.steps} steps'}"
         f" | device: {device}"
     )
     print(f"  model loaded in {time.perf_counter() - start:.1f} s")
-    fit = "off" if args.no_fit else f"{args.fit_steps} L-BFGS steps"
+    fit = "off" if args.no_fit else f"{args.steps} L-BFGS steps"
     run_info = {
         "started": datetime.now().isoformat(timespec="seconds"),
         "details": [
@@ -218,7 +218,7 @@ def demo_config(args: argparse.Namespace) -> Any:
         num_samples=args.samples,
         temperature=args.temperature,
         fit=not args.no_fit,
-        fit_steps=args.fit_steps,
+        fit_steps=args.steps,
         seed=args.seed,
         focal_length=args.focal_length,
         detect=args.detect,

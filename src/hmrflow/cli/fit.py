@@ -27,7 +27,7 @@ Each FILE is one of:
 
 Image sizes come from the image (--images DIR, found by the keypoint file's stem, with
 OpenPose's `_keypoints` suffix removed; for COCO files by file name) or from the COCO file,
-else from --image-size. The focal length is --focal px, else the image diagonal
+else from --image-size. The focal length is --focal-length px, else the image diagonal
 (a 53 degree field of view). Outputs in --out: per input image NAME.json (SMPL's names:
 global_orient and body_pose axis-angle, betas, transl, in the camera frame; the camera,
 errors) and NAME.npz, one OBJ mesh per person (Y up: the camera frame turned to
@@ -117,7 +117,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("fits"), help="output folder (default: fits)")
     parser.add_argument("--images", type=Path, help="folder of the images (sizes, renders)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), help="image size, px")
-    parser.add_argument("--focal", type=float, help="focal length, px (default: image diagonal)")
+    parser.add_argument("--focal-length", type=float, help="focal length, px (default: image diagonal)")
     parser.add_argument("--steps", type=int, default=None, help="L-BFGS outer steps (fit: 10, evaluate: 30)")
     add_device_argument(parser)
 
@@ -130,8 +130,8 @@ def check_settings(args: argparse.Namespace) -> None:
     """
     if args.steps is not None and args.steps < 1:
         raise InputError("--steps must be >= 1")
-    if args.focal is not None and not (math.isfinite(args.focal) and args.focal > 0):
-        raise InputError(f"--focal must be a positive number of pixels, not {args.focal}")
+    if args.focal_length is not None and not (math.isfinite(args.focal_length) and args.focal_length > 0):
+        raise InputError(f"--focal-length must be a positive number of pixels, not {args.focal_length}")
     if args.image_size is not None and min(args.image_size) < 1:
         raise InputError(f"--image-size must be two positive numbers of pixels, not {args.image_size}")
     if getattr(args, "person", None) is not None and args.person < 0:
@@ -332,7 +332,7 @@ def _fit_image(model: Any, item: ImagePeople, config: Any, args: argparse.Namesp
         log.warning("%s: no person to fit", item.label)
         return 0
     kp = torch.as_tensor(keypoints[keep], dtype=torch.float32, device=device)
-    focal = None if args.focal is None else torch.tensor(args.focal, device=device)
+    focal = None if args.focal_length is None else torch.tensor(args.focal_length, device=device)
     image_size = torch.tensor(size, dtype=torch.float32, device=device)
     people = People.from_keypoints(kp, image_size, focal, config.box_scale)
     fitter = fit_baseline if args.baseline else fit_keypoints
@@ -487,7 +487,7 @@ def _read_views(files: list[Path], args: argparse.Namespace, device: Any) -> tup
             log.error("view %s skipped: no usable person", path.name)
             continue
         kp = torch.as_tensor(chosen[None], dtype=torch.float32, device=device)
-        focal = None if args.focal is None else torch.tensor(args.focal, device=device)
+        focal = None if args.focal_length is None else torch.tensor(args.focal_length, device=device)
         views.append(People.from_keypoints(kp, torch.tensor(size, dtype=torch.float32, device=device), focal))
         used.append(path)
     return views, used
