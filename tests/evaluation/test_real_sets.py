@@ -14,19 +14,19 @@ from hmrflow.config import apply_overrides
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.real_sets import (
+    REAL_SETS,
     orientation_figures,
     real_multiview_set,
+    real_set,
     rotation_angle_deg,
     torso_frames,
     view_examples,
 )
 from hmrflow.evaluation.runner import evaluate_model
-from hmrflow.evaluation.sets import REAL_SETS, real_set
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
-
 from tests.tiny import TINY_MODEL
 
 

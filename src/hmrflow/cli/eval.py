@@ -57,7 +57,7 @@ def _set_lines() -> str:
 
 
 def _real_lines() -> str:
-    from hmrflow.evaluation.sets import REAL_SETS
+    from hmrflow.evaluation.real_sets import REAL_SETS
 
     return "\n".join(f"  {name:<34} {text}" for name, text in REAL_SETS.items())
 
@@ -172,7 +172,7 @@ def _with_orientation(result: Any, model: Any, data: Any, args: argparse.Namespa
     """``result`` with the torso orientation figures, on the real sets."""
     from dataclasses import replace
 
-    from hmrflow.evaluation.sets import REAL_SETS
+    from hmrflow.evaluation.real_sets import REAL_SETS
 
     if args.data not in REAL_SETS:
         return result
@@ -183,7 +183,8 @@ def _with_orientation(result: Any, model: Any, data: Any, args: argparse.Namespa
 
 
 def _load_data(args: argparse.Namespace, model: Any) -> Any:
-    from hmrflow.evaluation.sets import REAL_SETS, SYNTHETIC_SETS, real_set, synthetic_set
+    from hmrflow.evaluation.real_sets import REAL_SETS, real_set
+    from hmrflow.evaluation.sets import SYNTHETIC_SETS, synthetic_set
 
     kind = model.config.encoder.kind
     if args.data in REAL_SETS:

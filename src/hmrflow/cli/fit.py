@@ -141,7 +141,7 @@ def check_settings(args: argparse.Namespace) -> None:
         if value is not None and value < 1:
             raise InputError(f"--{flag.replace('_', '-')} must be >= 1")
     if getattr(args, "data", "synthetic") != "synthetic":
-        from hmrflow.evaluation.sets import REAL_SETS
+        from hmrflow.evaluation.real_sets import REAL_SETS
 
         if args.data not in REAL_SETS:
             raise InputError(f"--data {args.data!r}: synthetic or one of {', '.join(REAL_SETS)}")
@@ -429,7 +429,7 @@ def render_fit(path: Path, image_path: Path | None, fit: Any, people: Any, model
 
 
 def _evaluate(model: Any, args: argparse.Namespace) -> int:
-    from hmrflow.evaluation.sets import REAL_SETS
+    from hmrflow.evaluation.real_sets import REAL_SETS
     from hmrflow.fitting.evaluate import EvaluationConfig, evaluate_fitting, format_tables
 
     if args.data in REAL_SETS:

@@ -39,10 +39,10 @@ import torch
 from torch import Tensor
 
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
-from hmrflow.data.synthetic import keypoint_box, normalize_keypoints
 from hmrflow.evaluation.sets import EvaluationSet, SetInfo
+from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 
-__all__ = ["BOX_SCALE", "orientation_figures", "real_multiview_set", "torso_frames", "view_examples"]
+__all__ = ["BOX_SCALE", "REAL_SETS", "orientation_figures", "real_multiview_set", "real_set", "torso_frames", "view_examples"]
 
 #: Person box side over the keypoints' extent (the training data's).
 BOX_SCALE = 1.2
@@ -185,3 +185,21 @@ def orientation_figures(
 def _rest(rotmats: Tensor) -> Tensor:
     """Identity rotations shaped like ``rotmats`` ``(..., 3, 3)``."""
     return torch.eye(3, dtype=rotmats.dtype, device=rotmats.device).expand(rotmats.shape).clone()
+
+
+# --------------------------------------------------------------------- real sets
+
+#: The named sets of real people: name -> one line for people. Their annotations ship with
+#: hmrflow (no pixels); :func:`real_set` makes them evaluation sets.
+REAL_SETS: dict[str, str] = {
+    "real-multiview-v1": "real people (pose2sim demo, 2 people x 100 frames x 4 calibrated views), "
+    "detector keypoints, triangulated 3D; each view one example",
+}
+
+
+def real_set(name: str, evidence_names: Sequence[str]) -> EvaluationSet:
+    r"""A named set of real people (a key of :data:`REAL_SETS`) for a keypoint model whose
+    evidence keypoints are ``evidence_names``, in its order."""
+    if name not in REAL_SETS:
+        raise KeyError(f"no real set {name!r}; known: {', '.join(REAL_SETS)}")
+    return real_multiview_set(evidence_names)

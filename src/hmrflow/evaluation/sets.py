@@ -44,8 +44,6 @@ __all__ = [
     "SyntheticSetSpec",
     "SYNTHETIC_SETS",
     "synthetic_set",
-    "REAL_SETS",
-    "real_set",
     "fingerprint",
 ]
 
@@ -337,23 +335,3 @@ def synthetic_set(
     )
     data = EvaluationSet(info, batch.evidence, batch.joints_3d, batch.rotmats)
     return data.with_fingerprint()
-
-
-# --------------------------------------------------------------------- real sets
-
-#: The named sets of real people: name -> one line for people. Their annotations ship with
-#: hmrflow (no pixels); :mod:`hmrflow.evaluation.real_sets` makes them evaluation sets.
-REAL_SETS: dict[str, str] = {
-    "real-multiview-v1": "real people (pose2sim demo, 2 people x 100 frames x 4 calibrated views), "
-    "detector keypoints, triangulated 3D; each view one example",
-}
-
-
-def real_set(name: str, evidence_names: Sequence[str]) -> EvaluationSet:
-    r"""A named set of real people (a key of :data:`REAL_SETS`) for a keypoint model whose
-    evidence keypoints are ``evidence_names``, in its order."""
-    if name not in REAL_SETS:
-        raise KeyError(f"no real set {name!r}; known: {', '.join(REAL_SETS)}")
-    from hmrflow.evaluation.real_sets import real_multiview_set
-
-    return real_multiview_set(evidence_names)
