@@ -17,7 +17,6 @@ from hmrflow.evaluation.sets import synthetic_set
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
-
 from tests.tiny import TINY_MODEL
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

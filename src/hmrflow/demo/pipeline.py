@@ -384,7 +384,7 @@ def predict_people(
 
 def _box_keypoints(people, i: int) -> Tensor:  # noqa: ANN001 - People
     """Person ``i``'s keypoints in normalised box coordinates (image models' evidence is a crop)."""
-    from hmrflow.data.synthetic import normalize_keypoints
+    from hmrflow.geometry.boxes import normalize_keypoints
 
     return normalize_keypoints(people.keypoints[i], people.box_center[i], people.box_size[i])
 

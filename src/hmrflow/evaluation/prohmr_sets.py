@@ -36,9 +36,9 @@ from torch import Tensor
 
 from hmrflow.body.keypoints import BODY_25, EVAL_14
 from hmrflow.data.prohmr_format import EXTRA_19, ProHMRArrays, read_prohmr_npz
-from hmrflow.data.synthetic import normalize_keypoints
 from hmrflow.evaluation.reference import guess_protocol
 from hmrflow.evaluation.sets import EvaluationBatch, EvaluationSet, SetInfo, fingerprint
+from hmrflow.geometry.boxes import normalize_keypoints
 from hmrflow.geometry.rotations import rotvec_to_rotmat
 
 __all__ = [

@@ -1,5 +1,6 @@
-"""Geometry: rotations, cameras, Procrustes. Any number of leading batch dimensions."""
+"""Geometry: rotations, cameras, person boxes, Procrustes. Any number of leading batch dimensions."""
 
+from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.cameras import (
     DEFAULT_CROP_SIZE,
     DEFAULT_FOCAL_LENGTH,
@@ -33,6 +34,8 @@ __all__ = [
     "crop_to_image_pixels",
     "full_translation_to_crop_camera",
     "image_to_crop_pixels",
+    "keypoint_box",
+    "normalize_keypoints",
     "normalized_to_pixels",
     "perspective_projection",
     "pixels_to_normalized",

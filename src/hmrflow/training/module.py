@@ -32,9 +32,9 @@ from hmrflow.data.synthetic import SyntheticBatch
 from hmrflow.evaluation.metrics import min_of_n, per_joint_errors
 from hmrflow.geometry import align, rotmat_to_sixd
 from hmrflow.models import HMROutput, ProbabilisticHMR
+from hmrflow.models.checkpoint import CHECKPOINT_KEY
 from hmrflow.models.prohmr import full_precision
 from hmrflow.training.batch import TrainingBatch, as_training_batch
-from hmrflow.models.checkpoint import CHECKPOINT_KEY
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import step_seed
 from hmrflow.training.discriminator import Discriminator, MocapPoses, discriminator_loss, generator_loss

@@ -1,0 +1,52 @@
+r"""Person boxes around 2D keypoints, and keypoints in a box's normalised coordinates.
+
+A person box is the square around a person's confident keypoints (its side a margin
+times their larger extent, as detectors and training crops have it); the model's
+keypoint evidence is the keypoints in that box, ``(x - centre) / side``, so that the box
+spans ``[-0.5, 0.5]`` (ProHMR's crop normalisation). Pixels, any leading dimensions.
+
+Example:
+    >>> import torch
+    >>> xy = torch.tensor([[[100.0, 50.0], [140.0, 130.0], [0.0, 0.0]]])
+    >>> center, side = keypoint_box(xy, torch.tensor([[True, True, False]]))
+    >>> center.tolist(), side.tolist()
+    ([[120.0, 90.0]], [80.0])
+    >>> normalize_keypoints(torch.tensor([[[140.0, 130.0, 1.0]]]), center, side).tolist()
+    [[[0.25, 0.5, 1.0]]]
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["keypoint_box", "normalize_keypoints"]
+
+
+def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Square box around the valid points: centre ``(..., 2)`` and side ``(...)`` in px.
+
+    Arguments:
+        xy: ``(..., K, 2)`` points; valid: ``(..., K)`` bool. Rows with fewer than two
+        valid points get a box of side 1 around their mean (or the origin).
+    """
+    big = torch.finfo(xy.dtype).max
+    v = valid[..., None]
+    low = torch.where(v, xy, torch.full_like(xy, big)).amin(dim=-2)
+    high = torch.where(v, xy, torch.full_like(xy, -big)).amax(dim=-2)
+    ok = valid.sum(-1) >= 2
+    center = torch.where(ok[..., None], (low + high) / 2, torch.zeros_like(low))
+    side = torch.where(ok, (high - low).amax(-1), torch.ones_like(low[..., 0]))
+    return center, side.clamp_min(1.0)
+
+
+def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor) -> Tensor:
+    r"""Image keypoints ``(..., K, 2 or 3)`` -> normalised box coordinates (confidence kept).
+
+    ``(x - center) / size``: the box spans ``[-0.5, 0.5]``, ProHMR's crop normalisation.
+    Points with zero confidence get coordinates 0.
+    """
+    xy = (keypoints[..., :2] - box_center[..., None, :]) / box_size[..., None, None]
+    if keypoints.shape[-1] > 2:
+        xy = xy * (keypoints[..., 2:] > 0)
+    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
