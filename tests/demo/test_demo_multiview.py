@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 
+from hmrflow.demo.calibration import Calibration
 from hmrflow.demo.inputs import read_keypoint_file, sidecar_path
-from hmrflow.demo.multiview import Calibration, bundled_multiview, triangulate
+from hmrflow.demo.multiview import bundled_multiview
+from hmrflow.geometry.triangulation import triangulate
 from hmrflow.render.context import egl_available
 
 RENDER, WHY = egl_available()
@@ -18,10 +21,12 @@ def test_the_bundled_calibration_agrees_with_the_detections():
     calibration = Calibration.from_file(path).select([p.stem for p in images])
     keypoints = np.stack([read_keypoint_file(sidecar_path(p)).people[0] for p in images])
     projections = calibration.projections()
-    points = triangulate(keypoints, projections)
-    seen = points[:, 3] > 0
+    confident = torch.as_tensor(keypoints[..., 2] > 0.5, dtype=torch.float64).T  # (K, V)
+    observed = torch.as_tensor(keypoints[..., :2], dtype=torch.float64).transpose(0, 1)
+    points = triangulate(observed, confident, torch.as_tensor(projections, dtype=torch.float64)).numpy()
+    seen = ~np.isnan(points).any(-1)
     assert seen.sum() >= 17
-    world = np.concatenate([points[seen, :3], np.ones((seen.sum(), 1))], 1)
+    world = np.concatenate([points[seen], np.ones((seen.sum(), 1))], 1)
     errors = []
     for v in range(len(images)):
         camera = world @ np.concatenate([calibration.rotation[v], calibration.translation[v][:, None]], 1).T

@@ -13,7 +13,7 @@ from hmrflow.cli.common import add_device_argument, exit_status, prepared_output
 from hmrflow.errors import InputError
 
 if TYPE_CHECKING:
-    from hmrflow.demo.pipeline import ImageResult
+    from hmrflow.demo.results import ImageResult
 
 HELP = """\
 Recover 3D bodies from photos, with their uncertainty.

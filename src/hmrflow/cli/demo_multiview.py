@@ -89,7 +89,8 @@ def check_settings(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """``hmrflow demo-multiview``: check the inputs, --out and --device, then run the views."""
     start = time.perf_counter()
-    from hmrflow.demo.multiview import Calibration, bundled_multiview, run_multiview
+    from hmrflow.demo.calibration import Calibration
+    from hmrflow.demo.multiview import bundled_multiview, run_multiview
     from hmrflow.demo.multiview_outputs import check_table
     from hmrflow.demo.pipeline import DemoConfig
     from hmrflow.models.checkpoint import load_model

@@ -17,20 +17,14 @@ A view that fails (an unreadable photo, nobody in it, a size other than its came
 left out and listed with its error; the others go on, and with fewer than two views left
 there is no multi-view fit (only the views' outputs and index.html).
 
-Calibration files (JSON, ``Calibration.from_file``): ``{"cameras": {"<view name>":
-{"image_size": [W, H], "focal_length": [fx, fy], "principal_point": [cx, cy],
-"rotation": 3x3, "translation": [3]}}}``, world -> camera ``X_c = R X_w + t`` in metres,
-OpenCV axes; the view name is the photo's file stem. The bundled one is the pose2sim demo's Qualisys
-calibration, converted by ``scripts/make_demo_assets.py``.
+Calibration files: :mod:`hmrflow.demo.calibration`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,75 +32,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hmrflow.demo.inputs import DemoInputError
-from hmrflow.demo.pipeline import DemoConfig, DemoPipeline, ImageResult
+from hmrflow.demo.calibration import Calibration
+from hmrflow.demo.pipeline import DemoConfig, DemoPipeline
+from hmrflow.demo.results import MultiViewResult
+from hmrflow.geometry.triangulation import triangulate
 from hmrflow.models import ProbabilisticHMR
 
-__all__ = ["Calibration", "MultiViewResult", "bundled_multiview", "run_multiview", "triangulate"]
+__all__ = ["bundled_multiview", "run_multiview"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    r"""Known pinhole cameras, by view name.
-
-    Attributes:
-        names: V view names; rotation: ``(V, 3, 3)``; translation: ``(V, 3)`` metres;
-        focal_length: ``(V, 2)`` px; principal_point: ``(V, 2)`` px;
-        image_size: ``(V, 2)`` (W, H) px.
-    """
-
-    names: tuple[str, ...]
-    rotation: np.ndarray
-    translation: np.ndarray
-    focal_length: np.ndarray
-    principal_point: np.ndarray
-    image_size: np.ndarray
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Calibration:
-        """Read a calibration JSON file (see the module docstring)."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-            cams = data["cameras"]
-            names = tuple(cams)
-            return cls(
-                names,
-                np.array([cams[n]["rotation"] for n in names], np.float64).reshape(-1, 3, 3),
-                np.array([cams[n]["translation"] for n in names], np.float64).reshape(-1, 3),
-                np.array([cams[n]["focal_length"] for n in names], np.float64).reshape(-1, 2),
-                np.array([cams[n]["principal_point"] for n in names], np.float64).reshape(-1, 2),
-                np.array([cams[n]["image_size"] for n in names], np.int64).reshape(-1, 2),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DemoInputError(f"{path}: not a calibration file ({type(error).__name__}: {error})") from None
-
-    def select(self, names: list[str]) -> Calibration:
-        """The cameras of ``names``, in that order."""
-        missing = [n for n in names if n not in self.names]
-        if missing:
-            raise DemoInputError(f"the calibration has no camera named {missing} (it has {list(self.names)})")
-        index = [self.names.index(n) for n in names]
-        return Calibration(tuple(names), self.rotation[index], self.translation[index],
-                           self.focal_length[index], self.principal_point[index], self.image_size[index])  # fmt: skip
-
-    def projections(self) -> np.ndarray:
-        """``(V, 3, 4)`` projection matrices ``K [R | t]``."""
-        k = np.zeros((len(self.names), 3, 3))
-        k[:, 0, 0], k[:, 1, 1] = self.focal_length[:, 0], self.focal_length[:, 1]
-        k[:, :2, 2], k[:, 2, 2] = self.principal_point, 1.0
-        return k @ np.concatenate([self.rotation, self.translation[..., None]], axis=-1)
-
-    def cameras(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):  # noqa: ANN201
-        """The :class:`~hmrflow.fitting.multiview.Cameras` of one instant (B = 1)."""
-        from hmrflow.fitting.multiview import Cameras
-
-        def t(a: np.ndarray) -> Tensor:
-            return torch.as_tensor(a, dtype=dtype, device=device)[None]
-
-        return Cameras(t(self.rotation), t(self.translation), t(self.focal_length.mean(-1)), t(self.principal_point))
 
 
 def bundled_multiview() -> tuple[list[Path], Path]:
@@ -115,52 +49,6 @@ def bundled_multiview() -> tuple[list[Path], Path]:
 
     folder = Path(str(resources.files("hmrflow") / "assets" / "demo" / "multiview"))
     return sorted(folder.glob("cam*.jpg")), folder / "calibration.json"
-
-
-def triangulate(
-    keypoints: np.ndarray, projections: np.ndarray, min_views: int = 2, min_confidence: float = 0.5
-) -> np.ndarray:
-    r"""DLT triangulation of ``keypoints (V, K, 3)`` (px, confidence) with ``projections (V, 3, 4)``.
-
-    Returns ``(K, 4)``: world points and 1 where seen by ``min_views`` views, else 0.
-    """
-    out = np.zeros((keypoints.shape[1], 4))
-    for k in range(keypoints.shape[1]):
-        seen = np.nonzero(keypoints[:, k, 2] > min_confidence)[0]
-        if len(seen) < min_views:
-            continue
-        rows = []
-        for v in seen:
-            x, y = keypoints[v, k, :2]
-            rows += [x * projections[v, 2] - projections[v, 0], y * projections[v, 2] - projections[v, 1]]
-        point = np.linalg.svd(np.asarray(rows))[2][-1]
-        out[k, :3], out[k, 3] = point[:3] / point[3], 1.0
-    return out
-
-
-@dataclass
-class MultiViewResult:
-    """What the multi-view demo did.
-
-    Attributes:
-        views: The results of the views that worked; names: their names.
-        failed: The results of the views that failed (each with its error).
-        fitted: Whether the multi-view fits ran (they need two views).
-        errors: Method -> PA error (mm) against the triangulated keypoints.
-        disagreement: Method -> mean PA distance (mm) between the views' bodies.
-        reprojection: The calibrated body's mean reprojection error per view, px.
-        timings: Seconds per stage; files: name -> path.
-    """
-
-    views: list[ImageResult]
-    names: list[str]
-    failed: list[ImageResult] = field(default_factory=list)
-    fitted: bool = False
-    errors: dict[str, float] = field(default_factory=dict)
-    disagreement: dict[str, float] = field(default_factory=dict)
-    reprojection: list[float] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _pa_error(points: Tensor, target: Tensor, mask: Tensor) -> float:
@@ -295,9 +183,11 @@ def _check(model, result: MultiViewResult, keypoints: np.ndarray, calibration: C
     def tensor(array: np.ndarray, dtype: torch.dtype | None = None) -> Tensor:
         return torch.as_tensor(array, dtype=dtype, device=device)
 
-    target_np = triangulate(keypoints, calibration.projections())
-    mask = tensor(target_np[:, 3] > 0)
-    target = tensor(target_np[:, :3], torch.float32)
+    seen = tensor(keypoints[..., 2] > 0.5).T  # (K, V): confident detections
+    projections = tensor(calibration.projections(), torch.float64)
+    triangulated = triangulate(tensor(keypoints[..., :2], torch.float64).transpose(0, 1), seen.double(), projections)
+    mask = ~triangulated.isnan().any(-1)
+    target = torch.nan_to_num(triangulated).float()
     views = result.views
     per_view = torch.stack([tensor(v.people[0].mode.rotmats[0]) for v in views])
     betas = torch.stack([tensor(v.people[0].regressed_betas) for v in views])

@@ -22,8 +22,6 @@ import torch
 from hmrflow.body.parameters import parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.demo.outputs import (
-    FIT_COLOR,
-    MODE_COLOR,
     OutputWriter,
     _label,
     _pose_entry,
@@ -32,9 +30,11 @@ from hmrflow.demo.outputs import (
     index_entry,
     write_index,
 )
+from hmrflow.demo.style import FIT_COLOR, MODE_COLOR
 
 if TYPE_CHECKING:
-    from hmrflow.demo.multiview import Calibration, MultiViewResult
+    from hmrflow.demo.calibration import Calibration
+    from hmrflow.demo.results import MultiViewResult
 
 __all__ = ["check_table", "write_multiview", "write_views_index"]
 

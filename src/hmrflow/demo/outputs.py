@@ -40,20 +40,17 @@ import torch
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.demo.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
 
 if TYPE_CHECKING:
     from hmrflow.body import BodyModel
     from hmrflow.demo.inputs import Photo
-    from hmrflow.demo.pipeline import ImageResult, PersonResult
+    from hmrflow.demo.results import ImageResult, PersonResult
     from hmrflow.render.camera import Camera
 
 __all__ = [
-    "MODE_COLOR",
-    "FIT_COLOR",
-    "SAMPLE_COLOR",
     "OutputWriter",
     "params_dict",
-    "spread_colors",
     "MANIFEST",
     "index_entry",
     "read_manifest",
@@ -65,9 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MODE_COLOR = (0.45, 0.62, 0.92)
-FIT_COLOR = (0.55, 0.85, 0.55)
-SAMPLE_COLOR = (0.98, 0.62, 0.30)
 #: Opacity of the body drawn over a photo.
 OVERLAY_OPACITY = 0.85
 
@@ -204,26 +198,6 @@ def write_meshes(person: PersonResult, faces: np.ndarray, folder: Path) -> None:
         scene.add_geometry(_trimesh(camera_to_y_up(vertices), faces, SAMPLE_COLOR, 0.35), node_name=name,
                            geom_name=name)  # fmt: skip
     scene.export(folder / "samples.glb")
-
-
-def spread_colors(spread: np.ndarray, scale_m: float | None = None) -> tuple[np.ndarray, float]:
-    r"""Per-vertex colours ``(N, 3)`` of the samples' spread ``(N,)`` metres, and the scale (m).
-
-    Colours run from dark blue (0) through yellow to red (``scale_m``, default the 98th
-    percentile of the spread).
-    """
-    spread = np.asarray(spread, np.float32)
-    scale = float(scale_m if scale_m is not None else max(np.percentile(spread, 98), 1e-6))
-    return _colormap(np.clip(spread / scale, 0, 1)), scale
-
-
-def _colormap(t: np.ndarray) -> np.ndarray:
-    """``t`` in [0, 1] -> RGB: dark blue, cyan, yellow, red."""
-    stops = np.array([[0.15, 0.2, 0.55], [0.2, 0.7, 0.85], [0.98, 0.88, 0.3], [0.85, 0.15, 0.1]], np.float32)
-    position = t * (len(stops) - 1)
-    low = np.minimum(position.astype(int), len(stops) - 2)
-    frac = (position - low)[:, None]
-    return (stops[low] * (1 - frac) + stops[low + 1] * frac).astype(np.float32)
 
 
 def _font(size: int = 14) -> Any:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +51,7 @@ from hmrflow.demo.inputs import (
     load_photo,
     sidecar_path,
 )
+from hmrflow.demo.results import BodyParams, ImageResult, PersonResult
 from hmrflow.errors import InputError
 from hmrflow.models import ProbabilisticHMR
 
@@ -103,104 +104,6 @@ class DemoConfig:
     box_scale: float = 1.2
     viewer: bool = True
     pictures: bool = True
-
-
-@dataclass(frozen=True)
-class BodyParams:
-    r"""Poses of one person: S = 1 (a mode, a fit) or S samples.
-
-    Attributes:
-        rotmats: ``(S, J, 3, 3)`` local joint rotations (joint 0 in the camera frame).
-        z: ``(S, D)`` flow latents.
-        log_prob: ``(S,)`` ``log p(pose | evidence)``.
-    """
-
-    rotmats: np.ndarray
-    z: np.ndarray
-    log_prob: np.ndarray
-
-
-@dataclass(frozen=True)
-class PersonResult:
-    r"""One person in one photo; K = 23 keypoints, N vertices, S samples.
-
-    The final body is ``fit`` (or ``mode`` without fitting) with ``betas`` and
-    ``translation``; the samples are posed with the same betas and translation.
-
-    Attributes:
-        keypoints: ``(K, 3)`` px (processed photo) and confidence; evidence: ``(K, 3)``
-            the same in normalised box coordinates.
-        box_center: ``(2,)`` px; box_size: px.
-        image_size: ``(2,)`` (W, H); focal_length: px; principal_point: ``(2,)`` px.
-        mode: The distribution's mode (``z = 0``); samples: S samples.
-        fit: The fitted pose, or None.
-        betas: ``(S_b,)``; translation: ``(3,)`` metres, camera frame (final).
-        regressed_betas, regressed_translation: The regression's, before fitting.
-        camera: ``(3,)`` the regressed weak-perspective camera ``(s, tx, ty)`` in the box.
-        reprojection_error: Mean px distance of the final body's keypoints to the
-            confident detections; initial_error: the same for the regression.
-        vertices: ``(N, 3)`` final body; mode_vertices: ``(N, 3)``; sample_vertices:
-            ``(S, N, 3)`` (final betas and translation).
-        projected: ``(K, 2)`` final body keypoints in px.
-        joints: ``(J, 3)`` final body joints.
-        spread: ``(N,)`` metres, how far the samples' vertices spread about their mean
-            once each sample takes the mode's global orientation (root RMS distance):
-            where the evidence leaves the body pose open.
-    """
-
-    keypoints: np.ndarray
-    evidence: np.ndarray
-    box_center: np.ndarray
-    box_size: float
-    image_size: np.ndarray
-    focal_length: float
-    principal_point: np.ndarray
-    mode: BodyParams
-    samples: BodyParams
-    fit: BodyParams | None
-    betas: np.ndarray
-    translation: np.ndarray
-    regressed_betas: np.ndarray
-    regressed_translation: np.ndarray
-    camera: np.ndarray
-    reprojection_error: float
-    initial_error: float
-    vertices: np.ndarray
-    mode_vertices: np.ndarray
-    sample_vertices: np.ndarray
-    projected: np.ndarray
-    joints: np.ndarray
-    spread: np.ndarray
-
-    @property
-    def final(self) -> BodyParams:
-        """The fit if there is one, else the mode."""
-        return self.fit if self.fit is not None else self.mode
-
-
-@dataclass
-class ImageResult:
-    """What the demo did with one photo.
-
-    Attributes:
-        path: The photo; folder: its output folder (None if it failed early).
-        people: One result per person; error: why the photo failed (None if it did not).
-        keypoint_source: Where its keypoints came from.
-        timings: Seconds per stage; files: outputs written (per person, name -> path).
-    """
-
-    path: Path
-    folder: Path | None = None
-    people: list[PersonResult] = field(default_factory=list)
-    error: str | None = None
-    keypoint_source: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    files: list[dict[str, Path]] = field(default_factory=list)
-    image_size: tuple[int, int] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def image_crops(pixels: np.ndarray, centers: Tensor, sizes: Tensor, crop_size: int) -> Tensor:
