@@ -8,7 +8,9 @@ iterations one at a time and checks its stop rules after every iteration, in thi
 
 1. the energy is not finite (the variables go back to the last finite point);
 2. ``max |grad| <= max_grad`` (1e-9): a stationary point;
-3. the iteration changed nothing (L-BFGS found no descent: converged to float rounding);
+3. the iteration changed nothing (L-BFGS found no descent) right after a restart: converged
+   to float rounding (a first such iteration restarts L-BFGS from steepest descent, its
+   memory cleared: a direction spoiled by rounding is not a minimum);
 4. once an outer step has been done: the relative change of the energy over the last
    outer step, ``|E_{i - n} - E_i| <= rel_loss_change * |E_{i - n}|`` with ``n =
    inner_steps`` (1e-3: measured on the learned-prior fitting, where it saves a quarter
@@ -167,10 +169,8 @@ def _restore(variables: list[Tensor], point: list[Tensor]) -> None:
             v.copy_(p)
 
 
-def _converged(losses: list[float], rules: StopRules) -> bool:
-    """Rules 3 and 4 of the module docstring on the energies after each iteration so far."""
-    if losses[-1] == losses[-2]:
-        return True
+def _small_change(losses: list[float], rules: StopRules) -> bool:
+    """Rule 4 of the module docstring on the energies after each iteration so far."""
     n = rules.inner_steps
     if len(losses) <= n:
         return False
@@ -202,6 +202,7 @@ def minimize(
         return MinimizeResult(StopReason.NON_FINITE, 0, losses, math.nan, closure.evaluations)
     reason = StopReason.GRADIENT if closure.max_grad() <= rules.max_grad else StopReason.MAX_STEPS
     optimizer = _optimizer(variables, rules)
+    restarted = False
     while reason is StopReason.MAX_STEPS and len(losses) <= rules.max_steps * rules.inner_steps:
         last_point = [v.detach().clone() for v in variables]
         optimizer.step(closure)
@@ -211,10 +212,14 @@ def minimize(
             reason = StopReason.NON_FINITE
             break
         losses.append(loss)
+        stalled = losses[-1] == losses[-2]
         if closure.max_grad() <= rules.max_grad:
             reason = StopReason.GRADIENT
-        elif _converged(losses, rules):
+        elif stalled and restarted or not stalled and _small_change(losses, rules):
             reason = StopReason.LOSS_CHANGE
+        elif stalled:
+            optimizer.state.clear()  # forget the curvature pairs: the next iteration is steepest descent
+        restarted = stalled
     for v in variables:
         v.grad = None
     final_grad = closure.max_grad() if reason is not StopReason.NON_FINITE else math.nan
