@@ -78,8 +78,11 @@ def test_the_prior_holds_back_overfitting_of_noisy_keypoints(tiny_model, synthet
 def test_joint_batch_and_per_person_fits_agree_on_one_person(tiny_model, synthetic):
     people = people_of(synthetic)
     rules = StopRules(max_steps=1)
-    alone = fit_keypoints(tiny_model, people[1:2], FitConfig(rules=rules))
-    in_batch = fit_keypoints(tiny_model, people, FitConfig(rules=rules, joint_batch=False))
+    # The same start: a regression of 4 or of 1 differs by float rounding, which an
+    # unconverged fit amplifies.
+    start = regress(tiny_model, people)
+    alone = fit_keypoints(tiny_model, people[1:2], FitConfig(rules=rules), start[1:2])
+    in_batch = fit_keypoints(tiny_model, people, FitConfig(rules=rules, joint_batch=False), start)
     assert len({id(r) for r in in_batch.results}) == len(people)
     torch.testing.assert_close(in_batch.rotmats[1:2], alone.rotmats, atol=1e-3, rtol=0)  # float rounding
     joint = fit_keypoints(tiny_model, people, FitConfig(rules=rules, joint_batch=True))

@@ -48,11 +48,11 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
-from hmrflow.data.synthetic import keypoint_box, normalize_keypoints
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
 from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.robust import reprojection_energy, reprojection_error
 from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection, sixd_to_rotmat
+from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -102,6 +102,9 @@ class FitConfig:
             the contexts, the body's keypoints without vertices); off: the plain path
             (the flow's decode, the body model, the projection), the reference. The two
             agree to float rounding; the lean one is about 3x faster on CPU.
+        scale_translation: Optimise the translation in units of about 10 px of keypoint
+            motion (:func:`translation_scale`; the energy is unchanged): about 2.5x fewer
+            L-BFGS iterations. Off: in metres, as the multi-view fitters do.
     """
 
     rules: StopRules = field(default_factory=StopRules)
@@ -113,6 +116,7 @@ class FitConfig:
     box_scale: float = 1.2
     joint_batch: bool = True
     lean_energy: bool = True
+    scale_translation: bool = True
 
 
 def default_focal_length(image_size: Tensor) -> Tensor:
@@ -385,6 +389,37 @@ def learned_prior_energy(
     return energy
 
 
+#: Keypoint motion, px, of a unit step of the optimiser's translation variables.
+TRANSLATION_UNIT_PX = 10.0
+
+
+def translation_scale(targets: Tensor, focal_length: Tensor, translation: Tensor) -> Tensor:
+    r"""Metres per unit of the optimiser's translation variables: ``(B, 3)``.
+
+    The fitters optimise ``translation = start + scale * u`` from ``u = 0`` (the energy is
+    unchanged). L-BFGS starts from a scalar guess of the inverse Hessian, and the data
+    term's curvature along a translation in metres is some 1e3-1e4 times that along the
+    latents and betas; in these units (a unit moves the keypoints by about
+    :data:`TRANSLATION_UNIT_PX`: sideways ``t_z / f`` metres per px, in depth ``t_z / spread``
+    with ``spread`` the RMS distance of the detections from their mean, px) a fit takes
+    about 2.5 times fewer iterations and ends at the same energies (measured in
+    ``benchmarks/bench_fitting.py``'s notes).
+
+    Arguments:
+        targets: ``(B, K, 3)`` the detections of the data term (px, confidence; 0 = unused).
+        focal_length: ``(B,)`` px.
+        translation: ``(B, 3)`` the start.
+    """
+    depth = translation[:, 2].abs().clamp_min(1e-3)
+    valid = (targets[..., 2] > 0).to(translation.dtype)
+    count = valid.sum(-1).clamp_min(1.0)
+    mean = (targets[..., :2] * valid[..., None]).sum(-2) / count[:, None]
+    squared = ((targets[..., :2] - mean[:, None]).square().sum(-1) * valid).sum(-1) / count
+    spread = squared.sqrt().clamp_min(1.0)
+    sideways = depth / focal_length
+    return TRANSLATION_UNIT_PX * torch.stack([sideways, sideways, depth / spread], dim=-1)
+
+
 def fit_bodies(
     model: ProbabilisticHMR,
     people: People,
@@ -406,30 +441,37 @@ def fit_bodies(
     """
     targets = data_weights(model, people, config)
     betas = start.betas.detach().clone().requires_grad_(config.optimize_betas)
-    translation = start.translation.detach().clone().requires_grad_(True)
+    origin = start.translation.detach()
+    scale = torch.ones_like(origin)
+    if config.scale_translation:
+        scale = translation_scale(targets, people.focal_length, origin)
+    shift = torch.zeros_like(origin).requires_grad_(True)  # translation = origin + scale * shift
     shape_weight = config.shape_prior_weight**2
     projection = keypoint_projection(model, people, config.lean_energy)
     data = keypoint_data_term(model, people, config, config.lean_energy)
 
+    def translation() -> Tensor:
+        return torch.addcmul(origin, scale, shift)
+
     def project() -> Tensor:
-        return projection(pose(), betas, translation)
+        return projection(pose(), betas, translation())
 
     def energy() -> Tensor:
         return (data(project()) + pose_prior() + shape_weight * betas.square().sum(-1)).sum()
 
-    variables = pose_variables + [translation] + ([betas] if config.optimize_betas else [])
+    variables = pose_variables + [shift] + ([betas] if config.optimize_betas else [])
     with frozen(model):
         with torch.no_grad():
             initial = reprojection_error(project(), targets)
         result = minimize(energy, variables, config.rules)
         with torch.no_grad():
-            rotmats = pose()
+            rotmats, final = pose(), translation()
             projected = project()
-            out = model.body(rotmats, betas, translation, vertices=True)
+            out = model.body(rotmats, betas, final, vertices=True)
     return BodyFit(
         rotmats=rotmats,
         betas=betas.detach(),
-        translation=translation.detach(),
+        translation=final,
         z=None,
         joints=out.joints,
         vertices=out.vertices,
