@@ -201,7 +201,8 @@ def plain_start_energy(model, people) -> float:
     start = regress(model, people)
     with frozen(model):
         z = start.context.new_zeros(len(people), model.flow.config.features)
-        return float(learned_prior_energy(model, people, FitConfig(), start, lean=False)(z, start.betas, start.translation).sum())
+        energy = learned_prior_energy(model, people, FitConfig(), start, lean=False)
+        return float(energy(z, start.betas, start.translation).sum())
 
 
 def test_every_fit_reads_the_current_weights(tiny_model, synthetic):

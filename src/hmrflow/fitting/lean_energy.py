@@ -149,7 +149,8 @@ class FrozenDecoder:
         if not self.supports(flow):
             raise ValueError("FrozenDecoder needs an eval-mode flow with additive coupling")
         with torch.no_grad():
-            self.steps = [_fold_step(a, lu, c, context) for a, lu, c in reversed(flow.steps())]  # type: ignore[arg-type]
+            steps = reversed(flow.steps())
+            self.steps = [_fold_step(a, lu, c, context) for a, lu, c in steps]  # type: ignore[arg-type]
             scale = flow.context_scale
             self.scale = None if scale is None else torch.exp(scale.log_scale(context)).contiguous()  # (B, D)
 
@@ -256,7 +257,8 @@ class KeypointProjector:
 
         def blend(directions: Tensor) -> Tensor:  # (N, 3, P) -> (P, K J 4), 4th coordinate 0
             part = torch.einsum("klj,lxp->pkjx", mix, directions.double()[support])
-            return torch.cat([part, part.new_zeros(*part.shape[:-1], 1)], -1).reshape(part.shape[0], -1).to(body.template)
+            part = torch.cat([part, part.new_zeros(*part.shape[:-1], 1)], -1)
+            return part.reshape(part.shape[0], -1).to(body.template)
 
         self.keypoint_shape = blend(body.shapedirs)
         self.keypoint_pose = blend(body.posedirs) if bool(body.posedirs.any()) else None
