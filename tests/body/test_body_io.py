@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+
 from hmrflow.body import BodyModel, BodyModelFileError
 from hmrflow.geometry import rotvec_to_rotmat
 

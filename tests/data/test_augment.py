@@ -6,8 +6,8 @@ import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_index
 from hmrflow.data.augment import (
-    AugmentConfig,
     Augmentation,
+    AugmentConfig,
     augment_points_3d,
     augment_rotmats,
     crop_matrix,

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hmrflow.body.keypoints import BODY_25
-from hmrflow.data.augment import AugmentConfig, Augmentation, augment_rotmats
+from hmrflow.data.augment import Augmentation, AugmentConfig, augment_rotmats
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.mixing import MixedDataset, allocate
 from hmrflow.data.prohmr_format import (

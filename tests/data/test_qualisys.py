@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hmrflow.data.qualisys import parse_qualisys, read_qualisys, stack_cameras
-
 from tests.fetched import fetched
 
 # Two cameras; the second turned 90 degrees about the vertical, its image cropped (fov offset).

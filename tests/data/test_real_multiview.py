@@ -8,7 +8,6 @@ import pytest
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.qualisys import read_qualisys
 from hmrflow.data.real_multiview import ASSET, LIMB_JOINTS, RealMultiview, array_fingerprint, save_real_multiview
-
 from tests.fetched import fetched
 
 P, F, V, K = 2, 100, 4, 23

@@ -27,7 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hmrflow.flows import ConditionalGlow
 from hmrflow.models import ProbabilisticHMR
+from hmrflow.models.checkpoint import CheckpointError, load_model
 from hmrflow.models.prohmr_convert import (
     FLOW_PREFIX,
     convert_flow_state_dict,
@@ -35,8 +37,6 @@ from hmrflow.models.prohmr_convert import (
     convert_prohmr_state_dict,
     read_prohmr_checkpoint,
 )
-from hmrflow.flows import ConditionalGlow
-from hmrflow.models.checkpoint import CheckpointError, load_model
 
 BN_EPS = 1e-5  # nn.BatchNorm1d's default, as in ProHMR's nflows fork
 LU_EPS = 1e-3  # nflows' LULinear: diag(U) = softplus(u) + 1e-3

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from hmrflow.errors import CheckpointError
-from hmrflow.models.prohmr_convert import FLOW_PREFIX, convert_prohmr, convert_prohmr_state_dict
 from hmrflow.models.checkpoint import load_model
+from hmrflow.models.prohmr_convert import FLOW_PREFIX, convert_prohmr, convert_prohmr_state_dict
 from tests.models.fork_checkpoint import (
     SKIPPED_COUNTS,
     fork_layout,

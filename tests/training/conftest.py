@@ -12,7 +12,6 @@ from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.prohmr_format import EXTRA_19
 from hmrflow.data.synthetic import CameraConfig, SyntheticConfig, SyntheticKeypoints
 from hmrflow.geometry import rotmat_to_rotvec
-
 from tests.tiny import TINY_MODEL
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from hmrflow.cli.main import main
-
 from tests.tiny import TINY_MODEL
 
 

@@ -8,14 +8,13 @@ import torch
 
 from hmrflow.body import BodyModel
 from hmrflow.config import apply_overrides
-from hmrflow.training.batch import TrainingBatch
 from hmrflow.models.checkpoint import CheckpointError, load_model, save_model
+from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.checkpoint import read_checkpoint
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import SyntheticDataModule
 from hmrflow.training.losses import keypoint_3d_energy_score, keypoint_3d_loss, pelvis_weights, rotation_loss
 from hmrflow.training.module import HMRModule
-
 from tests.tiny import TINY_MODEL
 
 TINY = [

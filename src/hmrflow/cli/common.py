@@ -1,4 +1,4 @@
-"""Checks every subcommand makes before any work: output folders and devices.
+"""Checks every subcommand makes before any work: devices (output folders: :mod:`hmrflow.folders`).
 
 They run before a model loads, so that an ordinary mistake costs a second, not a minute,
 and ends in one line that names the problem (an :class:`~hmrflow.errors.InputError`).
@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hmrflow.errors import InputError
@@ -19,7 +15,7 @@ from hmrflow.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["add_device_argument", "output_folder", "prepared_output_folder", "output_file", "torch_device", "exit_status"]
+__all__ = ["add_device_argument", "torch_device", "exit_status"]
 
 DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, mps (default: %(default)s)"
 
@@ -27,54 +23,6 @@ DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """``--device``, the same flag with the same default in every subcommand."""
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-
-
-def output_folder(path: Path, flag: str = "--out") -> Path:
-    """Create ``path`` if needed and make sure files can be written into it.
-
-    Raises:
-        InputError: ``path`` is a file, lies under a file, or cannot be written.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{flag} {path}: is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise InputError(f"{flag} {path}: cannot write there ({reason})") from None
-    return path
-
-
-@contextmanager
-def prepared_output_folder(path: Path, flag: str = "--out") -> Iterator[Path]:
-    """:func:`output_folder`, undone if the command stops with an error
-    before writing anything: the folders it made are removed again while they are empty."""
-    made = [folder for folder in (path, *path.parents) if not folder.exists()]  # deepest first
-    try:
-        yield output_folder(path, flag)
-    except BaseException:
-        for folder in made:
-            try:
-                folder.rmdir()
-            except OSError:  # not empty (outputs were written), or not ours to remove
-                break
-        raise
-
-
-def output_file(path: Path, flag: str = "OUT") -> Path:
-    """Make sure the file ``path`` can be written (its folder is created if needed).
-
-    Raises:
-        InputError: ``path`` is a folder, or its folder cannot be written.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{flag} {path}: is a folder; name the file to write")
-    output_folder(path.parent, flag=f"{flag} {path}: its folder")
-    return path
 
 
 def torch_device(name: str, flag: str = "--device") -> torch.device:

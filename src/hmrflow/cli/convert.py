@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmrflow.cli.common import output_folder
 from hmrflow.errors import InputError
+from hmrflow.folders import output_folder
 
 HELP = """\
 Convert the checkpoint released with ProHMR (Kolotouros et al., ICCV 2021; the Lightning

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmrflow.cli.common import output_file
 from hmrflow.errors import InputError
+from hmrflow.folders import output_file
 
 HELP = """\
 Look at the data the models learn from.

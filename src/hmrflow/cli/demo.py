@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
+from hmrflow.cli.common import add_device_argument, exit_status, torch_device
 from hmrflow.errors import InputError
+from hmrflow.folders import prepared_output_folder
 
 if TYPE_CHECKING:
     from hmrflow.demo.results import ImageResult
@@ -199,7 +200,7 @@ def _run_photos(
             print(f"[{i + 1}/{len(images)}] {image.name} ...", end="", flush=True)
             result = pipeline.run_image(image, keypoints, out, name)
             results.append(result)
-            print("\r" + f"[{i + 1}/{len(images)}] {image.name}: " + describe(result), flush=True)
+            print("\r" + f"[{i + 1}/{len(images)}] {image.name}: " + result.describe(), flush=True)
             _record(out, manifest, result)
         if pipeline.writer.render_error:
             run_info["details"].append(f"no pictures: {pipeline.writer.render_error}")
@@ -255,20 +256,3 @@ def _record(out: Path, manifest: dict[str, Any], result: ImageResult | None) -> 
         photos = [entry | {"label": f"run {int(entry.get('run', 0)) + 1}"} for entry in photos]
     details.append("frames: camera frame of each photo (OpenCV: x right, y down), metres")
     return write_index(out, photos, "hmrflow demo", details)
-
-
-def describe(result) -> str:  # noqa: ANN001 - ImageResult
-    """One terminal line about a photo: its people, errors and timings."""
-    if not result.ok:
-        return f"FAILED: {result.error}"
-    timing = " | ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-
-    def person(i: int, p) -> str:  # noqa: ANN001 - PersonResult
-        text = f"person {i}: keypoint error {p.initial_error:.1f} px (mode)"
-        if p.fit is not None:
-            change = float(p.fit.log_prob[0]) - float(p.mode.log_prob[0])
-            text += f" -> {p.reprojection_error:.1f} px (fit, log p {change:+.1f} vs mode)"
-        return text
-
-    people = "; ".join(person(i, p) for i, p in enumerate(result.people))
-    return f"{people} | keypoints: {result.keypoint_source} | {timing}"

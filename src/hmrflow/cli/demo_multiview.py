@@ -6,8 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
+from hmrflow.cli.common import add_device_argument, exit_status, torch_device
 from hmrflow.errors import InputError
+from hmrflow.folders import prepared_output_folder
 
 HELP = """\
 Combine several photos of one instant, taken from different sides, into one 3D body.

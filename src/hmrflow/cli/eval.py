@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hmrflow.cli.common import add_device_argument, output_folder, torch_device
+from hmrflow.cli.common import add_device_argument, torch_device
 from hmrflow.errors import InputError
+from hmrflow.folders import output_folder
 
 HELP = """\
 Evaluate a model: the error of its best guess (the mode), the best of N hypotheses

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hmrflow.cli.common import add_device_argument, exit_status, prepared_output_folder, torch_device
+from hmrflow.cli.common import add_device_argument, exit_status, torch_device
 from hmrflow.errors import InputError
+from hmrflow.folders import prepared_output_folder
 
 log = logging.getLogger(__name__)
 

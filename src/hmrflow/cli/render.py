@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmrflow.cli.common import output_file, output_folder
+from hmrflow.folders import output_file, output_folder
 
 HELP = """\
 Render synthetic images of people (headless: moderngl on EGL, the CPU is enough).

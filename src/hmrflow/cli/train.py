@@ -69,8 +69,8 @@ def _check_export(path: Path) -> None:
     Raises:
         InputError: ``path`` is a folder, or its folder cannot be written.
     """
-    from hmrflow.cli.common import output_folder
     from hmrflow.errors import InputError
+    from hmrflow.folders import output_folder
 
     if path.is_dir():
         raise InputError(f"--export {path}: is a folder, not a file")

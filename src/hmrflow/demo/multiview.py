@@ -128,9 +128,7 @@ def _run_views(
         else:
             result.failed.append(view)
         if progress:
-            from hmrflow.cli.demo import describe
-
-            print(f"  view {i + 1}/{len(images)} {path.name}: {describe(view)}")
+            print(f"  view {i + 1}/{len(images)} {path.name}: {view.describe()}")
 
 
 def _fit_views(

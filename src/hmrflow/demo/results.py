@@ -112,6 +112,22 @@ class ImageResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def describe(self) -> str:
+        """One terminal line about the photo: its people, errors and timings."""
+        if not self.ok:
+            return f"FAILED: {self.error}"
+        timing = " | ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        people = "; ".join(_describe_person(i, p) for i, p in enumerate(self.people))
+        return f"{people} | keypoints: {self.keypoint_source} | {timing}"
+
+
+def _describe_person(index: int, person: PersonResult) -> str:
+    text = f"person {index}: keypoint error {person.initial_error:.1f} px (mode)"
+    if person.fit is not None:
+        change = float(person.fit.log_prob[0]) - float(person.mode.log_prob[0])
+        text += f" -> {person.reprojection_error:.1f} px (fit, log p {change:+.1f} vs mode)"
+    return text
+
 
 @dataclass
 class MultiViewResult:

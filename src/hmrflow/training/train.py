@@ -255,6 +255,6 @@ def _writable(output_dir: Path) -> None:
     Raises:
         InputError: Naming ``trainer.output_dir`` and why not.
     """
-    from hmrflow.cli.common import output_folder
+    from hmrflow.folders import output_folder
 
     output_folder(output_dir, "trainer.output_dir")
