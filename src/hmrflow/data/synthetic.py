@@ -33,6 +33,7 @@ from torch import Tensor
 from hmrflow.body.keypoints import flip_permutation
 from hmrflow.body.model import BodyModel
 from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig
+from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.cameras import perspective_projection
 
 __all__ = [
@@ -308,35 +309,6 @@ def _swap_order(pick: Tensor, swap: Tensor, K: int) -> Tensor:
     i, j = pick[:, :1], pick[:, 1:]
     order.scatter_(1, i, torch.where(swap[:, None], j, i))
     return order.scatter_(1, j, torch.where(swap[:, None], i, j))
-
-
-def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
-    r"""Square box around the valid points: centre ``(..., 2)`` and side ``(...)`` in px.
-
-    Arguments:
-        xy: ``(..., K, 2)`` points; valid: ``(..., K)`` bool. Rows with fewer than two
-        valid points get a box of side 1 around their mean (or the origin).
-    """
-    big = torch.finfo(xy.dtype).max
-    v = valid[..., None]
-    low = torch.where(v, xy, torch.full_like(xy, big)).amin(dim=-2)
-    high = torch.where(v, xy, torch.full_like(xy, -big)).amax(dim=-2)
-    ok = valid.sum(-1) >= 2
-    center = torch.where(ok[..., None], (low + high) / 2, torch.zeros_like(low))
-    side = torch.where(ok, (high - low).amax(-1), torch.ones_like(low[..., 0]))
-    return center, side.clamp_min(1.0)
-
-
-def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor) -> Tensor:
-    r"""Image keypoints ``(..., K, 2 or 3)`` -> normalised box coordinates (confidence kept).
-
-    ``(x - center) / size``: the box spans ``[-0.5, 0.5]``, ProHMR's crop normalisation.
-    Points with zero confidence get coordinates 0.
-    """
-    xy = (keypoints[..., :2] - box_center[..., None, :]) / box_size[..., None, None]
-    if keypoints.shape[-1] > 2:
-        xy = xy * (keypoints[..., 2:] > 0)
-    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
 
 
 def make_evaluation_set(
