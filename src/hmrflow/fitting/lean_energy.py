@@ -216,7 +216,7 @@ class KeypointProjector:
         with torch.no_grad():
             self._fold_rest_joints(body)
             self._fold_keypoints(body, sets)
-            relative = torch.eye(J, dtype=torch.float64)
+            relative = torch.eye(J, dtype=torch.float64, device=body.template.device)
             for j, parent in enumerate(body.parents):
                 if parent >= 0:
                     relative[j, parent] = -1.0
