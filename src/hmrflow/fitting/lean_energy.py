@@ -10,7 +10,8 @@ once per fit (DESIGN.md 8 states the energy; this module only evaluates it faste
   flow's own fast path does it once per *call*), the eval-mode BatchNorms and the
   biases folded into a few dense matrices: per layer ``h = z F + h_c``, the residual
   blocks as ``relu(h s + t)`` and two matrix products, and ``z' = z A + h T + b``.
-  Constants are folded in float64 and stored in the flow's dtype, so the result equals
+  The LU inverse, ``T`` and the vectors are folded in float64, the weight matrices are
+  used as stored (one scaled by a BatchNorm), so the result equals
   :meth:`~hmrflow.flows.ConditionalGlow.decode` to float rounding.
 * :class:`KeypointProjector` -- the body's keypoints, projected, without vertices: every
   keypoint is a fixed combination of skinned vertices and joints, so it is
@@ -21,7 +22,7 @@ once per fit (DESIGN.md 8 states the energy; this module only evaluates it faste
 * :class:`KeypointTerm` -- the robust reprojection term with the detections' weights
   (confidence, image scale, Geman-McClure scale, missing points) prepared once.
 
-Both are tested against the plain path (value and gradient) in
+All three are tested against the plain path (value and gradient) in
 ``tests/fitting/test_lean_energy.py``.
 """
 
@@ -199,8 +200,9 @@ def _tree_levels(parents: tuple[int, ...]) -> list[list[int]]:
 class KeypointProjector:
     r"""A body model's keypoints (some sets, concatenated), posed and projected.
 
-    Equal to :func:`~hmrflow.fitting.keypoint_fit.project_keypoints` to float rounding.
-    The body's arrays are read once: build a new projector when the body model changes.
+    Equal to :func:`~hmrflow.fitting.keypoint_fit.project_keypoints` to float rounding
+    (pose blend shapes included, any number ``S' <= S`` of betas). The body's arrays are
+    read once: build a new projector when the body model changes.
 
     Arguments:
         body: The :class:`~hmrflow.body.BodyModel`.
@@ -209,22 +211,25 @@ class KeypointProjector:
     """
 
     def __init__(self, body: BodyModel, sets: tuple[str, ...], focal_length: Tensor, principal_point: Tensor):
-        dtype = body.template.dtype
-        self.num_joints = J = body.num_joints
+        self.num_joints = body.num_joints
         self.focal_length = focal_length[:, None, None]
         self.principal_point = principal_point[:, None]
         with torch.no_grad():
             self._fold_rest_joints(body)
             self._fold_keypoints(body, sets)
-            relative = torch.eye(J, dtype=torch.float64, device=body.template.device)
-            for j, parent in enumerate(body.parents):
-                if parent >= 0:
-                    relative[j, parent] = -1.0
-            self.relative = relative.to(body.template)  # (J, J): rest offsets from the parents
-        self.bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=dtype, device=body.template.device)
+        self._plan_kinematics(body)
+
+    def _plan_kinematics(self, body: BodyModel) -> None:
+        """Forward kinematics by depth: the joints' order, each level's parents, constants."""
+        J, device = body.num_joints, body.template.device
+        relative = torch.eye(J, dtype=body.template.dtype, device=device)
+        for j, parent in enumerate(body.parents):
+            if parent >= 0:
+                relative[j, parent] = -1.0
+        self.relative = relative  # (J, J): rest offsets from the parents
+        self.bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=body.template.dtype, device=device)
         levels = _tree_levels(body.parents)
         order = [j for level in levels for j in level]
-        device = body.template.device
         self.order = None if order == list(range(J)) else torch.tensor(order, device=device)
         self.inverse_order = None if self.order is None else torch.argsort(self.order)
         position = {j: i for level in levels for i, j in enumerate(level)}
