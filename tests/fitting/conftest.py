@@ -12,7 +12,6 @@ from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_eval
 from hmrflow.models import ProbabilisticHMR
 from hmrflow.models.checkpoint import save_model
 from hmrflow.training.config import ExperimentConfig
-
 from tests.tiny import TINY_MODEL
 
 TINY = [

@@ -7,7 +7,6 @@ from hmrflow.fitting.evaluate import corrupt, synthesize_views
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, project_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import (
-    Cameras,
     MultiViewConfig,
     consensus_rotation,
     fit_multiview,
