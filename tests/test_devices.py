@@ -10,8 +10,6 @@ fitter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -27,16 +25,6 @@ from hmrflow.training.module import HMRModule
 from tests.tiny import TINY_MODEL
 
 ONE_STEP = StopRules(max_steps=1, inner_steps=3)
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[None]:
-    """Tensors made without a device go to "meta" (the GPU run's CPU) during the test."""
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(None)
 
 
 @pytest.fixture(scope="module")

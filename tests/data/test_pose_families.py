@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import roma
@@ -25,16 +24,6 @@ from hmrflow.data.self_contact import capsule_penetration, self_intersections
 
 F64 = torch.float64
 ROM = joint_limits("rom")
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[None]:
-    """Tensors made without a device go to "meta" during the test (see tests/test_devices.py)."""
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(None)
 
 
 def pose_with(**rotvecs_deg: tuple[float, float, float]) -> torch.Tensor:
