@@ -39,7 +39,7 @@ def read_csv(path) -> list[dict[str, str]]:
 def test_eval_on_a_synthetic_set_writes_table_csv_json_and_plots(tiny_model_file, tmp_path, capsys) -> None:
     pytest.importorskip("matplotlib", reason="the plots need the 'plot' extra")
     out = tmp_path / "out"
-    argv = ["eval", tiny_model_file, "--data", "synthetic-keypoints-v1", "--size", "24", "--samples", "6",
+    argv = ["eval", tiny_model_file, "--data", "synthetic-keypoints-v1", "--size", "24", "--hypotheses", "6",
             "--batch-size", "10", "--out", str(out), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_eval_on_a_prohmr_format_file_prints_the_paper(tiny_model_file, tmp_path
     path = tmp_path / "3dpw_test.npz"
     np.savez(path, **arrays)
     out = tmp_path / "out"
-    assert main(["eval", tiny_model_file, "--data", str(path), "--samples", "5", "--out", str(out),
+    assert main(["eval", tiny_model_file, "--data", str(path), "--hypotheses", "5", "--out", str(out),
                  "--no-plots", "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "59.8 mm" in printed and "56.5 mm" in printed  # the paper's 3DPW figures
@@ -135,7 +135,7 @@ def test_eval_of_an_image_model_on_a_prohmr_format_file(tmp_path, capsys, body, 
     np.savez(tmp_path / "h36m_val_p2.npz", **arrays)
     out = tmp_path / "out"
     argv = ["eval", str(model_file), "--data", str(tmp_path / "h36m_val_p2.npz"), "--images", str(images),
-            "--samples", "3", "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
+            "--hypotheses", "3", "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     assert "41.2 mm" in capsys.readouterr().out  # the paper's Human3.6M protocol 2 figure
     document = json.loads((out / "results.json").read_text())

@@ -115,7 +115,7 @@ def test_eval_command_on_the_real_set(tiny_model, tmp_path, capsys) -> None:
     path = tmp_path / "tiny.pt"
     save_model(model, config, path)
     out = tmp_path / "out"
-    argv = ["eval", str(path), "--data", "real-multiview-v1", "--samples", "3", "--batch-size", "300",
+    argv = ["eval", str(path), "--data", "real-multiview-v1", "--hypotheses", "3", "--batch-size", "300",
             "--out", str(out), "--no-plots", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out

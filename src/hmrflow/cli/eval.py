@@ -25,7 +25,7 @@ test; you supply it):
 
   hmrflow eval default --data synthetic-keypoints-v1
   hmrflow eval default --data real-multiview-v1
-  hmrflow eval runs/keypoints/model.pt --data synthetic-keypoints-occluded-v1 --samples 50
+  hmrflow eval runs/keypoints/model.pt --data synthetic-keypoints-occluded-v1 --hypotheses 50
   hmrflow eval model.pt --data 3dpw_test.npz --regressor J_regressor_h36m.npy
   hmrflow eval image_model.pt --data h36m_val_p2.npz --images data/h36m/images
 
@@ -83,11 +83,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = parser.add_argument
     add("checkpoint", metavar="CHECKPOINT", help="model file, training checkpoint, or 'default'")
     add("--data", required=True, metavar="NAME_OR_PATH", help="synthetic or real set name, or ProHMR-format .npz")
-    add("--samples", type=int, default=25, metavar="N", help="hypotheses per example, the mode included (25)")
+    add("--hypotheses", type=int, default=25, metavar="N",
+        help="poses per example: the mode and N - 1 samples (25)")  # fmt: skip
     add("--temperature", type=float, default=1.0, metavar="T",
         help="scale of the samples' latents: below 1 keeps them closer to the mode (1)")  # fmt: skip
     add("--min-of-n", type=_counts, default=None, metavar="N,N,...",
-        help="min-of-N counts (default 1,5,10,25 up to --samples, and --samples)")  # fmt: skip
+        help="min-of-N counts (default 1,5,10,25 up to --hypotheses, and --hypotheses)")  # fmt: skip
     add("--out", metavar="DIR", help="output folder (default runs/eval/MODEL/DATA)")
     add("--batch-size", type=int, default=128, metavar="N", help="examples per forward pass (128)")
     add_device_argument(parser)
@@ -113,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hmrflow.models.checkpoint import load_model
 
-    if args.samples < 1:
-        raise InputError(f"--samples {args.samples}: must be at least 1")
+    if args.hypotheses < 1:
+        raise InputError(f"--hypotheses {args.hypotheses}: must be at least 1")
     if args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
@@ -136,11 +137,11 @@ def run(args: argparse.Namespace) -> int:
     from hmrflow.evaluation.report import format_table, write_report
     from hmrflow.evaluation.runner import evaluate_model
 
-    counts = args.min_of_n or [n for n in (1, 5, 10, 25) if n <= args.samples] + [args.samples]
+    counts = args.min_of_n or [n for n in (1, 5, 10, 25) if n <= args.hypotheses] + [args.hypotheses]
     generator = torch.Generator(device=device).manual_seed(args.seed)
     try:
         result, predictor = evaluate_model(
-            model, data, hypotheses=args.samples, min_of_n=counts, batch_size=args.batch_size,
+            model, data, hypotheses=args.hypotheses, min_of_n=counts, batch_size=args.batch_size,
             regressor=regressor, generator=generator, progress=not args.no_progress,
             temperature=args.temperature,
         )  # fmt: skip
@@ -152,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: joints {list(predictor.missing)} undefined for this body model: the protocol "
               f"differs from the paper's (pass --regressor)")  # fmt: skip
     title = (f"{model_name} on {data.info.name}: {result.count} examples, "
-             f"{len(result.joint_names)} joints, {args.samples} hypotheses")  # fmt: skip
+             f"{len(result.joint_names)} joints, {args.hypotheses} hypotheses")  # fmt: skip
     print(format_table(result, reference, title))
     extra: dict[str, Any] = {
         "model": {"checkpoint": model_name, "body_model": model.body.name,
                   "encoder": model.config.encoder.kind},
-        "run": {"hypotheses": args.samples, "seed": args.seed,
+        "run": {"hypotheses": args.hypotheses, "seed": args.seed,
                 "missing_joints": list(predictor.missing), "regressor": args.regressor},
     }  # fmt: skip
     try:
