@@ -50,35 +50,55 @@ def _logger(output_dir: Path):
 class Throughput(L.Callback):
     """Training examples per second over all processes, data loading included.
 
-    Timed from one step's end to the next after ``warmup`` steps (intervals holding a
-    validation are left out); logged as ``train/samples_per_s`` and said once at the end.
+    Timed between marks after ``warmup`` steps: a mark at every logged step, at the start
+    of a validation (which is left out) and at the end. The GPU is synchronised at the
+    marks only, so the timing does not stall the steps between them. Logged as
+    ``train/samples_per_s`` and said once at the end.
     """
 
     def __init__(self, batch_size: int, warmup: int = 10):
         self.batch_size, self.warmup = batch_size, warmup
         self.steps, self.seconds = 0, 0.0
-        self._last: float | None = None
+        self._mark: tuple[int, float] | None = None  # (step, time) the running interval began
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: object) -> None:
-        if module.device.type == "cuda":
-            torch.cuda.synchronize(module.device)
-        now = time.perf_counter()
-        if self._last is not None and trainer.global_step > self.warmup:
-            self.steps, self.seconds = self.steps + 1, self.seconds + now - self._last
-            if trainer.global_step % trainer.log_every_n_steps == 0:
-                module.log("train/samples_per_s", self.rate(trainer.world_size), rank_zero_only=True)
-        self._last = now
+        step = trainer.global_step
+        if step < self.warmup:
+            return
+        if self._mark is None:
+            self._mark = (step, _now(module))
+        elif step % trainer.log_every_n_steps == 0:
+            self._close(trainer, module)
+            module.log("train/samples_per_s", self.rate(trainer.world_size), rank_zero_only=True)
+
+    def _close(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        """Add the running interval; a new one starts now."""
+        if self._mark is None:
+            return
+        step, now = trainer.global_step, _now(module)
+        self.steps += step - self._mark[0]
+        self.seconds += now - self._mark[1]
+        self._mark = (step, now)
 
     def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._last = None
+        self._close(trainer, module)
+        self._mark = None
 
     def rate(self, world_size: int) -> float:
         return self.steps * self.batch_size * world_size / max(self.seconds, 1e-9)
 
     def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._close(trainer, module)
         if self.steps:
             log.info("%d timed steps of %d examples x %d process(es): %.0f samples/s (after %d warm-up steps)",
                      self.steps, self.batch_size, trainer.world_size, self.rate(trainer.world_size), self.warmup)
+
+
+def _now(module: L.LightningModule) -> float:
+    """The time once the module's device has finished its queued work."""
+    if module.device.type == "cuda":
+        torch.cuda.synchronize(module.device)
+    return time.perf_counter()
 
 
 def build_trainer(
