@@ -186,7 +186,8 @@ class SyntheticKeypoints:
         self.names = tuple(
             name for set_name in self.config.evidence_sets for name in body.keypoint_sets[set_name].names
         )
-        self.swap_pairs = [(i, j) for i, j in enumerate(flip_permutation(self.names)) if i < j]
+        self.flip_order = flip_permutation(self.names)
+        self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
         # Keypoint indices of each side's arm and leg, for whole-limb occlusion.
         limbs = [
             [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
@@ -194,6 +195,10 @@ class SyntheticKeypoints:
             for part in (("shoulder", "elbow", "wrist"), ("knee", "ankle", "toe", "heel"))
         ]
         self.limbs = [limb for limb in limbs if limb]
+        #: ``(L, K)`` bool, CPU: the keypoints of each limb (moved where the batch is made).
+        self.limb_members = torch.zeros(len(self.limbs), len(self.names), dtype=torch.bool, device="cpu")
+        for index, limb in enumerate(self.limbs):
+            self.limb_members[index, limb] = True
 
     def on(self, device: torch.device | str) -> SyntheticKeypoints:
         """This generator with its body model and real poses on ``device``.
@@ -278,7 +283,7 @@ class SyntheticKeypoints:
             xy = xy.gather(1, _swap_order(pick, swap, K)[..., None].expand(B, K, 2))
         if cfg.mirror_probability > 0:  # drawn only when asked: the default sets keep their stream
             mirror = torch.rand(B, generator=generator, device=device) < cfg.mirror_probability
-            flip = torch.tensor(flip_permutation(self.names), device=device)
+            flip = torch.tensor(self.flip_order, device=device)
             xy = torch.where(mirror[:, None, None], xy[:, flip], xy)
             visible = torch.where(mirror[:, None], visible[:, flip], visible)
         draw = torch.rand(B, K, generator=generator, device=device)  # before the rates: the sets' stream
@@ -297,10 +302,7 @@ class SyntheticKeypoints:
             return torch.zeros(B, len(self.names), dtype=torch.bool, device=device)
         occlude = torch.rand(B, generator=generator, device=device) < self.config.corruption.part_drop_probability
         choice = torch.randint(len(self.limbs), (B,), generator=generator, device=device)
-        members = torch.zeros(len(self.limbs), len(self.names), dtype=torch.bool, device=device)
-        for index, limb in enumerate(self.limbs):
-            members[index, limb] = True
-        return occlude[:, None] & members[choice]
+        return occlude[:, None] & self.limb_members.to(device)[choice]
 
 
 def _swap_order(pick: Tensor, swap: Tensor, K: int) -> Tensor:
