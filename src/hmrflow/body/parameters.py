@@ -54,4 +54,5 @@ def camera_to_y_up(points: Tensor | np.ndarray) -> Tensor | np.ndarray:
     sign = [1.0, -1.0, -1.0]
     if isinstance(points, Tensor):
         return points * torch.tensor(sign, dtype=points.dtype, device=points.device)
-    return np.asarray(points) * np.asarray(sign, dtype=np.asarray(points).dtype)
+    points = np.asarray(points)
+    return points * np.asarray(sign, dtype=points.dtype)

@@ -521,10 +521,10 @@ def _fit_and_write(
         fit = fit_multiview(model, views, config)
     names = [path.name for path in used]
     with torch.no_grad():
-        transl = fit.translation if fit.translation.dim() == 2 else None
+        # Calibrated: the world translation; uncalibrated: none (view 0's frame, at its origin).
+        transl = fit.translation if fit.translation.dim() == 2 else fit.betas.new_zeros(len(fit.betas), 3)
         body = model.body(fit.consensus, fit.betas, transl)
-    transl = fit.translation[0] if fit.translation.dim() == 2 else torch.zeros(3, device=fit.betas.device)
-    named = parameter_arrays(fit.consensus[0], fit.betas[0], transl)
+    named = parameter_arrays(fit.consensus[0], fit.betas[0], transl[0])
     record = {
         "views": names,
         "calibrated": entries is not None,

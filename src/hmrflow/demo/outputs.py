@@ -84,11 +84,15 @@ def _pose_entry(rotmats: np.ndarray, log_prob: float) -> dict[str, Any]:
     }
 
 
+def final_parameters(person: PersonResult) -> dict[str, np.ndarray]:
+    """The person's final body under SMPL's names (:func:`~hmrflow.body.parameters.parameter_arrays`)."""
+    rotmats, betas, transl = (torch.as_tensor(a) for a in (person.final.rotmats[0], person.betas, person.translation))
+    return parameter_arrays(rotmats, betas, transl)
+
+
 def params_dict(person: PersonResult, image: str, index: int, body_name: str, scale: float = 1.0) -> dict[str, Any]:
     """The JSON parameters of one person (see the module docstring)."""
-    final = person.fit if person.fit is not None else person.mode
-    named = parameter_arrays(torch.as_tensor(final.rotmats[0]), torch.as_tensor(person.betas),
-                             torch.as_tensor(person.translation))  # fmt: skip
+    named = final_parameters(person)
     return {
         "format": "hmrflow-demo-params",
         "version": 2,
@@ -136,11 +140,8 @@ def write_params(person: PersonResult, folder: Path, image: str, index: int, bod
     """``params.json`` and ``params.npz`` of one person."""
     data = params_dict(person, image, index, body.name, scale)
     (folder / "params.json").write_text(json.dumps(data, indent=1) + "\n")
-    final = person.fit if person.fit is not None else person.mode
-    named = parameter_arrays(torch.as_tensor(final.rotmats[0]), torch.as_tensor(person.betas),
-                             torch.as_tensor(person.translation))  # fmt: skip
     arrays: dict[str, np.ndarray] = {
-        **named,
+        **final_parameters(person),
         "regressed_betas": person.regressed_betas,
         "regressed_transl": person.regressed_translation,
         "camera_weak_perspective": person.camera,
