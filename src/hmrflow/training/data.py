@@ -107,15 +107,13 @@ class TrainingStream(IterableDataset):
             raise ValueError("the batch is not filled: give a mixture or synthetic_count = batch_size")
         self.batch_size = batch_size
         self.seed = seed
-        self.synthetic = synthetic
+        self.device = torch.device(device)
+        self.synthetic = None if synthetic is None else synthetic.on(self.device)
         self.synthetic_count = synthetic_count
         self.mixture = mixture
         self.rank = rank
         self.world_size = world_size
         self.start_step = start_step
-        self.device = torch.device(device)
-        if synthetic is not None:
-            self.synthetic = synthetic.on(self.device)
 
     def batch(self, step: int) -> TrainingBatch:
         """The batch of ``step`` for this rank."""
