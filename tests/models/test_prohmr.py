@@ -36,6 +36,20 @@ def test_mode_is_the_flow_decode_of_zero(model):
     assert (out.samples.log_prob < out.mode.log_prob).all()
 
 
+def test_the_pose_distribution_for_a_context_is_public(model):
+    # Fitting and training use these instead of reaching into model.flow.
+    evidence = torch.rand(3, 23, 3)
+    z = torch.randn(3, 2, model.latent_features, generator=torch.Generator().manual_seed(2))
+    out = model(evidence, z=z)
+    decoded = model.decode_latent(z, out.context)
+    torch.testing.assert_close(decoded.rotmats, out.samples.rotmats)
+    torch.testing.assert_close(decoded.log_prob, out.samples.log_prob)
+    torch.testing.assert_close(model.decode_latent(z[:, :0].new_zeros(3, 1, 144), out.context).sixd, out.mode.sixd)
+    torch.testing.assert_close(model.encode_pose(decoded.sixd, out.context), z, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(model.pose_log_prob(decoded.sixd, out.context), decoded.log_prob, atol=2e-3, rtol=1e-4)
+    assert model.latent_features == 144 and model.flow_initialized
+
+
 def test_given_latents_are_decoded_and_log_probs_agree(model):
     evidence = torch.rand(2, 23, 3)
     z = torch.randn(2, 3, 144)

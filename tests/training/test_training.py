@@ -96,6 +96,37 @@ def test_bad_checkpoints_fail_clearly(config, tmp_path):
         load_model(path)
 
 
+def test_files_of_format_1_count_samples_without_the_mode(config, tmp_path):
+    # Format 1 stored trainer.num_samples with the mode counted; format 2 counts samples only.
+    module = HMRModule(apply_overrides(config, ["trainer.num_samples=4"]))
+    path = tmp_path / "model.pt"
+    save_model(module.model, module.config, path)
+    data = torch.load(path, weights_only=True)
+    assert data["hmrflow"]["format"] == 2
+    assert read_checkpoint(path)[0].trainer.num_samples == 4
+    data["hmrflow"]["format"] = 1
+    torch.save(data, path)
+    assert read_checkpoint(path)[0].trainer.num_samples == 3
+    data["hmrflow"]["format"] = 3
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="file format 3 is not one this hmrflow reads"):
+        load_model(path)
+
+
+def test_validation_draws_the_configured_samples(config):
+    module = HMRModule(apply_overrides(config, ["trainer.validation_samples=3"]))
+    batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
+    module.initialize_flow(batch)
+    drawn = []
+    forward = module.model.forward
+    module.model.forward = lambda *a, **k: drawn.append(k["num_samples"]) or forward(*a, **k)
+    module.log = lambda *a, **k: None
+    module.eval()
+    with torch.no_grad():
+        module.validation_step(batch, 0)
+    assert drawn == [3]
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_a_model_with_weights_that_are_not_finite_is_refused(config, tmp_path, bad):
     module = HMRModule(config)
@@ -267,7 +298,7 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(config, tmp_path):
 
 
 def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(config):
-    module = HMRModule(apply_overrides(config, ["trainer.num_samples=3"]))
+    module = HMRModule(apply_overrides(config, ["trainer.num_samples=2"]))
     batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
     module.initialize_flow(batch)
     torch.manual_seed(0)
@@ -290,8 +321,8 @@ def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(confi
     torch.testing.assert_close(scored.total - off.total, 0.5 * scored.keypoints_3d_energy)
     from hmrflow.config import ConfigError
 
-    with pytest.raises(ConfigError, match="num_samples >= 3"):
-        HMRModule(apply_overrides(config, ["losses.keypoints_3d_energy=0.5", "trainer.num_samples=2"]))
+    with pytest.raises(ConfigError, match="num_samples >= 2"):
+        HMRModule(apply_overrides(config, ["losses.keypoints_3d_energy=0.5", "trainer.num_samples=1"]))
 
 
 def test_the_energy_score_is_lowest_for_samples_as_spread_as_the_truth():

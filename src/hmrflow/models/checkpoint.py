@@ -27,6 +27,7 @@ from hmrflow.models.config import ModelConfig
 from hmrflow.models.prohmr import ProbabilisticHMR
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "CHECKPOINT_KEY",
     "DEFAULT_MODEL",
     "CheckpointError",
@@ -36,11 +37,15 @@ __all__ = [
     "load_state_strictly",
     "read_model_file",
     "save_model",
+    "upgrade_config",
 ]
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_KEY = "hmrflow"
+#: The format files are written in. 2: ``trainer.num_samples`` counts the samples besides
+#: the mode (format 1 counted the mode too); :func:`upgrade_config` reads older files.
+CHECKPOINT_FORMAT = 2
 #: The shipped keypoint-conditioned model, in ``hmrflow/assets/models``.
 DEFAULT_MODEL = "keypoints.pt"
 
@@ -73,9 +78,17 @@ def read_model_file(path: str | Path, mmap: bool = False) -> ModelFile:
     """
     path = Path(path)
     data = _load(path, mmap)
-    config = data[CHECKPOINT_KEY].get("config") if isinstance(data[CHECKPOINT_KEY], dict) else None
+    section = data[CHECKPOINT_KEY] if isinstance(data[CHECKPOINT_KEY], dict) else {}
+    config = section.get("config")
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: its '{CHECKPOINT_KEY}' section holds no configuration")
+    file_format = section.get("format", 1)
+    if not isinstance(file_format, int) or not 1 <= file_format <= CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: file format {file_format!r} is not one this hmrflow reads (1 to {CHECKPOINT_FORMAT}); "
+            "a newer hmrflow wrote it"
+        )
+    config = upgrade_config(config, file_format)
     try:
         model = config_from_dict(ModelConfig, config.get("model", {}), "model")
     except ConfigError as error:
@@ -83,6 +96,23 @@ def read_model_file(path: str | Path, mmap: bool = False) -> ModelFile:
     state = _model_state(data)
     check_finite(state, path)
     return ModelFile(path, config, model, state, data)
+
+
+def upgrade_config(config: dict[str, Any], file_format: int) -> dict[str, Any]:
+    """The stored configuration of a file of ``file_format``, in today's meaning.
+
+    Format 1 -> 2: ``trainer.num_samples`` counted the mode; it now counts the samples
+    besides the mode, so one less (at least 0).
+
+    Example:
+        >>> upgrade_config({"trainer": {"num_samples": 11}}, 1)
+        {'trainer': {'num_samples': 10}}
+    """
+    config = dict(config)
+    trainer = config.get("trainer")
+    if file_format < 2 and isinstance(trainer, dict) and isinstance(trainer.get("num_samples"), int):
+        config["trainer"] = {**trainer, "num_samples": max(trainer["num_samples"] - 1, 0)}
+    return config
 
 
 def _load(path: Path, mmap: bool = False) -> dict[str, Any]:
@@ -214,4 +244,4 @@ def save_model(
         state = {k: v.to(storage_dtype) if v.is_floating_point() else v for k, v in state.items()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     stored = config_to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
-    torch.save({CHECKPOINT_KEY: {"format": 1, "config": stored}, "state_dict": state}, path)
+    torch.save({CHECKPOINT_KEY: {"format": CHECKPOINT_FORMAT, "config": stored}, "state_dict": state}, path)

@@ -248,6 +248,39 @@ class ProbabilisticHMR(nn.Module):
             sixd = rotmat_to_sixd(rotmats.to(context.dtype)).flatten(-2)
             return self.flow.log_prob(sixd, context)
 
+    # -- the pose distribution for a given context (fitting and training use these) --------
+
+    @property
+    def latent_features(self) -> int:
+        """D, the size of a pose's latent (and of its raw 6D): 6 x the body's joints."""
+        return self.flow.config.features
+
+    def decode_latent(self, z: Tensor, context: Tensor) -> PoseSet:
+        r"""The poses of latents ``z`` ``(B, S, D)`` under contexts ``(B, C)``: S poses each.
+
+        ``z = 0`` is the mode; ``-log p(pose | evidence) = |z|^2 / 2 + const`` per context.
+        """
+        return PoseSet.from_flow(self.flow.decode(z, context))
+
+    def encode_pose(self, sixd: Tensor, context: Tensor) -> Tensor:
+        r"""The latents ``(B, [S,] D)`` of raw 6D poses ``(B, [S,] D)`` (the inverse of
+        :meth:`decode_latent`)."""
+        return self.flow.encode(sixd, context).z
+
+    def pose_log_prob(self, sixd: Tensor, context: Tensor) -> Tensor:
+        r"""``log p(sixd | context)`` of raw 6D poses ``(B, [S,] D)``: ``(B, [S])``."""
+        return self.flow.log_prob(sixd, context)
+
+    @property
+    def flow_initialized(self) -> bool:
+        """Whether the flow's data-dependent (ActNorm) initialisation has run."""
+        return bool(self.flow.initialized)
+
+    def initialize_flow(self, sixd: Tensor, context: Tensor) -> None:
+        r"""The flow's data-dependent initialisation from poses ``(B, D)`` and their
+        contexts ``(B, C)`` (once, before training from scratch)."""
+        self.flow.initialize(sixd, context)
+
 
 def _fields(sample: FlowSample) -> tuple[Tensor, Tensor, Tensor]:
     return sample.x, sample.z, sample.log_prob

@@ -211,8 +211,11 @@ class TrainerConfig:
             losses stay float32 (keypoint models run wholly in float32).
         output_dir: Checkpoints and TensorBoard logs go here.
         seed: Seed of everything random in training.
-        num_samples: Poses per input in a training step: the mode and ``num_samples - 1``
-            samples (ProHMR: 2).
+        num_samples: Samples per input in a training step besides the mode (ProHMR: 1,
+            i.e. two poses per input). Model files of format 1 counted the mode too; they
+            are read with one less (:func:`hmrflow.models.checkpoint.upgrade_config`).
+        validation_samples: Samples per input besides the mode in validation (the best of
+            the mode and these is logged as ``val/pa_mpjpe_best``; ProHMR: 9).
         sync_batchnorm: Synchronise BatchNorm statistics across devices (DDP).
         init_from: A checkpoint or model file whose model weights start this run
             (fine-tuning; the weights must fit the model exactly, settings such as
@@ -233,7 +236,8 @@ class TrainerConfig:
     precision: Precision = "32-true"
     output_dir: str = "runs/keypoints"
     seed: int = bounded(0, minimum=0, maximum=MAX_SEED)
-    num_samples: int = bounded(2, minimum=1)
+    num_samples: int = bounded(1, minimum=0)
+    validation_samples: int = bounded(9, minimum=1)
     sync_batchnorm: bool = False
     init_from: str = ""
     trainable: tuple[str, ...] = ()

@@ -32,7 +32,7 @@ from hmrflow.data.synthetic import SyntheticBatch
 from hmrflow.evaluation.metrics import min_of_n, per_joint_errors
 from hmrflow.geometry import align, rotmat_to_sixd
 from hmrflow.models import HMROutput, ProbabilisticHMR
-from hmrflow.models.checkpoint import CHECKPOINT_KEY
+from hmrflow.models.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_KEY
 from hmrflow.models.prohmr import full_precision
 from hmrflow.training.batch import TrainingBatch, as_training_batch
 from hmrflow.training.config import ExperimentConfig
@@ -121,9 +121,9 @@ class HMRModule(L.LightningModule):
         self._mocap: MocapPoses | None = None
         self._hips = self._hip_indices()
         self._frozen = freeze_except(self.model, config.trainer.trainable)
-        if config.losses.keypoints_3d_energy and config.trainer.num_samples < 3:
+        if config.losses.keypoints_3d_energy and config.trainer.num_samples < 2:
             raise ConfigError(
-                "losses.keypoints_3d_energy needs trainer.num_samples >= 3 (the mode and two samples), "
+                "losses.keypoints_3d_energy needs trainer.num_samples >= 2 (two samples besides the mode), "
                 f"got {config.trainer.num_samples}"
             )
 
@@ -168,7 +168,7 @@ class HMRModule(L.LightningModule):
             context = self.model.encode(self._evidence(batch))
         if not valid.all():
             batch, context = batch[valid], context[valid]
-        self.model.flow.initialize(rotmat_to_sixd(batch.rotmats).flatten(-2), context)
+        self.model.initialize_flow(rotmat_to_sixd(batch.rotmats).flatten(-2), context)
 
     def on_fit_start(self) -> None:
         if self.config.model.encoder.kind == "image" and self.device.type == "cuda":
@@ -177,7 +177,7 @@ class HMRModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         # Before the distributed wrapper copies rank 0's weights to every rank.
         datamodule = getattr(self.trainer, "datamodule", None)
-        if stage == "fit" and not self.model.flow.initialized and datamodule is not None:
+        if stage == "fit" and not self.model.flow_initialized and datamodule is not None:
             self.initialize_flow(datamodule.initialization_batch())
         if stage == "fit" and self.discriminator is not None:
             self.mocap()  # missing mocap files fail now, not at the first step
@@ -197,14 +197,14 @@ class HMRModule(L.LightningModule):
             module.eval()
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_KEY] = {"format": 1, "config": config_to_dict(self.config)}
+        checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, "config": config_to_dict(self.config)}
 
     # -- training ---------------------------------------------------------------------------
 
     def compute_losses(self, batch: AnyBatch) -> LossTerms:
-        """ProHMR's losses on a batch: the mode and ``num_samples - 1`` samples per input."""
+        """ProHMR's losses on a batch: the mode and ``trainer.num_samples`` samples per input."""
         batch = as_training_batch(batch)
-        out = self.model(self._evidence(batch), num_samples=self.config.trainer.num_samples - 1)
+        out = self.model(self._evidence(batch), num_samples=self.config.trainer.num_samples)
         with full_precision(out.context.device):
             return self._losses(batch, out)
 
@@ -264,10 +264,10 @@ class HMRModule(L.LightningModule):
         noisy = gt_sixd + self.config.losses.nll_noise_std * torch.randn_like(gt_sixd)
         valid = batch.has_pose > 0
         if bool(valid.all()):
-            return nll_loss(self.model.flow.log_prob(noisy, context))
+            return nll_loss(self.model.pose_log_prob(noisy, context))
         if int(valid.sum()) < 2:  # BatchNorm in the coupling nets needs two rows
             return context.new_zeros(())
-        return nll_loss(self.model.flow.log_prob(noisy[valid], context[valid]))
+        return nll_loss(self.model.pose_log_prob(noisy[valid], context[valid]))
 
     def _adversarial(self, rotmats: Tensor, betas: Tensor) -> dict[str, Tensor]:
         """The model's adversarial loss and the discriminator's loss (ProHMR's LSGAN)."""
@@ -301,14 +301,15 @@ class HMRModule(L.LightningModule):
     # -- validation -------------------------------------------------------------------------
 
     def validation_step(self, batch: AnyBatch, batch_idx: int) -> None:
-        """Mode MPJPE, PA-MPJPE, min-of-10 PA-MPJPE (joints, or labelled keypoints) and NLL.
+        """Mode MPJPE, PA-MPJPE, best-of-hypotheses PA-MPJPE (the mode and
+        ``trainer.validation_samples`` samples; joints, or labelled keypoints) and NLL.
 
         Under DDP each process logs its share of the validation set (no cross-process
         reduction, so that a process whose share lacks a label never waits on another).
         """
         batch = as_training_batch(batch)
         generator = torch.Generator(device=self.device).manual_seed(batch_idx)
-        out = self.model(self._evidence(batch), num_samples=9, generator=generator)
+        out = self.model(self._evidence(batch), num_samples=self.config.trainer.validation_samples, generator=generator)
         with full_precision(self.device):
             if bool(batch.has_joints.all()):
                 self._validate_joints(batch, out)
@@ -317,11 +318,11 @@ class HMRModule(L.LightningModule):
             valid = batch.has_pose > 0
             if valid.any():
                 gt_sixd = rotmat_to_sixd(batch.rotmats[valid]).flatten(-2)
-                nll = -self.model.flow.log_prob(gt_sixd, out.context[valid])
+                nll = -self.model.pose_log_prob(gt_sixd, out.context[valid])
                 self.log("val/nll", nll.mean(), batch_size=int(valid.sum()))
 
     def _validate_joints(self, batch: TrainingBatch, out: HMROutput) -> None:
-        """MPJPE (pelvis-aligned) and PA-MPJPE of the 24 joints, mode and min-of-10."""
+        """MPJPE (pelvis-aligned) and PA-MPJPE of the 24 joints, mode and best of the hypotheses."""
         rotmats = torch.cat([out.mode.rotmats, out.samples.rotmats], dim=1)
         joints = self.model.body(rotmats, out.betas[:, None], vertices=False).joints
         target = batch.joints_3d[:, None, :, :3]
@@ -355,7 +356,7 @@ class HMRModule(L.LightningModule):
         self._log_errors((centred * mask).sum(-1) / count, (procrustes * mask).sum(-1) / count, int(usable.sum()))
 
     def _log_errors(self, mpjpe: Tensor, pa: Tensor, size: int) -> None:
-        """Log mode errors and min-of-10 from per-pose errors ``(B, 10)`` (mode first)."""
+        """Log mode errors and the best hypothesis from per-pose errors ``(B, 1 + S)`` (mode first)."""
         self.log("val/mpjpe", mpjpe[:, 0].mean(), batch_size=size)
         self.log("val/pa_mpjpe", pa[:, 0].mean(), batch_size=size, prog_bar=True)
-        self.log("val/pa_mpjpe_min10", min_of_n(pa[:, 0], pa[:, 1:]).mean(), batch_size=size)
+        self.log("val/pa_mpjpe_best", min_of_n(pa[:, 0], pa[:, 1:]).mean(), batch_size=size)
