@@ -125,8 +125,8 @@ def convert_qualisys(text: str, scale: float) -> dict:
 
 
 def detect(paths: list[Path]) -> None:
+    from hmrflow.application.inputs import sidecar_path, write_keypoints_json
     from hmrflow.demo.detector import DETECTOR_NAME, MediaPipeDetector
-    from hmrflow.demo.inputs import sidecar_path, write_keypoints_json
 
     with MediaPipeDetector() as detector:
         for path in paths:
@@ -143,7 +143,7 @@ def detect(paths: list[Path]) -> None:
 
 def check_calibration(calibration: dict, views: list[Path]) -> float:
     """Triangulate the views' confident keypoints (DLT) and return the median reprojection error, px."""
-    from hmrflow.demo.inputs import read_keypoint_file, sidecar_path
+    from hmrflow.application.inputs import read_keypoint_file, sidecar_path
 
     keypoints = [read_keypoint_file(sidecar_path(p)).people[0] for p in views]
     projections = []

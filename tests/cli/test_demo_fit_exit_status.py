@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from hmrflow.application.inputs import read_keypoint_file, sidecar_path
 from hmrflow.cli.demo import bundled_images
 from hmrflow.cli.main import main
-from hmrflow.demo.inputs import read_keypoint_file, sidecar_path
 from tests.demo.conftest import tiny_model_path  # noqa: F401 - the fixture
 
 COMMANDS = {

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from hmrflow.application.inputs import sidecar_path
 from hmrflow.cli.demo import bundled_images
 from hmrflow.cli.main import main
-from hmrflow.demo.inputs import sidecar_path
 from hmrflow.render.context import egl_available
 
 RENDER, WHY = egl_available()

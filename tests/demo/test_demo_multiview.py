@@ -7,9 +7,9 @@ import json
 import numpy as np
 import torch
 
-from hmrflow.demo.calibration import Calibration
-from hmrflow.demo.inputs import read_keypoint_file, sidecar_path
-from hmrflow.demo.multiview import bundled_multiview
+from hmrflow.application.calibration import Calibration
+from hmrflow.application.inputs import read_keypoint_file, sidecar_path
+from hmrflow.application.multiview import bundled_multiview
 from hmrflow.geometry.triangulation import triangulate
 from hmrflow.render.context import egl_available
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
+from hmrflow.application.inputs import sidecar_path
+from hmrflow.application.multiview import bundled_multiview
 from hmrflow.cli.main import main
-from hmrflow.demo.inputs import sidecar_path
-from hmrflow.demo.multiview import bundled_multiview
 
 
 def copy_instant(folder) -> list:  # noqa: ANN001

@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 
+from hmrflow.application.inputs import read_keypoint_file, sidecar_path, write_keypoints_json
 from hmrflow.cli.demo import bundled_images
 from hmrflow.cli.main import main
-from hmrflow.demo.inputs import read_keypoint_file, sidecar_path, write_keypoints_json
 
 
 def demo(model, out, *images, extra=()) -> int:  # noqa: ANN001

@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from hmrflow.body.keypoints import BODY_25
-from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.demo.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
-from hmrflow.demo.inputs import (
+from hmrflow.application.inputs import (
     DemoInputError,
     keypoints_for_image,
     load_photo,
     read_keypoint_file,
     write_keypoints_json,
 )
+from hmrflow.body.keypoints import BODY_25
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.demo.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
 
 
 def test_blazepose_landmarks_map_to_the_evidence_order():

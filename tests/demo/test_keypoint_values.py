@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from hmrflow.application.inputs import keypoints_for_image, read_keypoint_file, write_keypoints_json
 from hmrflow.body.keypoints import BODY_25
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES, KeypointFileError
-from hmrflow.demo.inputs import keypoints_for_image, read_keypoint_file, write_keypoints_json
 from hmrflow.errors import InputError
 
 SIZE = (640, 480)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hmrflow.demo.inputs import DemoInputError, load_photo
+from hmrflow.application.inputs import DemoInputError, load_photo
 
 
 def write_png16(path: Path, pixels: np.ndarray) -> None:

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from hmrflow.demo.viewer import ViewerGroup, ViewerMesh, write_viewer
+from hmrflow.application.viewer import ViewerGroup, ViewerMesh, write_viewer
 
 
 def test_the_page_embeds_the_meshes_and_needs_no_network(tmp_path):

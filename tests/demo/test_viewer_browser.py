@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hmrflow.demo.viewer import ViewerGroup, ViewerMesh, write_viewer
+from hmrflow.application.viewer import ViewerGroup, ViewerMesh, write_viewer
 
 CHROMIUM = shutil.which("chromium")
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_viewer.py"

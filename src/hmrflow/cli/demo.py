@@ -14,7 +14,7 @@ from hmrflow.errors import InputError
 from hmrflow.folders import prepared_output_folder
 
 if TYPE_CHECKING:
-    from hmrflow.demo.results import ImageResult
+    from hmrflow.application.results import ImageResult
 
 HELP = """\
 Recover 3D bodies from photos, with their uncertainty.
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     check_settings(args)
     device = torch_device(args.device)
     with prepared_output_folder(args.out) as out:
-        from hmrflow.demo.outputs import read_manifest
+        from hmrflow.application.outputs import read_manifest
 
         manifest = read_manifest(out)
         names = folder_names(images, taken=_taken_names(out, manifest))
@@ -172,7 +172,7 @@ def _run_photos(
     start: float,
 ) -> int:
     """Load the model, run every photo, keep the manifest and index.html up to date."""
-    from hmrflow.demo.pipeline import DemoPipeline
+    from hmrflow.application.pipeline import DemoPipeline
     from hmrflow.models.checkpoint import load_model
 
     model = load_model(args.model, device=device)
@@ -212,8 +212,8 @@ def _run_photos(
 
 
 def demo_config(args: argparse.Namespace) -> Any:
-    """The :class:`~hmrflow.demo.pipeline.DemoConfig` of the command's settings."""
-    from hmrflow.demo.pipeline import DemoConfig
+    """The :class:`~hmrflow.application.pipeline.DemoConfig` of the command's settings."""
+    from hmrflow.application.pipeline import DemoConfig
 
     return DemoConfig(
         num_samples=args.samples,
@@ -242,7 +242,7 @@ def _keep_unlisted_index(out: Path, manifest: dict[str, Any]) -> None:
 
 def _record(out: Path, manifest: dict[str, Any], result: ImageResult | None) -> Path:
     """Add ``result`` (if any) to the manifest; write it and index.html from it."""
-    from hmrflow.demo.outputs import index_entry, write_index, write_manifest
+    from hmrflow.application.outputs import index_entry, write_index, write_manifest
 
     run = len(manifest["runs"]) - 1
     if result is not None:

@@ -90,10 +90,10 @@ def check_settings(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """``hmrflow demo-multiview``: check the inputs, --out and --device, then run the views."""
     start = time.perf_counter()
-    from hmrflow.demo.calibration import Calibration
-    from hmrflow.demo.multiview import bundled_multiview, run_multiview
-    from hmrflow.demo.multiview_outputs import check_table
-    from hmrflow.demo.pipeline import DemoConfig
+    from hmrflow.application.calibration import Calibration
+    from hmrflow.application.multiview import bundled_multiview, run_multiview
+    from hmrflow.application.multiview_outputs import check_table
+    from hmrflow.application.pipeline import DemoConfig
     from hmrflow.models.checkpoint import load_model
 
     images, calibration_path = bundled_multiview()

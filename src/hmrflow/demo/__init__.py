@@ -1,6 +1,4 @@
-"""The photo demo: keypoints (files or a detector) -> the model's distribution -> fit -> outputs.
+"""The 2D keypoint detector (mediapipe in its own environment): :mod:`hmrflow.demo.detector`.
 
-See :mod:`hmrflow.demo.pipeline` (the steps), :mod:`hmrflow.demo.outputs` (the files),
-:mod:`hmrflow.demo.viewer` (the HTML viewer), :mod:`hmrflow.demo.detector` (mediapipe in
-its own environment) and :mod:`hmrflow.demo.multiview` (several calibrated views).
+The application code (inputs, pipeline, records, writers, viewer) is :mod:`hmrflow.application`.
 """

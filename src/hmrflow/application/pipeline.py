@@ -15,7 +15,7 @@ Per photo (:meth:`DemoPipeline.run_image`):
 4. **Fit** (optional, on by default): the learned-prior keypoint fit
    (:func:`hmrflow.fitting.keypoint_fit.fit_keypoints`, 30 L-BFGS steps), starting at
    the mode.
-5. **Outputs** (:mod:`hmrflow.demo.outputs`) per person.
+5. **Outputs** (:mod:`hmrflow.application.outputs`) per person.
 
 Every problem with one photo (corrupt file, nobody in it, keypoints of another photo)
 becomes that photo's :attr:`ImageResult.error`; the others go on.
@@ -42,8 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
-from hmrflow.demo.inputs import (
+from hmrflow.application.inputs import (
     DemoInputError,
     KeypointFile,
     Photo,
@@ -51,7 +50,8 @@ from hmrflow.demo.inputs import (
     load_photo,
     sidecar_path,
 )
-from hmrflow.demo.results import BodyParams, ImageResult, PersonResult
+from hmrflow.application.results import BodyParams, ImageResult, PersonResult
+from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
 from hmrflow.errors import InputError
 from hmrflow.models import ProbabilisticHMR
 
@@ -330,9 +330,9 @@ class DemoPipeline:
 
     @property
     def writer(self):  # noqa: ANN201 - OutputWriter, imported lazily
-        """The :class:`~hmrflow.demo.outputs.OutputWriter` (made on first use)."""
+        """The :class:`~hmrflow.application.outputs.OutputWriter` (made on first use)."""
         if self._writer is None:
-            from hmrflow.demo.outputs import OutputWriter
+            from hmrflow.application.outputs import OutputWriter
 
             self._writer = OutputWriter(self.model.body, pictures=self.config.pictures, viewer=self.config.viewer)
         return self._writer

@@ -1,6 +1,6 @@
 r"""The multi-view demo: V photos of one instant -> per-view bodies, refinement, calibrated check.
 
-1. **Per view**: the single-view demo (:class:`~hmrflow.demo.pipeline.DemoPipeline`) on
+1. **Per view**: the single-view demo (:class:`~hmrflow.application.pipeline.DemoPipeline`) on
    each photo, with its usual outputs.
 2. **Uncalibrated refinement** (ProHMR's, :func:`hmrflow.fitting.multiview.fit_multiview`):
    one latent per view, pulled to a common body pose by the consistency term; the
@@ -17,7 +17,7 @@ A view that fails (an unreadable photo, nobody in it, a size other than its came
 left out and listed with its error; the others go on, and with fewer than two views left
 there is no multi-view fit (only the views' outputs and index.html).
 
-Calibration files: :mod:`hmrflow.demo.calibration`.
+Calibration files: :mod:`hmrflow.application.calibration`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hmrflow.demo.calibration import Calibration
-from hmrflow.demo.pipeline import DemoConfig, DemoPipeline
-from hmrflow.demo.results import MultiViewResult
+from hmrflow.application.calibration import Calibration
+from hmrflow.application.pipeline import DemoConfig, DemoPipeline
+from hmrflow.application.results import MultiViewResult
 from hmrflow.geometry.triangulation import triangulate
 from hmrflow.models import ProbabilisticHMR
 
@@ -91,7 +91,7 @@ def run_multiview(
     Raises:
         DemoInputError: A photo has no camera in ``calibration`` (before any work).
     """
-    from hmrflow.demo.multiview_outputs import write_views_index
+    from hmrflow.application.multiview_outputs import write_views_index
 
     config = config or DemoConfig()
     calibration.select([p.stem for p in images])
@@ -141,7 +141,7 @@ def _fit_views(
     reprojection: bool,
 ) -> None:
     """The uncalibrated refinement, the calibrated fit, the check and the files."""
-    from hmrflow.demo.multiview_outputs import write_multiview
+    from hmrflow.application.multiview_outputs import write_multiview
     from hmrflow.fitting.keypoint_fit import People
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated

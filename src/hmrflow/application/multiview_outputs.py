@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hmrflow.body.parameters import parameter_arrays
-from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.demo.outputs import (
+from hmrflow.application.outputs import (
     OutputWriter,
     _label,
     _pose_entry,
@@ -30,11 +28,13 @@ from hmrflow.demo.outputs import (
     index_entry,
     write_index,
 )
-from hmrflow.demo.style import FIT_COLOR, MODE_COLOR
+from hmrflow.application.style import FIT_COLOR, MODE_COLOR
+from hmrflow.body.parameters import parameter_arrays
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 
 if TYPE_CHECKING:
-    from hmrflow.demo.calibration import Calibration
-    from hmrflow.demo.results import MultiViewResult
+    from hmrflow.application.calibration import Calibration
+    from hmrflow.application.results import MultiViewResult
 
 __all__ = ["check_table", "write_multiview", "write_views_index"]
 
@@ -78,7 +78,7 @@ def views_figure(
     writer: OutputWriter, result: MultiViewResult, calibration: Calibration, refined: Any, world: Any
 ) -> np.ndarray:
     """Columns: views; rows: keypoints, own body, uncalibrated refinement, calibrated fit."""
-    from hmrflow.demo.inputs import load_photo
+    from hmrflow.application.inputs import load_photo
     from hmrflow.render.camera import Camera
     from hmrflow.render.overlay import draw_keypoints, fit_camera
 
@@ -126,7 +126,7 @@ def write_multiview(
     """Write ``views.jpg``, ``calibrated/`` and ``index.html``; returns name -> path."""
     import trimesh
 
-    from hmrflow.demo.viewer import ViewerGroup, ViewerMesh, write_viewer
+    from hmrflow.application.viewer import ViewerGroup, ViewerMesh, write_viewer
     from hmrflow.render.figures import save_image
 
     files: dict[str, Path] = {}

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from hmrflow.demo.results import PersonResult
+    from hmrflow.application.results import PersonResult
 
 __all__ = ["ViewerGroup", "ViewerMesh", "person_viewer", "write_viewer"]
 
@@ -121,7 +121,7 @@ def write_viewer(
 
 def person_viewer(person: PersonResult, faces: np.ndarray, title: str, path: str | os.PathLike[str]) -> None:
     """The viewer of one demo person: fit, mode, samples (with log p) and the spread of the samples."""
-    from hmrflow.demo.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
+    from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
 
     mode_lp = float(person.mode.log_prob[0])
     meshes = []

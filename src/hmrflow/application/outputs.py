@@ -16,7 +16,7 @@ the file's pixels: pass it back with ``--keypoints``). Per person, in ``personN/
   matrices and axis-angle) of the mode, the fit and the samples with their
   log-likelihoods, camera, keypoints; ``body(rotmats, betas, transl)`` gives the mesh
   (in the camera frame; the mesh files hold it turned to Y up);
-* ``viewer.html``: an interactive, self-contained 3D view (:mod:`hmrflow.demo.viewer`).
+* ``viewer.html``: an interactive, self-contained 3D view (:mod:`hmrflow.application.viewer`).
 
 ``index.html`` in the output folder links everything; it is made from ``demo.json``, the
 folder's manifest, which lists every photo's results, so that a later run into the same
@@ -37,15 +37,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.demo.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
 
 if TYPE_CHECKING:
+    from hmrflow.application.inputs import Photo
+    from hmrflow.application.results import ImageResult, PersonResult
     from hmrflow.body import BodyModel
-    from hmrflow.demo.inputs import Photo
-    from hmrflow.demo.results import ImageResult, PersonResult
     from hmrflow.render.camera import Camera
 
 __all__ = [
@@ -397,7 +397,7 @@ class OutputWriter:
         for name in ("mesh.obj", "mesh.ply", "mesh.glb", "samples.glb", "params.json", "params.npz"):
             files[name] = folder / name
         if self.viewer:
-            from hmrflow.demo.viewer import person_viewer
+            from hmrflow.application.viewer import person_viewer
 
             person_viewer(person, self.faces, f"{photo.path.name}, person {index}", folder / "viewer.html")
             files["viewer"] = folder / "viewer.html"
@@ -405,8 +405,8 @@ class OutputWriter:
 
     def write_image(self, result: ImageResult, photo: Photo, keypoints: np.ndarray) -> list[dict[str, Path]]:
         """The photo's files and every person's; returns the per-person files."""
+        from hmrflow.application.inputs import write_keypoints_json
         from hmrflow.demo.detector import DETECTOR_NAME
-        from hmrflow.demo.inputs import write_keypoints_json
         from hmrflow.render.figures import save_image
 
         folder = result.folder

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hmrflow.demo.inputs import DemoInputError
+from hmrflow.application.inputs import DemoInputError
 
 __all__ = ["Calibration"]
 

@@ -1,8 +1,8 @@
 r"""What the demos found: one record per photo, one per person in it, one per multi-view instant.
 
 Plain records of numpy arrays (no tensors, no files): the pipeline
-(:mod:`hmrflow.demo.pipeline`) fills them, the writers (:mod:`hmrflow.demo.outputs`,
-:mod:`hmrflow.demo.viewer`) read them.
+(:mod:`hmrflow.application.pipeline`) fills them, the writers (:mod:`hmrflow.application.outputs`,
+:mod:`hmrflow.application.viewer`) read them.
 """
 
 from __future__ import annotations
