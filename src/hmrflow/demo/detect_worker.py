@@ -4,17 +4,23 @@ This file runs in the detector's own virtual environment (``.venv-detector``, ma
 ``scripts/setup_detector.sh``: mediapipe 0.10.21 needs numpy < 2 and protobuf < 5, which
 hmrflow does not), started by :class:`hmrflow.demo.detector.MediaPipeDetector` as
 ``.venv-detector/bin/python -I detect_worker.py``. It imports only the standard library,
-numpy and mediapipe -- never hmrflow.
+numpy, mediapipe and OpenCV (``cv2``, which mediapipe itself depends on) -- never hmrflow.
 
 Protocol (one JSON object per line, UTF-8):
 
 * on start the worker writes ``{"ready": true, "mediapipe": "0.10.21"}`` (or
   ``{"ready": false, "error": "..."}`` and exits 1);
 * requests on stdin: ``{"id": ANY, "array": "/path/image.npy"}``, an ``(H, W, 3)`` uint8
-  RGB array saved with ``numpy.save``;
+  RGB array saved with ``numpy.save``, optionally with ``"looks": N`` (an integer >= 1);
 * answers on stdout, one per request, in order: ``{"id": ANY, "ok": true, "width": W,
   "height": H, "landmarks": [[x_px, y_px, z, visibility, presence] * 33] or null,
   "seconds": t}`` (null: no person found) or ``{"id": ANY, "ok": false, "error": "..."}``;
+* with ``"looks": N`` (several people) the answer has ``"people": [landmarks, ...]``
+  instead of ``"landmarks"``: BlazePose finds one person, the worker paints that person
+  over (:func:`mask_person`: a grey skeleton of thick limbs, the torso and the head) and
+  looks again, at most N times, stopping at the first look that finds nobody. People are
+  in the order found (the same person can come back when the paint missed part of them:
+  the parent removes duplicates); ``"seconds"`` is the time of all looks together;
 * end of stdin ends the worker.
 
 Only ``model_complexity=1`` works offline (its model file ships in the wheel).
@@ -24,26 +30,72 @@ import json
 import sys
 import time
 
+#: BlazePose landmark pairs painted as thick lines (arms, legs, feet, shoulders, hips, sides).
+LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28), (27, 29), (29, 31),
+         (27, 31), (28, 30), (30, 32), (28, 32), (11, 12), (23, 24), (11, 23), (12, 24))  # fmt: skip
+TORSO = (11, 12, 24, 23)
+HEAD = tuple(range(11))
+GREY = (128, 128, 128)
+
 
 def _answer(message):
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
 
+def _landmarks(result, width, height):
+    if result.pose_landmarks is None:
+        return None
+    return [[p.x * width, p.y * height, p.z * width, p.visibility, p.presence] for p in result.pose_landmarks.landmark]
+
+
+def mask_person(cv2, np, image, landmarks):
+    """``image`` (H, W, 3) uint8 with the person of ``landmarks`` (33, >=2) px painted grey.
+
+    Limbs are lines 10 % of the person's height thick (at least 20 px); the head is a disc
+    1.2 times the spread of the face landmarks.
+    """
+    points = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    height = float(np.ptp(points[:, 1])) + 1.0
+    width = max(int(0.1 * height), 20)
+    out = image.copy()
+    cv2.fillPoly(out, [np.round(points[list(TORSO)]).astype(np.int32)], GREY)
+    for a, b in LIMBS:
+        start = tuple(int(v) for v in np.round(points[a]))
+        end = tuple(int(v) for v in np.round(points[b]))
+        cv2.line(out, start, end, GREY, width)
+    head = points[list(HEAD)]
+    radius = 1.2 * max(float(np.ptp(head[:, 0])), float(np.ptp(head[:, 1])), 0.07 * height)
+    centre = tuple(int(v) for v in np.round(head.mean(0)))
+    cv2.circle(out, centre, int(round(radius)), GREY, -1)
+    return out
+
+
 def _detect(pose, np, request):
     image = np.load(request["array"], allow_pickle=False)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("expected an (H, W, 3) uint8 RGB array, got %s %s" % (image.dtype, image.shape))
+    looks = request.get("looks")
+    if looks is not None and (not isinstance(looks, int) or isinstance(looks, bool) or looks < 1):
+        raise ValueError("looks must be an integer >= 1, got %r" % (looks,))
     height, width = image.shape[:2]
+    image = np.ascontiguousarray(image)
     start = time.perf_counter()
-    result = pose.process(np.ascontiguousarray(image))
+    if looks is None:
+        landmarks = _landmarks(pose.process(image), width, height)
+        seconds = time.perf_counter() - start
+        return {"ok": True, "width": width, "height": height, "landmarks": landmarks, "seconds": seconds}
+    import cv2
+
+    people = []
+    for _ in range(looks):
+        landmarks = _landmarks(pose.process(image), width, height)
+        if landmarks is None:
+            break
+        people.append(landmarks)
+        image = mask_person(cv2, np, image, landmarks)
     seconds = time.perf_counter() - start
-    landmarks = None
-    if result.pose_landmarks is not None:
-        landmarks = [
-            [p.x * width, p.y * height, p.z * width, p.visibility, p.presence] for p in result.pose_landmarks.landmark
-        ]
-    return {"ok": True, "width": width, "height": height, "landmarks": landmarks, "seconds": seconds}
+    return {"ok": True, "width": width, "height": height, "people": people, "seconds": seconds}
 
 
 def main():

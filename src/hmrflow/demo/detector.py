@@ -19,6 +19,19 @@ the foot-index tips 31/32 (the second toe, next to the big toe); small toes are 
 Confidence is BlazePose's visibility; points under ``min_visibility`` or outside the image
 get confidence 0.
 
+Several people (:meth:`MediaPipeDetector.detect_people`): BlazePose finds one person per
+call, so the worker looks, paints the person found over (a grey skeleton of thick limbs,
+torso and head) and looks again until nobody is found or ``max_people + 1`` looks were
+made (the spare look makes up for a duplicate). Duplicates -- the same person found twice
+when the paint missed part of them -- are dropped (:func:`suppress_duplicates`: landmark
+boxes overlapping with IoU > 0.5, or keypoints on top of each other), and the people are
+sorted by the area of their landmark box, largest first. Chosen over running BlazePose's
+person detector on its own through mediapipe's Tasks API (a ``.task`` bundle assembled
+from the wheel's two models finds several boxes in one pass but, on pose2sim
+Demo_MultiPerson, missed the second of two overlapping people in 4 of 16 frame-views and
+added ghosts when combined with masking) and it gives the same keypoints as
+:meth:`~MediaPipeDetector.detect` for each person; it costs one BlazePose run per look.
+
 Example:
     >>> landmarks = np.zeros((33, 5)); landmarks[0] = (10.0, 20.0, 0.0, 0.9, 0.9)
     >>> blazepose_to_evidence(landmarks, (64, 64))[0].tolist()
@@ -40,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.errors import InputError
 
 __all__ = [
     "BLAZEPOSE_TO_COCO17",
@@ -49,8 +63,13 @@ __all__ = [
     "DetectorError",
     "DetectorUnavailable",
     "MediaPipeDetector",
+    "MaxPeopleError",
     "blazepose_to_evidence",
+    "box_iou",
     "find_detector_python",
+    "landmark_box",
+    "read_video_frame",
+    "suppress_duplicates",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,7 +79,14 @@ BLAZEPOSE_TO_COCO17: tuple[int, ...] = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 2
 #: BlazePose landmark of each foot point (left big toe, small toe, heel, right ...); -1: none.
 BLAZEPOSE_TO_FEET: tuple[int, ...] = (31, -1, 29, 32, -1, 30)
 #: How the detector is named in keypoint files and reports.
-DETECTOR_NAME = "mediapipe 0.10.21 BlazePose (legacy solutions.pose, model_complexity=1)"
+DETECTOR_NAME = (
+    "mediapipe 0.10.21 BlazePose (legacy solutions.pose, model_complexity=1; several people: look, mask, look again)"
+)
+#: Landmark boxes of two detections overlapping more than this: the same person.
+DUPLICATE_IOU = 0.5
+#: Two detections whose shared keypoints lie, in median, closer than this fraction of the
+#: first one's box height: the same person (a partly painted person found again).
+DUPLICATE_DISTANCE = 0.1
 
 SETUP_HINT = "install it with `bash scripts/setup_detector.sh` (a separate .venv-detector with mediapipe 0.10.21)"
 
@@ -73,21 +99,28 @@ class DetectorUnavailable(DetectorError):
     """No detector environment was found; the message says how to install one."""
 
 
+class MaxPeopleError(InputError):
+    """``max_people`` is not a positive integer."""
+
+
 @dataclass(frozen=True)
 class Detection:
-    r"""One image's detection.
+    r"""One person's detection in an image.
 
     Attributes:
         keypoints: ``(K, 3)`` evidence order (K = 23), px and confidence; None: no person.
         landmarks: ``(33, 5)`` BlazePose ``x px, y px, z, visibility, presence``; or None.
         image_size: ``(W, H)`` px.
-        seconds: The detector's time on the image.
+        seconds: The detector's time on the image (all looks, for :meth:`~MediaPipeDetector.detect_people`).
+        box: ``(4,)`` ``x0, y0, x1, y1`` px around the 33 landmarks, clipped to the image
+            (:func:`landmark_box`); None: no person.
     """
 
     keypoints: np.ndarray | None
     landmarks: np.ndarray | None
     image_size: tuple[int, int]
     seconds: float
+    box: np.ndarray | None = None
 
 
 def blazepose_to_evidence(
@@ -112,6 +145,74 @@ def blazepose_to_evidence(
     return out
 
 
+def landmark_box(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    r"""The box ``(4,)`` ``x0, y0, x1, y1`` px around landmarks ``(N, >=2)`` px, clipped to
+    the ``(W, H)`` image.
+
+    Example:
+        >>> landmark_box(np.array([[-5.0, 10.0], [30.0, 20.0]]), (25, 40)).tolist()
+        [0.0, 10.0, 25.0, 20.0]
+    """
+    xy = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    size = np.asarray(image_size, dtype=np.float64)
+    return np.concatenate([np.clip(xy.min(0), 0, size), np.clip(xy.max(0), 0, size)])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    r"""Intersection over union of two boxes ``(4,)`` ``x0, y0, x1, y1``; 0 for empty boxes.
+
+    Example:
+        >>> box_iou(np.array([0.0, 0, 2, 2]), np.array([1.0, 0, 3, 2]))
+        0.3333333333333333
+    """
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _same_person(kept: Detection, other: Detection, max_iou: float, max_distance: float) -> bool:
+    assert kept.box is not None and other.box is not None
+    assert kept.keypoints is not None and other.keypoints is not None
+    if box_iou(kept.box, other.box) > max_iou:
+        return True
+    both = (kept.keypoints[:, 2] > 0) & (other.keypoints[:, 2] > 0)
+    if both.sum() < 3:
+        return False
+    distance = np.linalg.norm(kept.keypoints[both, :2] - other.keypoints[both, :2], axis=-1)
+    return bool(np.median(distance) < max_distance * max(kept.box[3] - kept.box[1], 1.0))
+
+
+def suppress_duplicates(
+    detections: list[Detection], max_iou: float = DUPLICATE_IOU, max_distance: float = DUPLICATE_DISTANCE
+) -> list[Detection]:
+    r"""``detections`` (people, in the order found) without those that repeat an earlier one.
+
+    A detection repeats an earlier one when their boxes overlap with IoU > ``max_iou``, or
+    when the keypoints both have (at least 3) lie, in median, within ``max_distance`` times
+    the earlier box's height. Detections without a person are dropped.
+
+    Example:
+        >>> a = Detection(np.ones((23, 3)), None, (9, 9), 0.0, np.array([0.0, 0, 4, 8]))
+        >>> b = Detection(np.ones((23, 3)) * 2, None, (9, 9), 0.0, np.array([1.0, 0, 5, 8]))
+        >>> len(suppress_duplicates([a, b]))
+        1
+    """
+    kept: list[Detection] = []
+    for detection in detections:
+        if detection.keypoints is None or detection.box is None:
+            continue
+        if not any(_same_person(k, detection, max_iou, max_distance) for k in kept):
+            kept.append(detection)
+    return kept
+
+
+def _box_area(detection: Detection) -> float:
+    assert detection.box is not None
+    return float((detection.box[2] - detection.box[0]) * (detection.box[3] - detection.box[1]))
+
+
 def _candidates(python: str | os.PathLike[str] | None) -> list[Path]:
     if python is not None:
         return [Path(python)]
@@ -133,6 +234,46 @@ def find_detector_python(python: str | os.PathLike[str] | None = None) -> Path |
     return None
 
 
+_READ_FRAME = r"""
+import sys, cv2, numpy
+capture = cv2.VideoCapture(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    if not capture.grab():
+        sys.exit("the video has fewer frames than asked for")
+ok, frame = capture.read()
+if not ok:
+    sys.exit("the video could not be read, or has fewer frames than asked for")
+numpy.save(sys.argv[3], cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+"""
+
+
+def read_video_frame(
+    video: str | os.PathLike[str], index: int, python: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    r"""Frame ``index`` (0 = the first) of ``video`` as ``(H, W, 3)`` uint8 RGB, decoded by
+    the detector environment's OpenCV (a dependency of mediapipe; hmrflow itself reads no
+    video).
+
+    Raises:
+        DetectorUnavailable: No detector environment.
+        DetectorError: The video could not be read up to that frame.
+    """
+    executable = find_detector_python(python)
+    if executable is None:
+        raise DetectorUnavailable(f"reading a video needs the detector environment; {SETUP_HINT}")
+    with tempfile.TemporaryDirectory(prefix="hmrflow-frame-") as folder:
+        out = Path(folder) / "frame.npy"
+        done = subprocess.run(
+            [str(executable), "-I", "-c", _READ_FRAME, str(video), str(int(index)), str(out)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0 or not out.is_file():
+            tail = " ".join(done.stderr.strip().splitlines()[-2:])
+            raise DetectorError(f"frame {index} of {video} could not be read ({tail or 'no message'})")
+        return np.load(out)
+
+
 class MediaPipeDetector:
     r"""BlazePose in a worker process; use as a context manager, or call :meth:`close`.
 
@@ -148,6 +289,7 @@ class MediaPipeDetector:
 
         with MediaPipeDetector() as detector:
             detection = detector.detect(image)      # (H, W, 3) uint8 RGB
+            people = detector.detect_people(image)  # list[Detection], largest box first
         detection.keypoints.shape                   # (23, 3), or None: nobody found
     """
 
@@ -198,12 +340,7 @@ class MediaPipeDetector:
         except json.JSONDecodeError:
             return {"ready": False, "ok": False, "error": f"unexpected output from the detector: {line[:200]!r}"}
 
-    def detect(self, image: np.ndarray) -> Detection:
-        r"""Keypoints of the most prominent person in ``image`` ``(H, W, 3)`` uint8 RGB.
-
-        Raises:
-            DetectorError: The worker failed on the image or died.
-        """
+    def _request(self, image: np.ndarray, **extra: Any) -> dict[str, Any]:
         if self._process.poll() is not None:
             raise DetectorError("the detector process is not running")
         image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
@@ -212,7 +349,7 @@ class MediaPipeDetector:
         np.save(path, image)
         assert self._process.stdin is not None
         try:
-            self._process.stdin.write(json.dumps({"id": self._count, "array": str(path)}) + "\n")
+            self._process.stdin.write(json.dumps({"id": self._count, "array": str(path), **extra}) + "\n")
             self._process.stdin.flush()
         except BrokenPipeError:
             raise DetectorError("the detector process ended") from None
@@ -220,12 +357,51 @@ class MediaPipeDetector:
         path.unlink(missing_ok=True)
         if not answer.get("ok"):
             raise DetectorError(f"the detector failed: {answer.get('error')}")
+        return answer
+
+    def _detection(self, landmarks: Any, size: tuple[int, int], seconds: float) -> Detection:
+        array = np.asarray(landmarks, dtype=np.float64)
+        keypoints = blazepose_to_evidence(array, size, self.min_visibility)
+        return Detection(keypoints, array, size, seconds, landmark_box(array, size))
+
+    def detect(self, image: np.ndarray) -> Detection:
+        r"""Keypoints of the most prominent person in ``image`` ``(H, W, 3)`` uint8 RGB
+        (the one BlazePose picks: one look, no masking).
+
+        Raises:
+            DetectorError: The worker failed on the image or died.
+        """
+        answer = self._request(image)
         size = (int(answer["width"]), int(answer["height"]))
         if answer.get("landmarks") is None:
             return Detection(None, None, size, float(answer["seconds"]))
-        landmarks = np.asarray(answer["landmarks"], dtype=np.float64)
-        keypoints = blazepose_to_evidence(landmarks, size, self.min_visibility)
-        return Detection(keypoints, landmarks, size, float(answer["seconds"]))
+        return self._detection(answer["landmarks"], size, float(answer["seconds"]))
+
+    def detect_people(self, image: np.ndarray, max_people: int = 4) -> list[Detection]:
+        r"""Every person (at most ``max_people``) in ``image`` ``(H, W, 3)`` uint8 RGB.
+
+        Look, paint the person found over, look again (see the module docstring); repeats
+        of a person are dropped (:func:`suppress_duplicates`). Sorted by the area of the
+        landmark box (:attr:`Detection.box`), largest first; ``[]``: nobody.
+
+        Raises:
+            MaxPeopleError: ``max_people`` is not an integer >= 1.
+            DetectorError: The worker failed on the image or died.
+
+        Example (needs the detector environment)::
+
+            with MediaPipeDetector() as detector:
+                people = detector.detect_people(image, max_people=4)
+            [p.box for p in people]                  # (4,) x0, y0, x1, y1 px each
+        """
+        if isinstance(max_people, bool) or not isinstance(max_people, (int, np.integer)) or max_people < 1:
+            raise MaxPeopleError(f"max_people must be an integer >= 1, got {max_people!r}")
+        answer = self._request(image, looks=int(max_people) + 1)
+        size = (int(answer["width"]), int(answer["height"]))
+        seconds = float(answer["seconds"])
+        found = [self._detection(landmarks, size, seconds) for landmarks in answer["people"]]
+        people = suppress_duplicates(found)
+        return sorted(people, key=_box_area, reverse=True)[:max_people]
 
     def close(self) -> None:
         """End the worker process and remove its temporary files."""

@@ -1,0 +1,139 @@
+"""Several people per photo: duplicates, boxes, and real detections in the detector environment."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.demo.detector import (
+    Detection,
+    MaxPeopleError,
+    MediaPipeDetector,
+    box_iou,
+    find_detector_python,
+    landmark_box,
+    read_video_frame,
+    suppress_duplicates,
+)
+from hmrflow.errors import InputError
+from tests.fetched import fetched
+
+DETECTOR = find_detector_python()
+needs_detector = pytest.mark.skipif(
+    DETECTOR is None, reason="the detector environment is not installed (scripts/setup_detector.sh)"
+)
+REAL_SET = Path(str(resources.files("hmrflow") / "assets" / "real" / "real-multiview-v1.npz"))
+BUNDLED = sorted(Path(str(resources.files("hmrflow") / "assets" / "demo" / "images")).glob("*.jpg"))
+
+
+def person(x0: float, y0: float, width: float, height: float, seed: int) -> Detection:
+    """A synthetic detection: 23 keypoints spread over the box ``x0, y0, width, height``."""
+    gen = np.random.default_rng(seed)
+    points = np.column_stack([x0 + width * gen.random(23), y0 + height * gen.random(23), np.ones(23)])
+    box = np.array([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()])
+    return Detection(points, None, (1000, 1000), 0.0, box)
+
+
+def test_box_iou_and_landmark_box():
+    a, b = np.array([0.0, 0.0, 4.0, 4.0]), np.array([2.0, 0.0, 6.0, 4.0])
+    assert box_iou(a, b) == pytest.approx(8 / 24)
+    assert box_iou(a, a) == pytest.approx(1.0)
+    assert box_iou(a, np.array([5.0, 5.0, 6.0, 6.0])) == 0.0
+    landmarks = np.array([[-10.0, 5.0, 0, 1, 1], [50.0, 30.0, 0, 1, 1], [20.0, 90.0, 0, 1, 1]])
+    assert landmark_box(landmarks, (40, 60)).tolist() == [0.0, 5.0, 40.0, 60.0]
+
+
+def test_suppress_duplicates_keeps_distinct_people_and_drops_repeats():
+    left, right = person(100, 100, 200, 600, 0), person(500, 100, 200, 600, 1)
+    repeat = Detection(left.keypoints + 3.0, None, left.image_size, 0.0, left.box + 3.0)
+    kept = suppress_duplicates([left, right, repeat])
+    assert [id(d) for d in kept] == [id(left), id(right)]
+
+
+def test_a_repeat_with_a_smaller_box_is_found_by_its_keypoints():
+    # a partly painted person found again: only the legs, but on top of the first legs
+    whole = person(100, 100, 200, 600, 2)
+    legs = whole.keypoints.copy()
+    legs[:11, 2] = 0.0  # face and arms missing
+    visible = legs[legs[:, 2] > 0]
+    box = np.array([visible[:, 0].min(), visible[:, 1].min(), visible[:, 0].max(), visible[:, 1].max()])
+    box[1] = box[3] - 0.2 * (box[3] - box[1])  # a small box: IoU alone would keep it
+    partial = Detection(legs + np.array([2.0, 2.0, 0.0]), None, whole.image_size, 0.0, box)
+    assert box_iou(whole.box, partial.box) < 0.5
+    assert suppress_duplicates([whole, partial]) == [whole]
+    assert len(suppress_duplicates([whole, partial], max_distance=0.0)) == 2
+
+
+def test_overlapping_people_are_both_kept():
+    # one in front of the other: boxes overlap (IoU < 0.5) and keypoints are far apart
+    back, front = person(100, 100, 300, 800, 3), person(250, 300, 300, 700, 4)
+    assert 0 < box_iou(back.box, front.box) < 0.5
+    assert len(suppress_duplicates([back, front])) == 2
+
+
+def test_detections_without_a_person_are_dropped():
+    nobody = Detection(None, None, (10, 10), 0.0)
+    assert suppress_duplicates([nobody]) == []
+
+
+@needs_detector
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_max_people_must_be_a_positive_integer(bad):
+    with MediaPipeDetector() as detector:
+        with pytest.raises(MaxPeopleError, match="max_people") as caught:
+            detector.detect_people(np.zeros((32, 32, 3), np.uint8), max_people=bad)
+    assert isinstance(caught.value, InputError)
+
+
+@needs_detector
+@pytest.mark.parametrize("camera", ["cam02", "cam04"])
+def test_both_people_of_a_multi_person_frame_are_found_where_the_real_set_has_them(camera):
+    frame = 0
+    real = np.load(REAL_SET)
+    view = list(real["camera_names"]).index(camera)
+    assert real["detected"][:, frame, view].all()
+    expected = real["boxes"][:, frame, view].astype(np.float64)  # (2, 4): the woman, the man
+    image = read_video_frame(fetched(f"pose2sim/Demo_MultiPerson/videos/{camera}.mp4"), frame)
+    assert image.shape == (1920, 1088, 3)
+    with MediaPipeDetector() as detector:
+        people = detector.detect_people(image, max_people=4)
+    assert len(people) == 2
+    ious = np.array([[box_iou(p.box, e) for e in expected] for p in people])
+    assert (ious.max(0) > 0.5).all()  # each real person matched ...
+    assert len(set(ious.argmax(1).tolist())) == 2  # ... by a different detection
+    areas = [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) for p in people]
+    assert areas == sorted(areas, reverse=True)
+    for found in people:
+        assert found.keypoints.shape == (len(EVIDENCE_NAMES), 3) and found.landmarks.shape == (33, 5)
+        assert (found.keypoints[:, 2] > 0).sum() >= 12
+        assert found.image_size == (1088, 1920)
+
+
+@needs_detector
+def test_one_person_in_a_bundled_photo_gives_one_and_nobody_in_a_blank_image_gives_none():
+    from PIL import Image
+
+    assert BUNDLED
+    with MediaPipeDetector() as detector:
+        blank = detector.detect_people(np.full((240, 320, 3), 127, np.uint8))
+        for path in BUNDLED:
+            pixels = np.asarray(Image.open(path).convert("RGB"))
+            people = detector.detect_people(pixels)
+            single = detector.detect(pixels)
+            assert len(people) == 1, path.name
+            # the same person as the one-person detector: its first look is the same call
+            np.testing.assert_allclose(people[0].landmarks, single.landmarks)
+            np.testing.assert_allclose(people[0].box, single.box)
+    assert blank == []
+
+
+@needs_detector
+def test_a_frame_past_the_end_of_a_video_is_reported():
+    from hmrflow.demo.detector import DetectorError
+
+    with pytest.raises(DetectorError, match="frame 100000"):
+        read_video_frame(fetched("pose2sim/Demo_MultiPerson/videos/cam04.mp4"), 100000)
