@@ -1,0 +1,221 @@
+r"""Left/right label swaps of a whole person (a detector's mirror error), and a check for them.
+
+A detector sometimes labels a person mirrored: every ``left_*`` keypoint is where the
+``right_*`` one should be (a front view labelled as if seen from behind). Fitted as
+given, the body turns to face away. :func:`mirror_keypoints` swaps the labels back
+(the one left/right permutation of the package,
+:func:`~hmrflow.body.keypoints.flip_permutation`, also used by the synthetic corruption
+``mirror_probability``); :func:`check_labelling` fits both labellings of every person
+as one batch with the learned prior (:func:`~hmrflow.fitting.keypoint_fit.fit_keypoints`)
+and keeps the mirrored one only where its final energy (the fitter's own: robust data
+term + ``w_z^2 |z|^2 + w_b^2 |betas|^2``) is lower by more than
+:attr:`MirrorConfig.margin`.
+
+Why a margin, and why it cannot be large: under weak perspective the mirrored labels are
+explained exactly by the depth reflection of the true body, which is a valid body seen
+from the other side (the mirror image of a plausible pose is plausible). Only
+perspective, the camera's tilt (the reflected body leans the other way) and the learned
+prior's preferences tell the two apart, so the energies of the two labellings are close,
+for right and wrong labellings alike. The default margin, 150, was chosen with
+``benchmarks/bench_mirror.py`` on ``real-multiview-v1``: about 0.5 % of the correctly
+labelled single views exceed it the wrong way (false swaps), while it recovers a third
+of BlazePose's real mirror errors there and most labellings swapped on purpose (the
+benchmark prints the figures).
+
+Example (an untrained tiny model; the swap itself is exact):
+    >>> from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+    >>> points = torch.rand(2, len(EVIDENCE_NAMES), 3)
+    >>> torch.equal(mirror_keypoints(mirror_keypoints(points)), points)
+    True
+    >>> i, j = EVIDENCE_NAMES.index("left_wrist"), EVIDENCE_NAMES.index("right_wrist")
+    >>> torch.equal(mirror_keypoints(points)[:, i], points[:, j])
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from hmrflow.body.keypoints import flip_permutation
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.errors import InputError
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints, regress
+from hmrflow.fitting.robust import reprojection_energy
+from hmrflow.models import ProbabilisticHMR
+
+__all__ = [
+    "DEFAULT_MARGIN",
+    "LabellingCheck",
+    "MirrorConfig",
+    "check_labelling",
+    "evidence_names",
+    "fit_energy",
+    "mirror_keypoints",
+    "mirror_people",
+]
+
+#: Energy by which the mirrored labelling must beat the given one (see the module docstring).
+DEFAULT_MARGIN = 150.0
+_HIPS = ("left_hip", "right_hip")
+
+
+@dataclass(frozen=True)
+class MirrorConfig:
+    """Settings of :func:`check_labelling`.
+
+    Attributes:
+        fit: The fitter's settings (both labellings are fitted with them, as one batch).
+        margin: Take the mirrored labelling only where its final energy is lower than the
+            given labelling's by more than this (the fitter's energy units; >= 0).
+    """
+
+    fit: FitConfig = field(default_factory=FitConfig)
+    margin: float = DEFAULT_MARGIN
+
+    def __post_init__(self) -> None:
+        if not self.margin >= 0:
+            raise InputError(f"MirrorConfig.margin must be a number >= 0, got {self.margin}")
+
+
+def mirror_keypoints(keypoints: Tensor, names: Sequence[str] = EVIDENCE_NAMES) -> Tensor:
+    r"""Every ``left_*`` keypoint exchanged with its ``right_*`` twin: ``(..., K, C)`` -> ``(..., K, C)``.
+
+    An involution. ``names``: the K keypoint names in order (default: the evidence order).
+    """
+    if keypoints.dim() < 2 or keypoints.shape[-2] != len(names):
+        raise InputError(f"keypoints must be (..., {len(names)}, C) for {len(names)} names, "
+                         f"got {tuple(keypoints.shape)}")  # fmt: skip
+    order = torch.tensor(flip_permutation(names), device=keypoints.device)
+    return keypoints.index_select(-2, order)
+
+
+def evidence_names(model: ProbabilisticHMR) -> tuple[str, ...]:
+    """The names of the model's K evidence keypoints, in its order (COCO-17 + feet by default)."""
+    sets = model.body.keypoint_sets
+    return tuple(name for s in model.config.encoder.keypoint_sets for name in sets[s].names)
+
+
+def mirror_people(people: People, names: Sequence[str] = EVIDENCE_NAMES) -> People:
+    r"""``people`` with every left/right label swapped (keypoints and keypoint evidence).
+
+    The person box and the camera stay (the box holds the same points). Needs keypoint
+    evidence ``(B, K, 3)`` in the same order as the keypoints.
+    """
+    evidence = people.evidence
+    if evidence.shape != people.keypoints.shape:
+        raise InputError(f"mirroring labels needs keypoint evidence shaped like the keypoints "
+                         f"{tuple(people.keypoints.shape)}, got {tuple(evidence.shape)} (an image model?)")  # fmt: skip
+    return dataclasses.replace(
+        people, keypoints=mirror_keypoints(people.keypoints, names), evidence=mirror_keypoints(evidence, names)
+    )
+
+
+def fit_energy(people: People, fit: BodyFit, config: FitConfig, names: Sequence[str] = EVIDENCE_NAMES) -> Tensor:
+    r"""The learned-prior energy ``(B,)`` of a finished fit of ``people`` (the fitter's energy,
+    :mod:`hmrflow.fitting.keypoint_fit`): robust data term of ``fit.keypoints_2d`` plus
+    ``w_z^2 |z|^2 + w_b^2 |betas|^2``; the hips left out if ``config.drop_hips``."""
+    if fit.z is None:
+        raise InputError("fit_energy needs a learned-prior fit (its z); the baseline has none")
+    targets = people.keypoints
+    if config.drop_hips:
+        keep = torch.tensor([name not in _HIPS for name in names], device=targets.device, dtype=targets.dtype)
+        targets = torch.cat([targets[..., :2], targets[..., 2:] * keep[:, None]], -1)
+    data = reprojection_energy(fit.keypoints_2d, targets, people.image_size, config.sigma)
+    prior = config.pose_prior_weight**2 * fit.z.square().sum(-1)
+    return data + prior + config.shape_prior_weight**2 * fit.betas.square().sum(-1)
+
+
+@dataclass(frozen=True)
+class LabellingCheck:
+    r"""Both labellings of B people fitted, and the one kept.
+
+    Attributes:
+        swapped: ``(B,)`` bool, True where the mirrored labelling was kept.
+        energy: ``(B,)`` the final energy of the labelling as given;
+            mirrored_energy: ``(B,)`` of the mirrored one.
+        people: The people with the kept labelling.
+        fit: The fit of the kept labelling (its ``results`` are the joint run's).
+        given_fit, mirrored_fit: Both fits, for comparisons.
+    """
+
+    swapped: Tensor
+    energy: Tensor
+    mirrored_energy: Tensor
+    people: People
+    fit: BodyFit
+    given_fit: BodyFit
+    mirrored_fit: BodyFit
+
+    @property
+    def gain(self) -> Tensor:
+        """``(B,)`` how much lower the mirrored labelling's energy is (negative: higher)."""
+        return self.energy - self.mirrored_energy
+
+
+def check_labelling(
+    model: ProbabilisticHMR, people: People, config: MirrorConfig | None = None
+) -> LabellingCheck:
+    r"""Fit ``people`` as given and mirrored (one batch of 2B) and keep, per person, the
+    mirrored labelling only where it fits better by more than ``config.margin``.
+
+    Arguments:
+        model: A keypoint model (evidence: keypoints in the model's order).
+        people: B people (:class:`~hmrflow.fitting.keypoint_fit.People`).
+        config: :class:`MirrorConfig`.
+
+    Returns:
+        :class:`LabellingCheck`.
+    """
+    config = config or MirrorConfig()
+    names = evidence_names(model)
+    B = len(people)
+    both = _concatenate(people, mirror_people(people, names))
+    fit = fit_keypoints(model, both, config.fit, regress(model, both))
+    with torch.no_grad():
+        energies = fit_energy(both, fit, config.fit, names)
+    given, mirrored = _rows(fit, slice(0, B)), _rows(fit, slice(B, 2 * B))
+    swapped = energies[B:] + config.margin < energies[:B]
+    return LabellingCheck(
+        swapped=swapped,
+        energy=energies[:B],
+        mirrored_energy=energies[B:],
+        people=_where(swapped, both[B:], both[:B]),
+        fit=_where(swapped, mirrored, given),
+        given_fit=given,
+        mirrored_fit=mirrored,
+    )
+
+
+def _rows(fit: BodyFit, rows: slice) -> BodyFit:
+    """The fit of the people ``rows``."""
+    values = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    return BodyFit(**{k: v[rows] if isinstance(v, (Tensor, list)) else v for k, v in values.items()})
+
+
+def _concatenate(first: object, second: object) -> object:
+    """Two batches of the same dataclass (tensors, nested dataclasses, None) -> one, ``first`` first."""
+    if isinstance(first, Tensor):
+        return torch.cat([first, second])  # type: ignore[list-item]
+    if dataclasses.is_dataclass(first) and not isinstance(first, type):
+        return type(first)(**{f.name: _concatenate(getattr(first, f.name), getattr(second, f.name))
+                              for f in dataclasses.fields(first)})  # fmt: skip
+    if first is None and second is None:
+        return None
+    raise TypeError(f"cannot concatenate {type(first).__name__} values")
+
+
+def _where(condition: Tensor, chosen: object, other: object) -> object:
+    """Per row ``(B,)``: ``chosen`` where ``condition``, else ``other`` (dataclasses of tensors;
+    lists are taken from ``other``)."""
+    if isinstance(chosen, Tensor):
+        mask = condition.view(-1, *([1] * (chosen.dim() - 1)))
+        return torch.where(mask, chosen, other)  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(chosen) and not isinstance(chosen, type):
+        return type(chosen)(**{f.name: _where(condition, getattr(chosen, f.name), getattr(other, f.name))
+                               for f in dataclasses.fields(chosen)})  # fmt: skip
+    return other
