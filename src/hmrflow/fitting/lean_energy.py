@@ -286,6 +286,14 @@ class KeypointProjector:
 
     def __call__(self, rotmats: Tensor, betas: Tensor, translation: Tensor) -> Tensor:
         r"""``rotmats (B, J, 3, 3)``, ``betas (B, S')``, ``translation (B, 3)`` -> ``(B, K, 2)`` px."""
+        return self.project(self.points(rotmats, betas, translation))
+
+    def project(self, points: Tensor) -> Tensor:
+        r"""Camera-frame points ``(B, K, 3)`` -> ``(B, K, 2)`` px."""
+        return torch.addcmul(self.principal_point, points[..., :2] / points[..., 2:], self.focal_length)
+
+    def points(self, rotmats: Tensor, betas: Tensor, translation: Tensor) -> Tensor:
+        r"""The keypoints in the camera frame, ``(B, K, 3)`` metres (arguments as for calling it)."""
         B, J, S = rotmats.shape[0], self.num_joints, betas.shape[-1]
         rest = torch.addmm(self.rest_base, betas, self.rest_shape[:S]).view(B, J, 4)
         world = self._forward_kinematics(rotmats, rest[..., :3])
@@ -296,8 +304,7 @@ class KeypointProjector:
             pose_feature = (rotmats[:, 1:] - identity).reshape(B, -1)
             weights = torch.addmm(weights, pose_feature, self.keypoint_pose)
         weights = torch.addcmul(weights.view(B, -1, J, 4), self.mix, rest[:, None], value=-1)
-        points = torch.bmm(weights.view(B, -1, 4 * J), affine) + translation[:, None]
-        return torch.addcmul(self.principal_point, points[..., :2] / points[..., 2:], self.focal_length)
+        return torch.bmm(weights.view(B, -1, 4 * J), affine) + translation[:, None]
 
 
 class KeypointTerm:
