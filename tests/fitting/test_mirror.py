@@ -1,0 +1,97 @@
+"""Left/right label swaps (hmrflow.fitting.mirror): the swap, and the labelling check."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hmrflow import load_model
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
+from hmrflow.errors import InputError
+from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, learned_prior_energy, regress
+from hmrflow.fitting.mirror import (
+    MirrorConfig,
+    check_labelling,
+    evidence_names,
+    fit_energy,
+    mirror_keypoints,
+    mirror_people,
+)
+from hmrflow.models import ProbabilisticHMR
+
+
+def _twin(name: str) -> str:
+    if name.startswith("left_"):
+        return "right_" + name[5:]
+    return "left_" + name[6:] if name.startswith("right_") else name
+
+
+def test_swap_is_an_involution_that_maps_left_names_to_right_names() -> None:
+    points = torch.randn(3, len(EVIDENCE_NAMES), 3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(mirror_keypoints(mirror_keypoints(points)), points)
+    labels = torch.arange(len(EVIDENCE_NAMES), dtype=torch.float32)[:, None]
+    swapped = [EVIDENCE_NAMES[int(i)] for i in mirror_keypoints(labels)[:, 0]]
+    assert swapped == [_twin(name) for name in EVIDENCE_NAMES]
+    assert swapped[EVIDENCE_NAMES.index("nose")] == "nose" and swapped != list(EVIDENCE_NAMES)
+
+
+def test_swap_is_the_synthetic_corruption_swap(shipped: ProbabilisticHMR) -> None:
+    generator = SyntheticKeypoints(shipped.body, None)
+    labels = torch.arange(len(generator.names))[:, None]
+    assert mirror_keypoints(labels, generator.names)[:, 0].tolist() == list(generator.flip_order)
+    assert evidence_names(shipped) == EVIDENCE_NAMES
+
+
+def test_bad_inputs_are_named() -> None:
+    with pytest.raises(InputError, match="23"):
+        mirror_keypoints(torch.zeros(2, 17, 3))
+    with pytest.raises(InputError, match="margin"):
+        MirrorConfig(margin=-1.0)
+    people = People.from_keypoints(torch.rand(2, 23, 3) * 100, torch.tensor([640.0, 480.0]))
+    with pytest.raises(InputError, match="image model"):
+        mirror_people(People(**{**people.__dict__, "evidence": torch.zeros(2, 3, 8, 8)}))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ProbabilisticHMR:
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def near_people(shipped: ProbabilisticHMR) -> People:
+    """Synthetic people nearer than 4.5 m (clean keypoints): perspective tells the sides apart."""
+    data = make_evaluation_set(SyntheticKeypoints(shipped.body, None), 32, seed=3)
+    near = data.translation[:, 2] < 4.5
+    assert int(near.sum()) >= 3
+    return People.from_keypoints(data.clean_2d[near], data.image_size[near], data.focal_length[near])
+
+
+def test_check_recovers_mirrored_labels_and_leaves_correct_ones(shipped: ProbabilisticHMR, near_people: People) -> None:
+    correct = check_labelling(shipped, near_people)
+    assert not correct.swapped.any()
+    assert torch.equal(correct.people.keypoints, near_people.keypoints)
+    assert torch.equal(correct.fit.rotmats, correct.given_fit.rotmats)
+    assert (correct.gain < -MirrorConfig().margin).all()
+
+    mirrored = check_labelling(shipped, mirror_people(near_people))
+    assert mirrored.swapped.all()
+    assert torch.equal(mirrored.people.keypoints, near_people.keypoints)  # the labels put back
+    assert torch.equal(mirrored.fit.rotmats, mirrored.mirrored_fit.rotmats)
+    torch.testing.assert_close(mirrored.mirrored_energy, correct.energy, rtol=0.1, atol=5.0)  # joint L-BFGS runs
+
+
+def test_a_large_margin_keeps_the_given_labels(shipped: ProbabilisticHMR, near_people: People) -> None:
+    check = check_labelling(shipped, mirror_people(near_people[:1]), MirrorConfig(margin=1e9))
+    assert not check.swapped.any() and check.gain.item() > 0
+    assert torch.equal(check.fit.z, check.given_fit.z)
+
+
+def test_fit_energy_is_the_fitters_energy(shipped: ProbabilisticHMR, near_people: People) -> None:
+    config = FitConfig(drop_hips=True)
+    start = regress(shipped, near_people)
+    fit = fit_keypoints(shipped, near_people, config, start)
+    energy = learned_prior_energy(shipped, near_people, config, start)
+    with torch.no_grad():
+        expected = energy(fit.z, fit.betas, fit.translation)
+    torch.testing.assert_close(fit_energy(near_people, fit, config), expected, rtol=1e-4, atol=1e-3)
