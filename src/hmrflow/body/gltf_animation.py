@@ -94,7 +94,7 @@ def skin_influences(weights: Tensor, count: int = INFLUENCES) -> tuple[np.ndarra
 
     Example:
         >>> joints, w = skin_influences(torch.tensor([[0.1, 0.6, 0.05, 0.15, 0.1]]), 2)
-        >>> joints.tolist(), w.round(3).tolist()
+        >>> joints.tolist(), [[round(float(v), 3) for v in row] for row in w]
         ([[1, 3]], [[0.8, 0.2]])
     """
     top = weights.detach().double().cpu().topk(count, dim=1)
