@@ -18,7 +18,8 @@ Columns (medians over frames, all clips pooled; 12 limb joints):
 PA-MPJPE (mm); ``accel`` the acceleration error of the joints, mm/frame²
 (``|Δ² pred - Δ² truth|`` per joint after aligning the hips' midpoints, averaged over the
 joints; at frames whose neighbours are detected and triangulated too, as VIBE and
-ScoreHMR report it); ``acc pred`` the predicted joints' own acceleration; ``root accel``
+ScoreHMR report it); ``vs smooth`` the same against the truth smoothed by a centred
+moving average of 5 frames (the triangulation's own jitter mostly removed); ``acc pred`` the predicted joints' own acceleration; ``root accel``
 the acceleration error of the hips' midpoint in the camera frame (the translation's
 jitter, mostly depth); time per frame (s, the fit's wall time over the clip's frames).
 The triangulated truth is noisy too: its own acceleration (``truth accel`` in the header)
@@ -47,6 +48,8 @@ from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.temporal import TemporalConfig, acceleration, fit_sequence
 from hmrflow.models import ProbabilisticHMR
 
+#: Frames of the moving average that gives the smoothed truth (1/12 s at 60 fps).
+SMOOTHING = 5
 HIPS = (LIMB_JOINTS.index("left_hip"), LIMB_JOINTS.index("right_hip"))
 
 
@@ -120,6 +123,17 @@ def centred(joints: Tensor) -> Tensor:
     return joints - joints[:, list(HIPS)].mean(1, keepdim=True)
 
 
+def smoothed(joints: Tensor, width: int = SMOOTHING) -> Tensor:
+    """``(F, ...)`` centred moving average over ``width`` frames (odd); NaN where the window leaves
+    the clip or holds a NaN."""
+    half = width // 2
+    out = torch.full_like(joints, float("nan"))
+    if len(joints) > 2 * half:
+        windows = joints.unfold(0, width, 1)  # (F - 2 half, ..., width)
+        out[half : len(joints) - half] = windows.mean(-1)
+    return out
+
+
 def figures(fitted: Fitted, clip: Clip) -> dict[str, list[float]]:
     """Per-frame PA-MPJPE, acceleration errors and accelerations (mm, mm/frame²) of one clip."""
     ok = clip.valid & torch.isfinite(fitted.joints).all((-1, -2))
@@ -129,10 +143,14 @@ def figures(fitted: Fitted, clip: Clip) -> dict[str, list[float]]:
     error = 1000 * torch.linalg.vector_norm(pred - truth, dim=-1).mean(-1)
     own = 1000 * torch.linalg.vector_norm(pred, dim=-1).mean(-1)
     truth_own = 1000 * torch.linalg.vector_norm(truth, dim=-1).mean(-1)
+    smooth = acceleration(smoothed(centred(clip.truth)))  # NaN where the window lacks a frame
+    smooth_error = 1000 * torch.linalg.vector_norm(pred - smooth, dim=-1).mean(-1)
+    near = triple & torch.isfinite(smooth_error)
     root = lambda x: x[:, list(HIPS)].mean(1)  # noqa: E731
     root_error = 1000 * torch.linalg.vector_norm(acceleration(root(fitted.camera)) - acceleration(root(clip.truth)), dim=-1)
     return {"pa": pa, "accel": error[triple].tolist(), "own": own[triple].tolist(),
-            "truth": truth_own[triple].tolist(), "root": root_error[triple].tolist()}  # fmt: skip
+            "truth": truth_own[triple].tolist(), "root": root_error[triple].tolist(),
+            "smooth": smooth_error[near].tolist()}  # fmt: skip
 
 
 def median(values: list[float]) -> float:
@@ -192,10 +210,12 @@ def main() -> None:
     print(f"{data.name}: people {args.people}, views {args.views}, first {args.frames} frames ({data.fps:g} fps), "
           f"{len(all_clips)} clips; model {args.model or DEFAULT_MODEL}; {args.steps} L-BFGS steps at most; "
           f"threads {torch.get_num_threads()}")  # fmt: skip
-    print(f"truth accel (the triangulated joints' own acceleration, median): {truth:.1f} mm/frame²")
-    print(f"{'method':<44}{'PA-MPJPE':>9}{'accel':>8}{'(mean)':>8}{'acc pred':>9}{'root accel':>11}{'s/frame':>9}")
+    print(f"truth accel (the triangulated joints' own acceleration, median): {truth:.1f} mm/frame²; "
+          f"'vs smooth': the acceleration error against the truth averaged over {SMOOTHING} frames")
+    print(f"{'method':<44}{'PA-MPJPE':>9}{'accel':>8}{'(mean)':>8}{'vs smooth':>10}{'acc pred':>9}{'root accel':>11}"
+          f"{'s/frame':>9}")  # fmt: skip
     for label, row in results:
-        print(f"{label:<44}{row['pa']:>9.1f}{row['accel']:>8.1f}{row['mean_accel']:>8.1f}{row['own']:>9.1f}"
+        print(f"{label:<44}{row['pa']:>9.1f}{row['accel']:>8.1f}{row['mean_accel']:>8.1f}{row['smooth']:>10.1f}{row['own']:>9.1f}"
               f"{row['root']:>11.1f}{row['seconds']:>9.3f}")
 
 
