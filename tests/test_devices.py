@@ -86,8 +86,9 @@ def test_fitting(fitter: str, trained, people: People, elsewhere: None) -> None:
         fit = fit_baseline(model, people)
     elif fitter == "calibrated":
         eye = torch.eye(3, device="cpu").expand(2, 2, 3, 3)
-        cameras = Cameras(eye, torch.zeros(2, 2, 3, device="cpu"), people.focal_length[:, None].expand(2, 2),
-                          people.principal_point[:, None].expand(2, 2, 2))  # fmt: skip
+        two = people.camera[:, None].to("cpu")  # (2, 1) -> (2, 2) views, at the origin
+        cameras = Cameras(two.focal_length.expand(2, 2, 2), two.principal_point.expand(2, 2, 2),
+                          two.image_size.expand(2, 2, 2), eye, torch.zeros(2, 2, 3, device="cpu"))  # fmt: skip
         fit = fit_multiview_calibrated(model, [people, people], cameras, MultiViewConfig(rules=ONE_STEP))
     else:
         config = MultiViewConfig(rules=ONE_STEP, reprojection=fitter == "multiview")

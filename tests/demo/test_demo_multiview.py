@@ -20,7 +20,7 @@ def test_the_bundled_calibration_agrees_with_the_detections():
     images, path = bundled_multiview()
     calibration = Calibration.from_file(path).select([p.stem for p in images])
     keypoints = np.stack([read_keypoint_file(sidecar_path(p)).people[0] for p in images])
-    projections = calibration.projections()
+    projections = calibration.cameras(torch.float64)[0].projection_matrix().numpy()
     confident = torch.as_tensor(keypoints[..., 2] > 0.5, dtype=torch.float64).T  # (K, V)
     observed = torch.as_tensor(keypoints[..., :2], dtype=torch.float64).transpose(0, 1)
     points = triangulate(observed, confident, torch.as_tensor(projections, dtype=torch.float64)).numpy()

@@ -164,7 +164,7 @@ def model64(tiny_model):
 
 def test_lean_energy_equals_the_plain_energy(model64, synthetic):
     people = people_of(synthetic)
-    people = People(*(getattr(people, name).double() for name in People.__dataclass_fields__))
+    people = people.to(dtype=torch.float64)
     config = FitConfig(drop_hips=True)
     g = torch.Generator().manual_seed(0)
     with frozen(model64):
@@ -182,7 +182,7 @@ def test_lean_energy_equals_the_plain_energy(model64, synthetic):
 
 def test_lean_and_plain_fits_agree(model64, synthetic):
     people = people_of(synthetic)[:2]
-    people = People(*(getattr(people, name).double() for name in People.__dataclass_fields__))
+    people = people.to(dtype=torch.float64)
     rules = StopRules(max_steps=1)
     lean = fit_keypoints(model64, people, FitConfig(rules=rules))
     plain = fit_keypoints(model64, people, FitConfig(rules=rules, lean_energy=False))
@@ -218,7 +218,7 @@ def test_every_fit_reads_the_current_weights(tiny_model, synthetic):
     assert after != pytest.approx(before, rel=1e-3)
     assert after == pytest.approx(plain_start_energy(model, people), rel=1e-5)
     double = copy.deepcopy(model).double()
-    people64 = People(*(getattr(people, name).double() for name in People.__dataclass_fields__))
+    people64 = people.to(dtype=torch.float64)
     assert start_energy(double, people64) == pytest.approx(plain_start_energy(double, people64), rel=1e-12)
 
 

@@ -12,7 +12,7 @@ from hmrflow.fitting.multiview import (
     fit_multiview,
     fit_multiview_calibrated,
 )
-from hmrflow.geometry import perspective_projection, rotvec_to_rotmat
+from hmrflow.geometry import rotvec_to_rotmat
 
 
 def view(synthetic, index: slice = slice(0, 2)) -> People:
@@ -101,7 +101,7 @@ def test_synthesized_views_project_the_same_body():
     # Each camera sees the world pelvis where its projection says.
     pelvis = views.joints[:, None, :1]
     cams = views.cameras
-    uv = perspective_projection(pelvis, cams.translation, cams.focal_length, cams.principal_point, cams.rotation)
+    uv = cams.project(pelvis)
     assert ((uv >= 0) & (uv <= views.image_size[:, :, None])).all()
     # Cameras spread around the body: view directions differ between views.
     axes = cams.rotation[:, :, 2]  # optical axes in world coordinates

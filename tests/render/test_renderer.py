@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.render.camera import Camera
 from hmrflow.render.context import RenderBackendError, create_context, egl_available
 from hmrflow.render.mesh import Mesh, Topology, markers, part_labels, smooth_normals
-from hmrflow.render.overlay import fit_camera, overlay_meshes, pose_meshes
+from hmrflow.render.overlay import overlay_meshes, pose_meshes
 from hmrflow.render.renderer import Light, Renderer
 
 AVAILABLE, WHY = egl_available()
@@ -208,10 +209,20 @@ def test_projected_joints_land_on_rendered_joint_markers(renderer):
     assert checked >= 16
 
 
+def test_the_renderer_camera_of_a_pinhole_camera_projects_alike():
+    pinhole = PinholeCamera(torch.tensor([700.0, 650.0]), torch.tensor([300.0, 260.0]), torch.tensor([640.0, 480.0]))
+    camera = Camera.from_pinhole(pinhole)
+    points = torch.tensor([[0.1, -0.3, 3.0], [-0.4, 0.2, 5.0]])
+    np.testing.assert_allclose(camera.project(points.numpy()), pinhole.project(points).numpy(), rtol=1e-6)
+    assert camera.image_size == (640, 480)
+    with pytest.raises(ValueError, match="one camera"):
+        Camera.from_pinhole(PinholeCamera.centred(torch.tensor([[640.0, 480.0], [320.0, 240.0]])))
+
+
 def test_body_overlay_on_a_photo_with_the_fit_camera(renderer):
     body_mesh = _posed_body()
     photo = np.random.default_rng(0).integers(0, 256, (200, 160, 3), dtype=np.uint8)
-    camera = fit_camera(torch.tensor(220.0), torch.tensor([160.0, 200.0]))
+    camera = Camera.from_pinhole(PinholeCamera.centred(torch.tensor([160.0, 200.0]), torch.tensor(220.0)))
     assert camera.principal_point == (80.0, 100.0)
     meshes = pose_meshes(body_mesh["vertices"], body_mesh["faces"], samples=body_mesh["vertices"][None] + [0.05, 0, 0])
     out = overlay_meshes(photo, meshes, camera, renderer)

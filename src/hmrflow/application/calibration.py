@@ -1,6 +1,14 @@
-r"""Known cameras of the multi-view demo, and their file.
+r"""Known cameras: the calibration format, and the reader of the bundled multi-view demo's file.
 
-Calibration files (JSON, :meth:`Calibration.from_file`): ``{"cameras": {"<view name>":
+**The calibration format** (``hmrflow fit-multiview --calibration``, :func:`read_camera_list`):
+a JSON list with one camera per view, in the order of the views::
+
+    [{"R": 3x3 world -> camera, "t": [3] metres, "f": px or [fx, fy], "c": [cx, cy] px}, ...]
+
+``X_c = R X_w + t``, OpenCV axes, pixels from the top-left corner of the image; the image
+size is the view's. Both become one :class:`~hmrflow.geometry.PinholeCamera` per view.
+
+**The bundled demo's files** (JSON, :meth:`Calibration.from_file`): ``{"cameras": {"<view name>":
 {"image_size": [W, H], "focal_length": [fx, fy], "principal_point": [cx, cy],
 "rotation": 3x3, "translation": [3]}}}``, world -> camera ``X_c = R X_w + t`` in metres,
 OpenCV axes; the view name is the photo's file stem. The bundled one is the pose2sim
@@ -19,8 +27,10 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.inputs import DemoInputError
+from hmrflow.errors import InputError
+from hmrflow.geometry.pinhole import PinholeCamera
 
-__all__ = ["Calibration"]
+__all__ = ["Calibration", "camera_list_cameras", "read_camera_list"]
 
 
 @dataclass(frozen=True)
@@ -68,18 +78,52 @@ class Calibration:
         return Calibration(tuple(names), self.rotation[index], self.translation[index],
                            self.focal_length[index], self.principal_point[index], self.image_size[index])  # fmt: skip
 
-    def projections(self) -> np.ndarray:
-        """``(V, 3, 4)`` projection matrices ``K [R | t]``."""
-        k = np.zeros((len(self.names), 3, 3))
-        k[:, 0, 0], k[:, 1, 1] = self.focal_length[:, 0], self.focal_length[:, 1]
-        k[:, :2, 2], k[:, 2, 2] = self.principal_point, 1.0
-        return k @ np.concatenate([self.rotation, self.translation[..., None]], axis=-1)
-
-    def cameras(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):  # noqa: ANN201
-        """The :class:`~hmrflow.fitting.multiview.Cameras` of one instant (B = 1)."""
-        from hmrflow.fitting.multiview import Cameras
+    def cameras(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> PinholeCamera:
+        """The :class:`~hmrflow.geometry.PinholeCamera` of one instant: batch shape ``(1, V)``."""
 
         def t(a: np.ndarray) -> Tensor:
             return torch.as_tensor(a, dtype=dtype, device=device)[None]
 
-        return Cameras(t(self.rotation), t(self.translation), t(self.focal_length.mean(-1)), t(self.principal_point))
+        return PinholeCamera(t(self.focal_length), t(self.principal_point), t(self.image_size), t(self.rotation),
+                             t(self.translation))  # fmt: skip
+
+
+def read_camera_list(path: str | os.PathLike[str], count: int) -> list[dict[str, np.ndarray]]:
+    """The cameras of ``count`` views in the calibration format (see the module docstring).
+
+    Returns one ``{"R", "t", "f", "c"}`` per view, as float arrays (``f``: ``(2,)`` fx, fy).
+
+    Raises:
+        OSError: The file cannot be read.
+        InputError: Not JSON, another number of cameras, or a camera with missing,
+            misshaped or non-finite values; the message names the file and the camera.
+    """
+    try:
+        entries = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"--calibration {path}: not valid JSON ({error})") from None
+    if not isinstance(entries, list) or len(entries) != count:
+        raise InputError(f"--calibration {path}: expected a list of {count} cameras (one per view file)")
+    shapes = {"R": (3, 3), "t": (3,), "c": (2,)}
+    cameras = []
+    for i, entry in enumerate(entries):
+        try:
+            camera = {key: np.asarray(entry[key], dtype=np.float64).reshape(shape) for key, shape in shapes.items()}
+            camera["f"] = np.broadcast_to(np.asarray(entry["f"], dtype=np.float64).reshape(-1), (2,)).copy()
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise InputError(
+                f"--calibration {path}: camera {i} needs R (3x3), t (3), f (a number or [fx, fy]) and c (2)"
+            ) from None
+        if not all(np.isfinite(v).all() for v in camera.values()) or (camera["f"] <= 0).any():
+            raise InputError(f"--calibration {path}: camera {i} has non-finite values or a focal length <= 0")
+        cameras.append(camera)
+    return cameras
+
+
+def camera_list_cameras(entries: list[dict[str, np.ndarray]], image_size: Tensor) -> PinholeCamera:
+    """:func:`read_camera_list`'s entries of V views with their image sizes ``(V, 2)``: batch shape ``(1, V)``."""
+
+    def stack(key: str) -> Tensor:
+        return torch.as_tensor(np.stack([e[key] for e in entries]), dtype=image_size.dtype, device=image_size.device)
+
+    return PinholeCamera(stack("f")[None], stack("c")[None], image_size[None], stack("R")[None], stack("t")[None])

@@ -66,7 +66,10 @@ __all__ = [
     "KeypointFile",
     "Photo",
     "check_keypoints_fit_image",
+    "MIN_KEYPOINTS",
     "keypoints_for_image",
+    "read_keypoint_images",
+    "usable_people",
     "load_photo",
     "read_keypoint_file",
     "sidecar_path",
@@ -75,6 +78,15 @@ __all__ = [
 
 #: The ``format`` value of hmrflow keypoint files.
 FORMAT = "hmrflow-keypoints"
+
+
+#: A person needs at least this many confident keypoints to be fitted (every command).
+MIN_KEYPOINTS = 6
+
+
+def usable_people(keypoints: np.ndarray, minimum: int = MIN_KEYPOINTS) -> np.ndarray:
+    r"""``(P,)`` bool: the people of ``keypoints`` ``(P, K, 3)`` with at least ``minimum`` confident keypoints."""
+    return (np.asarray(keypoints)[..., 2] > 0).sum(-1) >= minimum
 
 
 class DemoInputError(InputError):
@@ -349,3 +361,38 @@ def keypoints_for_image(path: str | os.PathLike[str], image: Path, image_size: t
     found = read_keypoint_file(path, image_name=image.name)
     check_keypoints_fit_image(found, image, image_size)
     return found
+
+
+def read_keypoint_images(path: str | os.PathLike[str]) -> list[KeypointFile]:
+    """Every image a keypoint file describes, one :class:`KeypointFile` each (a COCO file:
+    one per image it lists, with the image's size when the file gives it; any other: one).
+
+    Raises:
+        DemoInputError: As :func:`read_keypoint_file`.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npy" and path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            data = None  # read_keypoint_file says why
+        if isinstance(data, list) or (isinstance(data, dict) and "annotations" in data and data.get("format") != FORMAT):
+            try:
+                images = read_coco_keypoints_json(path)
+            except KeypointFileError as error:
+                raise DemoInputError(str(error)) from None
+            sizes = _coco_image_sizes(data)
+            return [
+                KeypointFile([coco17_to_evidence(p) for p in people], path, "coco", name, sizes.get(name))
+                for name, people in images.items()
+            ]
+    return [read_keypoint_file(path)]
+
+
+def _coco_image_sizes(data: Any) -> dict[str, tuple[int, int]]:
+    sizes = {}
+    if isinstance(data, dict):
+        for image in data.get("images", []) or []:
+            if isinstance(image, dict) and {"file_name", "width", "height"} <= set(image):
+                sizes[str(image["file_name"])] = (int(image["width"]), int(image["height"]))
+    return sizes

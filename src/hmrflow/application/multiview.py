@@ -152,7 +152,7 @@ def _fit_views(
     size = torch.as_tensor(calibration.image_size, dtype=torch.float32, device=device)
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
     uncalibrated = [People.from_keypoints(kp[v : v + 1], size[v]) for v in range(count)]
-    focal = torch.as_tensor(calibration.focal_length.mean(-1), dtype=torch.float32, device=device)
+    focal = torch.as_tensor(calibration.focal_length, dtype=torch.float32, device=device)  # (V, 2)
     calibrated = [People.from_keypoints(kp[v : v + 1], size[v], focal[v : v + 1]) for v in range(count)]
     mv_config = MultiViewConfig(rules=StopRules(max_steps=steps), drop_hips=pipeline.config.drop_hips)
     clock = time.perf_counter()
@@ -182,7 +182,7 @@ def _check(model, result: MultiViewResult, keypoints: np.ndarray, calibration: C
         return torch.as_tensor(array, dtype=dtype, device=device)
 
     seen = tensor(keypoints[..., 2] > 0.5).T  # (K, V): confident detections
-    projections = tensor(calibration.projections(), torch.float64)
+    projections = calibration.cameras(torch.float64, device)[0].projection_matrix()
     triangulated = triangulate(tensor(keypoints[..., :2], torch.float64).transpose(0, 1), seen.double(), projections)
     mask = ~triangulated.isnan().any(-1)
     target = torch.nan_to_num(triangulated).float()
@@ -203,12 +203,7 @@ def _check(model, result: MultiViewResult, keypoints: np.ndarray, calibration: C
         result.disagreement[name] = _disagreement(p, mask)
     world_points = _keypoints(model, world.consensus, world.betas, world.translation)[0]  # (K, 3) world
     result.errors["calibrated fit"] = _pa_error(world_points, target, mask)
-    cams = calibration.cameras(device=device)
-    from hmrflow.geometry import perspective_projection
-
-    projected = perspective_projection(
-        world_points[None], cams.translation[0], cams.focal_length[0], cams.principal_point[0], cams.rotation[0]
-    )
+    projected = calibration.cameras(device=device)[0].project(world_points[None])  # (V, K, 2)
     detected = tensor(keypoints, torch.float32)
     confident = detected[..., 2] > 0
     distance = (projected - detected[..., :2]).norm(dim=-1)

@@ -25,6 +25,7 @@ from hmrflow.application.outputs import (
     _pose_entry,
     _rounded,
     _trimesh,
+    camera_record,
     index_entry,
     write_index,
 )
@@ -80,18 +81,17 @@ def views_figure(
     """Columns: views; rows: keypoints, own body, uncalibrated refinement, calibrated fit."""
     from hmrflow.application.inputs import load_photo
     from hmrflow.render.camera import Camera
-    from hmrflow.render.overlay import draw_keypoints, fit_camera
+    from hmrflow.render.overlay import draw_keypoints
 
     world_vertices = _body(writer, world.consensus, world.betas, world.translation)[0]
+    cameras = calibration.cameras(torch.float64)[0]
     columns = []
     for v, view in enumerate(result.views):
         person = view.people[0]
         pixels = load_photo(view.path).pixels
-        own = fit_camera(person.focal_length, person.image_size, person.principal_point)
+        own = Camera.from_pinhole(person.camera)
         refined_vertices = _body(writer, refined.rotmats[0, v], refined.betas[0], refined.translation[0, v])
-        camera = Camera.from_focal(
-            tuple(calibration.focal_length[v]), tuple(calibration.image_size[v]), tuple(calibration.principal_point[v])
-        )
+        camera = Camera.from_pinhole(cameras[v])
         in_camera = world_vertices @ calibration.rotation[v].T.astype(np.float32) + calibration.translation[v].astype(
             np.float32
         )
@@ -153,13 +153,7 @@ def write_multiview(
         "transl": _rounded(world.translation[0]),
         "pose": _pose_entry(world.consensus[0].numpy(), float("nan")) | {"log_prob": None},
         "cameras": {
-            name: {
-                "rotation": _rounded(calibration.rotation[v]),
-                "translation": _rounded(calibration.translation[v]),
-                "focal_length": _rounded(calibration.focal_length[v], 4),
-                "principal_point": _rounded(calibration.principal_point[v], 4),
-            }  # fmt: skip
-            for v, name in enumerate(result.names)
+            name: camera_record(camera) for name, camera in zip(result.names, calibration.cameras(torch.float64)[0])
         },
         "check": {
             "pa_error_mm": result.errors,

@@ -46,10 +46,13 @@ if TYPE_CHECKING:
     from hmrflow.application.inputs import Photo
     from hmrflow.application.results import ImageResult, PersonResult
     from hmrflow.body import BodyModel
+    from hmrflow.geometry.pinhole import PinholeCamera
     from hmrflow.render.camera import Camera
 
 __all__ = [
     "OutputWriter",
+    "camera_arrays",
+    "camera_record",
     "params_dict",
     "MANIFEST",
     "index_entry",
@@ -84,6 +87,28 @@ def _pose_entry(rotmats: np.ndarray, log_prob: float) -> dict[str, Any]:
     }
 
 
+def camera_record(camera: PinholeCamera) -> dict[str, Any]:
+    """A camera (batch shape ``()``) as JSON: ``focal_length`` ``[fx, fy]``, ``principal_point``,
+    ``image_size`` px, and with extrinsics ``rotation`` and ``translation`` (world -> camera)."""
+    record: dict[str, Any] = {
+        "focal_length": _rounded(camera.focal_length, 4),
+        "principal_point": _rounded(camera.principal_point, 4),
+        "image_size": [int(round(v)) for v in camera.image_size.tolist()],
+    }
+    if camera.rotation is not None:
+        record["rotation"] = _rounded(camera.rotation)
+    if camera.translation is not None:
+        record["translation"] = _rounded(camera.translation)
+    return record
+
+
+def camera_arrays(camera: PinholeCamera) -> dict[str, np.ndarray]:
+    """A camera's arrays for an npz file (the names of :func:`camera_record`)."""
+    arrays = {name: value.cpu().numpy() for name, value in vars(camera).items() if value is not None}
+    arrays["image_size"] = arrays["image_size"].round().astype(np.int64)
+    return arrays
+
+
 def final_parameters(person: PersonResult) -> dict[str, np.ndarray]:
     """The person's final body under SMPL's names (:func:`~hmrflow.body.parameters.parameter_arrays`)."""
     rotmats, betas, transl = (torch.as_tensor(a) for a in (person.final.rotmats[0], person.betas, person.translation))
@@ -98,7 +123,7 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
         "version": 2,
         "image": image,
         "person": index,
-        "image_size": [int(v) for v in person.image_size],
+        "image_size": [int(v) for v in person.camera.image_size.tolist()],
         "image_scale": scale,
         "body_model": body_name,
         "frame": "camera frame of the photo (OpenCV: x right, y down, +z forward), metres; "
@@ -110,9 +135,8 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
         "betas": _rounded(person.betas),
         "transl": _rounded(person.translation),
         "camera": {
-            "focal_length": round(person.focal_length, 4),
-            "principal_point": _rounded(person.principal_point, 4),
-            "weak_perspective": _rounded(person.camera),
+            **camera_record(person.camera),
+            "weak_perspective": _rounded(person.weak_perspective),
             "box_center": _rounded(person.box_center, 3),
             "box_size": round(person.box_size, 3),
         },
@@ -144,10 +168,8 @@ def write_params(person: PersonResult, folder: Path, image: str, index: int, bod
         **final_parameters(person),
         "regressed_betas": person.regressed_betas,
         "regressed_transl": person.regressed_translation,
-        "camera_weak_perspective": person.camera,
-        "focal_length": np.float32(person.focal_length),
-        "principal_point": person.principal_point,
-        "image_size": person.image_size,
+        "camera_weak_perspective": person.weak_perspective,
+        **camera_arrays(person.camera),
         "box_center": person.box_center,
         "box_size": np.float32(person.box_size),
         "keypoints": person.keypoints,
@@ -317,24 +339,25 @@ class OutputWriter:
 
     def photo_overlay(self, photo: Photo, people: list[PersonResult], keypoints: np.ndarray) -> np.ndarray:
         """The whole photo twice: with the keypoints, and with every person's final body."""
-        from hmrflow.render.overlay import draw_keypoints, fit_camera
+        from hmrflow.render.camera import Camera
+        from hmrflow.render.overlay import draw_keypoints
 
         pixels = photo.pixels
         marked = pixels
         radius = max(2.0, max(pixels.shape[:2]) / 300)
         for person_keypoints in keypoints:
             marked = draw_keypoints(marked, person_keypoints, EVIDENCE_NAMES, radius=radius, width=max(1, int(radius)))
-        p = people[0]
-        camera = fit_camera(p.focal_length, p.image_size, p.principal_point)
+        camera = Camera.from_pinhole(people[0].camera)
         meshes = [self._meshes(q.vertices, FIT_COLOR if q.fit is not None else MODE_COLOR) for q in people]
         drawn = self._draw(meshes, camera, pixels)
         return np.concatenate([marked, np.full((pixels.shape[0], 6, 3), 255, np.uint8), drawn], axis=1)
 
     def person_overlay(self, photo: Photo, person: PersonResult) -> np.ndarray:
         """The person's box: keypoints | final body over the photo | the same body from the side."""
-        from hmrflow.render.overlay import draw_keypoints, fit_camera
+        from hmrflow.render.camera import Camera
+        from hmrflow.render.overlay import draw_keypoints
 
-        camera = fit_camera(person.focal_length, person.image_size, person.principal_point)
+        camera = Camera.from_pinhole(person.camera)
         size = person.box_size * 1.1
         crop = camera.crop(tuple(person.box_center), size, self.crop_size)
         background = self._crop_pixels(photo.pixels, person.box_center, size)

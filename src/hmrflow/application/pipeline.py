@@ -43,12 +43,14 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.inputs import (
+    MIN_KEYPOINTS,
     DemoInputError,
     KeypointFile,
     Photo,
     keypoints_for_image,
     load_photo,
     sidecar_path,
+    usable_people,
 )
 from hmrflow.application.results import BodyParams, ImageResult, PersonResult
 from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
@@ -99,7 +101,7 @@ class DemoConfig:
     seed: int = 0
     focal_length: float | None = None
     max_size: int = 1920
-    min_keypoints: int = 6
+    min_keypoints: int = MIN_KEYPOINTS
     detect: Literal["auto", "always", "never"] = "auto"
     box_scale: float = 1.2
     viewer: bool = True
@@ -160,7 +162,6 @@ class _Bodies:
 def _pose_bodies(model: ProbabilisticHMR, people: Any, out: Any, start: Any, fit: Any) -> _Bodies:
     """Final body, mode and samples posed with the final betas and translation, and the errors."""
     from hmrflow.fitting.robust import reprojection_error
-    from hmrflow.geometry import perspective_projection
 
     betas = fit.betas if fit is not None else start.betas
     transl = fit.translation if fit is not None else start.translation
@@ -171,7 +172,7 @@ def _pose_bodies(model: ProbabilisticHMR, people: Any, out: Any, start: Any, fit
 
     def project(keypoints: dict[str, Tensor]) -> Tensor:
         points = torch.cat([keypoints[name] for name in sets], dim=-2)
-        return perspective_projection(points, None, people.focal_length, people.principal_point)
+        return people.camera.project(points)
 
     with torch.no_grad():
         final = model.body(rotmats, betas, transl, keypoints=sets)
@@ -227,7 +228,6 @@ def predict_people(
     """
     from hmrflow.fitting.keypoint_fit import FitConfig, Start, fit_keypoints, frozen
     from hmrflow.fitting.lbfgs import StopRules
-    from hmrflow.geometry import crop_camera_to_full_translation
 
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
@@ -235,10 +235,8 @@ def predict_people(
     generator = torch.Generator(device=people.keypoints.device).manual_seed(config.seed)
     with torch.no_grad(), frozen(model):
         out = model(people.evidence, config.num_samples, generator, temperature=config.temperature)
-    translation = crop_camera_to_full_translation(
-        out.camera, people.box_center, people.box_size, people.image_size, people.focal_length
-    )
-    start = Start(out.context, out.mode.rotmats[:, 0], out.betas, translation)
+    start = Start.of_output(out, people)
+    translation = start.translation
     timings["predict"] = timings.get("predict", 0.0) + time.perf_counter() - clock
     fit = fit_log_prob = None
     if config.fit:
@@ -253,15 +251,14 @@ def predict_people(
     clock = time.perf_counter()
     bodies = _pose_bodies(model, people, out, start, fit)
     samples = out.samples if out.samples is not None else _no_samples(out.mode)
+    cameras = people.camera.to("cpu")
     results = [
         PersonResult(
             keypoints=_numpy(people.keypoints[i]),
             evidence=_numpy(_box_keypoints(people, i)),
             box_center=_numpy(people.box_center[i]),
             box_size=float(people.box_size[i]),
-            image_size=_numpy(people.image_size[i]),
-            focal_length=float(people.focal_length[i]),
-            principal_point=_numpy(people.principal_point[i]),
+            camera=cameras[i],
             mode=_pose_params(out.mode.rotmats[i], out.mode.z[i], out.mode.log_prob[i]),
             samples=_pose_params(samples.rotmats[i], samples.z[i], samples.log_prob[i]),
             fit=None if fit is None else _pose_params(fit.rotmats[i : i + 1], fit.z[i : i + 1], fit_log_prob[i]),
@@ -269,7 +266,7 @@ def predict_people(
             translation=_numpy(fit.translation[i] if fit is not None else translation[i]),
             regressed_betas=_numpy(out.betas[i]),
             regressed_translation=_numpy(translation[i]),
-            camera=_numpy(out.camera[i]),
+            weak_perspective=_numpy(out.camera[i]),
             reprojection_error=float(bodies.final_error[i]),
             initial_error=float(bodies.initial_error[i]),
             vertices=_numpy(bodies.final.vertices[i]),
@@ -381,7 +378,7 @@ class DemoPipeline:
     def usable(self, keypoints: np.ndarray, path: Path) -> np.ndarray:
         """The people with at least ``min_keypoints`` confident keypoints (values checked on reading)."""
         counts = (keypoints[..., 2] > 0).sum(-1)
-        keep = counts >= self.config.min_keypoints
+        keep = usable_people(keypoints, self.config.min_keypoints)
         if not keep.any():
             raise DemoInputError(
                 f"{path}: no person found: the best has {int(counts.max(initial=0))} confident keypoints, "

@@ -1,6 +1,6 @@
 r"""What the demos found: one record per photo, one per person in it, one per multi-view instant.
 
-Plain records of numpy arrays (no tensors, no files): the pipeline
+Plain records of numpy arrays (and CPU cameras; no files): the pipeline
 (:mod:`hmrflow.application.pipeline`) fills them, the writers (:mod:`hmrflow.application.outputs`,
 :mod:`hmrflow.application.viewer`) read them.
 """
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from hmrflow.geometry.pinhole import PinholeCamera
 
 __all__ = ["BodyParams", "ImageResult", "MultiViewResult", "PersonResult"]
 
@@ -41,12 +43,13 @@ class PersonResult:
         keypoints: ``(K, 3)`` px (processed photo) and confidence; evidence: ``(K, 3)``
             the same in normalised box coordinates.
         box_center: ``(2,)`` px; box_size: px.
-        image_size: ``(2,)`` (W, H); focal_length: px; principal_point: ``(2,)`` px.
+        camera: The photo's :class:`~hmrflow.geometry.PinholeCamera` (batch shape ``()``, on
+            the CPU; no extrinsics: the body is in its frame).
         mode: The distribution's mode (``z = 0``); samples: S samples.
         fit: The fitted pose, or None.
         betas: ``(S_b,)``; translation: ``(3,)`` metres, camera frame (final).
         regressed_betas, regressed_translation: The regression's, before fitting.
-        camera: ``(3,)`` the regressed weak-perspective camera ``(s, tx, ty)`` in the box.
+        weak_perspective: ``(3,)`` the regressed camera ``(s, tx, ty)`` in the box.
         reprojection_error: Mean px distance of the final body's keypoints to the
             confident detections; initial_error: the same for the regression.
         vertices: ``(N, 3)`` final body; mode_vertices: ``(N, 3)``; sample_vertices:
@@ -62,9 +65,7 @@ class PersonResult:
     evidence: np.ndarray
     box_center: np.ndarray
     box_size: float
-    image_size: np.ndarray
-    focal_length: float
-    principal_point: np.ndarray
+    camera: PinholeCamera
     mode: BodyParams
     samples: BodyParams
     fit: BodyParams | None
@@ -72,7 +73,7 @@ class PersonResult:
     translation: np.ndarray
     regressed_betas: np.ndarray
     regressed_translation: np.ndarray
-    camera: np.ndarray
+    weak_perspective: np.ndarray
     reprojection_error: float
     initial_error: float
     vertices: np.ndarray

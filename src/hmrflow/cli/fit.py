@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +60,7 @@ body joints are pulled to agree across views, the shape is the views' mean, and 
 view's keypoints are fitted too (--no-reprojection: ProHMR's energy, where the keypoints
 act only through the model's contexts). With --calibration
 CAMERAS.json, a list with one camera per view in FILE order,
-  {"R": 3x3 world->camera, "t": [3] metres, "f": px (or [fx, fy]: fx is used), "c": [cx, cy] px},
+  {"R": 3x3 world->camera, "t": [3] metres, "f": px (or [fx, fy]), "c": [cx, cy] px},
 one body in the world is fitted to every view.
 
 A view that cannot be used (unreadable, no usable person, unknown size) is left out and
@@ -148,126 +146,6 @@ def check_settings(args: argparse.Namespace) -> None:
             raise InputError(f"--data {args.data!r}: synthetic or one of {', '.join(REAL_SETS)}")
 
 
-# ---------------------------------------------------------------------------------- inputs
-
-
-@dataclass
-class ImagePeople:
-    """The people of one image: keypoints ``(P, 23, 3)`` in the evidence order (checked values).
-
-    Attributes:
-        name: Output file names start with it; label: the input in messages (short);
-        source: the input in errors (its path, and the image for COCO files).
-    """
-
-    name: str
-    keypoints: Any  # numpy (P, 23, 3)
-    image_size: tuple[int, int] | None
-    image: Path | None
-    label: str = ""
-    source: str = ""
-
-
-def _image_for(stem: str, images: Path | None) -> Path | None:
-    if images is None:
-        return None
-    for candidate in sorted(images.glob(f"{stem}.*")):
-        if candidate.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
-            return candidate
-    return None
-
-
-def _image_size(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        log.warning("Pillow is not installed (pip install 'hmrflow[render]'); image sizes need --image-size")
-        return None
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as error:
-        raise InputError(f"{path}: cannot read the image's size ({error})") from None
-
-
-def read_people(path: Path, images: Path | None) -> list[ImagePeople]:
-    """The people of one keypoint file, per image; errors name the file.
-
-    Raises:
-        OSError: The file cannot be read (missing, a folder, ...).
-        InputError: Not a keypoint file, or invalid values (see ``hmrflow fit --help``).
-    """
-    import numpy as np
-
-    from hmrflow.data.keypoint_files import (
-        KeypointFileError,
-        body25_to_evidence,
-        coco17_to_evidence,
-        read_coco_keypoints_json,
-        read_keypoint_array,
-        read_openpose_json,
-    )
-
-    if path.suffix.lower() == ".npy":
-        image = _image_for(path.stem, images)
-        return [ImagePeople(path.stem, read_keypoint_array(path), _image_size(image), image, path.name, str(path))]
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise KeypointFileError(f"{path}: not valid JSON ({error})") from None
-    if isinstance(data, dict) and "people" in data:
-        people = read_openpose_json(path)
-        stem = path.stem.removesuffix("_keypoints")
-        image = _image_for(stem, images)
-        arrays = np.stack([body25_to_evidence(p) for p in people]) if people else np.zeros((0, 23, 3))
-        return [ImagePeople(stem, arrays, _image_size(image), image, path.name, str(path))]
-    sizes = _coco_image_sizes(data)
-    out = []
-    for name, people in read_coco_keypoints_json(path).items():
-        image = images / name if images is not None and (images / name).is_file() else None
-        arrays = np.stack([coco17_to_evidence(p) for p in people]) if people else np.zeros((0, 23, 3))
-        size = sizes.get(name) or _image_size(image)
-        out.append(ImagePeople(Path(name).stem, arrays, size, image, f"{path.name} [{name}]", f"{path} [{name}]"))
-    return out
-
-
-def _coco_image_sizes(data: Any) -> dict[str, tuple[int, int]]:
-    sizes = {}
-    if isinstance(data, dict):
-        for image in data.get("images", []) or []:
-            if isinstance(image, dict) and {"file_name", "width", "height"} <= set(image):
-                sizes[str(image["file_name"])] = (int(image["width"]), int(image["height"]))
-    return sizes
-
-
-def usable(keypoints: Any, name: str, minimum: int = 4) -> list[int]:
-    """Indices of people with at least ``minimum`` confident keypoints; warn about the rest."""
-    keep = []
-    for i, person in enumerate(keypoints):
-        count = int((person[:, 2] > 0).sum())
-        if count >= minimum:
-            keep.append(i)
-        else:
-            log.warning("%s: person %d has %d usable keypoints (< %d): skipped", name, i, count, minimum)
-    return keep
-
-
-def checked_people(item: ImagePeople, image_size: list[int] | None) -> tuple[Any, tuple[int, int]]:
-    """The item's keypoints checked against its image (:func:`check_keypoints`) and that image's size.
-
-    Raises:
-        InputError: No image size is known, or a keypoint lies far outside the image.
-    """
-    from hmrflow.data.keypoint_files import check_keypoints
-
-    size = item.image_size or (tuple(image_size) if image_size else None)
-    if size is None:
-        raise InputError(f"{item.source}: unknown image size: give --images or --image-size")
-    return check_keypoints(item.keypoints, item.source, size), size  # type: ignore[return-value]
-
-
 def _error_text(error: Exception) -> str:
     """An input's error as one line: the message, or the file and the reason for an OSError."""
     if isinstance(error, OSError) and error.filename:
@@ -295,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
     """Fit every image of every file; a failed input is reported and the others go on."""
+    from hmrflow.application.keypoint_fits import read_people
     from hmrflow.fitting.keypoint_fit import FitConfig
     from hmrflow.fitting.lbfgs import StopRules
 
@@ -320,113 +199,23 @@ def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> 
     return exit_status(failed, total, "inputs")
 
 
-def _fit_image(model: Any, item: ImagePeople, config: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
+def _fit_image(model: Any, item: Any, config: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
     """Fit the people of one image and write the files; returns how many were fitted."""
-    import torch
-
+    from hmrflow.application.keypoint_fits import checked_people, people_of, render_fit, usable, write_fit
     from hmrflow.fitting.baseline import fit_baseline
-    from hmrflow.fitting.keypoint_fit import People, fit_keypoints
+    from hmrflow.fitting.keypoint_fit import fit_keypoints
 
     keypoints, size = checked_people(item, args.image_size)
     keep = usable(keypoints, item.label)
     if not keep:
         log.warning("%s: no person to fit", item.label)
         return 0
-    kp = torch.as_tensor(keypoints[keep], dtype=torch.float32, device=device)
-    focal = None if args.focal_length is None else torch.tensor(args.focal_length, device=device)
-    image_size = torch.tensor(size, dtype=torch.float32, device=device)
-    people = People.from_keypoints(kp, image_size, focal, config.box_scale)
-    fitter = fit_baseline if args.baseline else fit_keypoints
-    fit = fitter(model, people, config)
+    people = people_of(keypoints[keep], size, args.focal_length, device, config.box_scale)
+    fit = (fit_baseline if args.baseline else fit_keypoints)(model, people, config)
     write_fit(out, item.name, fit, people, model, keep)
     if not args.no_render:
         render_fit(out / f"{item.name}_fit.png", item.image, fit, people, model)
     return len(keep)
-
-
-def fit_record(fit: Any, people: Any, index: list[int]) -> list[dict[str, Any]]:
-    """JSON-ready parameters of each fitted person (SMPL's names, camera frame)."""
-    from hmrflow.body.parameters import parameter_arrays
-
-    named = parameter_arrays(fit.rotmats, fit.betas, fit.translation)
-    records = []
-    for row, person in enumerate(index):
-        records.append(
-            {
-                "person": person,
-                **{name: value[row].tolist() for name, value in named.items()},
-                "focal_length": float(people.focal_length[row]),
-                "image_size": people.image_size[row].tolist(),
-                "reprojection_error_px": _finite(fit.reprojection_error[row]),
-                "initial_error_px": _finite(fit.initial_error[row]),
-                "stop_reason": fit.results[row].reason.value,
-                "steps": fit.results[row].steps,
-                "energy": fit.results[row].loss_history,
-            }
-        )
-    return records
-
-
-def _finite(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def write_fit(out: Path, name: str, fit: Any, people: Any, model: Any, index: list[int]) -> None:
-    """``NAME.json``, ``NAME.npz`` and one OBJ per person."""
-    import numpy as np
-
-    from hmrflow.body.parameters import parameter_arrays
-
-    summary = {
-        "people": fit_record(fit, people, index),
-        "frame": "camera frame (OpenCV: y down), principal point at the image centre; OBJ meshes: (x, -y, -z), Y up",
-    }
-    (out / f"{name}.json").write_text(json.dumps(summary, indent=1))
-    np.savez(
-        out / f"{name}.npz",
-        **parameter_arrays(fit.rotmats, fit.betas, fit.translation),
-        rotmats=fit.rotmats.cpu().numpy(),
-        joints=fit.joints.cpu().numpy(),
-        keypoints_2d=fit.keypoints_2d.cpu().numpy(),
-        person=np.asarray(index),
-    )
-    faces = model.body.faces.cpu().numpy()
-    for row, person in enumerate(index):
-        write_obj(out / f"{name}_person{person}.obj", fit.vertices[row].cpu().numpy(), faces)
-
-
-def write_obj(path: Path, vertices: Any, faces: Any) -> None:
-    """A plain Wavefront OBJ of camera-frame vertices, written in the Y-up frame of meshes (metres)."""
-    from hmrflow.body.parameters import camera_to_y_up
-
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in camera_to_y_up(vertices)]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def render_fit(path: Path, image_path: Path | None, fit: Any, people: Any, model: Any) -> None:
-    """Meshes over the image, when the image and the renderer are available."""
-    if image_path is None:
-        log.info("no image for %s: render skipped", path.name)
-        return
-    try:
-        import numpy as np
-        from PIL import Image
-
-        from hmrflow.render.figures import save_image
-        from hmrflow.render.overlay import fit_camera, overlay_meshes, pose_meshes
-    except ImportError as error:
-        print(f"renders skipped: the renderer is not available ({error}); pip install 'hmrflow[render]'")
-        return
-    try:
-        image = np.asarray(Image.open(image_path).convert("RGB"))
-        faces = model.body.faces.cpu().numpy()
-        meshes = [m for v in fit.vertices.cpu().numpy() for m in pose_meshes(v, faces)]
-        camera = fit_camera(float(people.focal_length[0]), people.image_size[0])
-        save_image(overlay_meshes(image, meshes, camera), path)
-    except Exception as error:  # noqa: BLE001 - no GPU/EGL, etc.: the fit itself is saved
-        print(f"render skipped for {path.name}: {type(error).__name__}: {error}")
 
 
 def _evaluate(model: Any, args: argparse.Namespace) -> int:
@@ -454,7 +243,11 @@ def run_multiview(args: argparse.Namespace) -> int:
 
     check_settings(args)
     files = [Path(f) for f in args.files]
-    entries = read_calibration_file(args.calibration, len(files)) if args.calibration is not None else None
+    entries = None
+    if args.calibration is not None:
+        from hmrflow.application.calibration import read_camera_list
+
+        entries = read_camera_list(args.calibration, len(files))
     device = torch_device(args.device)
     with prepared_output_folder(args.out) as out:
         model = load_model(args.model, device=device)
@@ -469,9 +262,7 @@ def run_multiview(args: argparse.Namespace) -> int:
 
 def _read_views(files: list[Path], args: argparse.Namespace, device: Any) -> tuple[list[Any], list[Path]]:
     """Each usable view's person as ``People`` (on ``device``), and the files used; the rest are reported."""
-    import torch
-
-    from hmrflow.fitting.keypoint_fit import People
+    from hmrflow.application.keypoint_fits import checked_people, choose_person, people_of, read_people
 
     views, used = [], []
     for path in files:
@@ -483,120 +274,33 @@ def _read_views(files: list[Path], args: argparse.Namespace, device: Any) -> tup
         except (InputError, OSError) as error:
             log.error("view %s skipped: %s", path.name, _error_text(error))
             continue
-        chosen = _choose_person(keypoints, items[0].label, args.person)
+        chosen = choose_person(keypoints, items[0].label, args.person)
         if chosen is None:
             log.error("view %s skipped: no usable person", path.name)
             continue
-        kp = torch.as_tensor(chosen[None], dtype=torch.float32, device=device)
-        focal = None if args.focal_length is None else torch.tensor(args.focal_length, device=device)
-        views.append(People.from_keypoints(kp, torch.tensor(size, dtype=torch.float32, device=device), focal))
+        views.append(people_of(chosen[None], size, args.focal_length, device))
         used.append(path)
     return views, used
 
 
-def _fit_and_write(
-    model: Any,
-    views: list[Any],
-    used: list[Path],
-    entries: list[dict[str, Any]] | None,
-    files: list[Path],
-    args: argparse.Namespace,
-    out: Path,
-) -> None:
+def _fit_and_write(model: Any, views: list[Any], used: list[Path], entries: list[dict[str, Any]] | None,
+                   files: list[Path], args: argparse.Namespace, out: Path) -> None:  # fmt: skip
     """Fit one body to ``views`` (calibrated with ``entries``, if given) and write its files."""
-    import numpy as np
     import torch
 
-    from hmrflow.body.parameters import parameter_arrays
+    from hmrflow.application.calibration import camera_list_cameras
+    from hmrflow.application.keypoint_fits import write_multiview_fit
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
-    from hmrflow.geometry import rotmat_to_rotvec
 
     config = MultiViewConfig(rules=StopRules(max_steps=args.steps or 10), reprojection=args.reprojection,
                              drop_hips=args.drop_hips)  # fmt: skip
+    cameras = None
     if entries is not None:
-        cameras = calibration_cameras([entries[files.index(path)] for path in used], views[0].keypoints.device)
+        sizes = torch.cat([view.image_size for view in views])
+        cameras = camera_list_cameras([entries[files.index(path)] for path in used], sizes)
         fit = fit_multiview_calibrated(model, views, cameras, config)
     else:
         fit = fit_multiview(model, views, config)
-    names = [path.name for path in used]
-    with torch.no_grad():
-        # Calibrated: the world translation; uncalibrated: none (view 0's frame, at its origin).
-        transl = fit.translation if fit.translation.dim() == 2 else fit.betas.new_zeros(len(fit.betas), 3)
-        body = model.body(fit.consensus, fit.betas, transl)
-    named = parameter_arrays(fit.consensus[0], fit.betas[0], transl[0])
-    record = {
-        "views": names,
-        "calibrated": entries is not None,
-        **{name: value.tolist() for name, value in named.items()},
-        "frame": "world" if entries is not None else f"camera of {names[0]}",
-        "view_poses_axis_angle": rotmat_to_rotvec(fit.rotmats[0]).tolist(),
-        "stop_reason": fit.results[0].reason.value,
-        "energy": fit.results[0].loss_history,
-    }
-    (out / "multiview.json").write_text(json.dumps(record, indent=1))
-    np.savez(out / "multiview.npz", rotmats=fit.consensus[0].cpu().numpy(), betas=fit.betas[0].cpu().numpy(),
-             view_rotmats=fit.rotmats[0].cpu().numpy(), joints=body.joints[0].cpu().numpy())  # fmt: skip
-    write_obj(out / "multiview.obj", body.vertices[0].cpu().numpy(), model.body.faces.cpu().numpy())
+    write_multiview_fit(out, fit, [path.name for path in used], entries is not None, model, cameras)
     print(f"one body from {len(views)} views written to {out}")
-
-
-def _choose_person(keypoints: Any, label: str, index: int | None) -> Any:
-    """Person ``index`` if usable, else (no index) the usable one with the most confidence."""
-    import numpy as np
-
-    keep = usable(keypoints, label)
-    if index is not None:
-        return keypoints[index] if index in keep else None
-    if not keep:
-        return None
-    scores = [keypoints[i][:, 2].sum() for i in keep]
-    return keypoints[keep[int(np.argmax(scores))]]
-
-
-def read_calibration_file(path: Path, count: int) -> list[dict[str, Any]]:
-    """The cameras of ``count`` views from a JSON list (see ``hmrflow fit-multiview --help``).
-
-    Returns one ``{"R", "t", "f", "c"}`` per view, as float arrays (``f`` a number).
-
-    Raises:
-        OSError: The file cannot be read.
-        InputError: Not JSON, another number of cameras, or a camera with missing,
-            misshaped or non-finite values; the message names the file and the camera.
-    """
-    import numpy as np
-
-    try:
-        entries = json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"--calibration {path}: not valid JSON ({error})") from None
-    if not isinstance(entries, list) or len(entries) != count:
-        raise InputError(f"--calibration {path}: expected a list of {count} cameras (one per view file)")
-    shapes = {"R": (3, 3), "t": (3,), "c": (2,)}
-    cameras = []
-    for i, entry in enumerate(entries):
-        try:
-            camera = {key: np.asarray(entry[key], dtype=np.float64).reshape(shape) for key, shape in shapes.items()}
-            focal = np.asarray(entry["f"], dtype=np.float64).reshape(-1)
-            camera["f"] = float(focal[0])
-        except (KeyError, TypeError, ValueError, IndexError):
-            raise InputError(
-                f"--calibration {path}: camera {i} needs R (3x3), t (3), f (a number or [fx, fy]) and c (2)"
-            ) from None
-        if not all(np.isfinite(v).all() for v in camera.values()) or camera["f"] <= 0:
-            raise InputError(f"--calibration {path}: camera {i} has non-finite values or a focal length <= 0")
-        cameras.append(camera)
-    return cameras
-
-
-def calibration_cameras(entries: list[dict[str, Any]], device: Any = "cpu") -> Any:
-    """:class:`~hmrflow.fitting.multiview.Cameras` (B = 1) of the views' calibration entries."""
-    import numpy as np
-    import torch
-
-    from hmrflow.fitting.multiview import Cameras
-
-    def stack(key: str) -> Any:
-        return torch.as_tensor(np.stack([e[key] for e in entries]), dtype=torch.float32, device=device)[None]
-
-    return Cameras(stack("R"), stack("t"), stack("f"), stack("c"))

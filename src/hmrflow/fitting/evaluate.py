@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -176,8 +176,9 @@ def synthesize_views(generator: SyntheticKeypoints, size: int, num_views: int, s
     depth_points = ((rotation @ points[:, None].transpose(-1, -2)).transpose(-1, -2) + translation[:, :, None])[..., 2]
     inside = ((uv >= 0) & (uv <= image)).all(-1) & (depth_points > 0.1)
     clean = torch.cat([uv, inside[..., None].float()], -1)
-    cameras = Cameras(rotation, translation, focal, principal.clone())
-    return ViewSet(out.joints, clean, cameras, image.expand(B, V, 2).clone())
+    sizes = image.expand(B, V, 2).clone()
+    cameras = Cameras(focal[..., None].expand(B, V, 2).clone(), principal.clone(), sizes, rotation, translation)
+    return ViewSet(out.joints, clean, cameras, sizes)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -250,7 +251,7 @@ def evaluate_multiview(
             sizes = views.image_size[part].to(device)
             points = keypoints[part].to(device)
             per_view = [People.from_keypoints(points[:, v], sizes[:, v], focal[part, v]) for v in range(V)]
-            cameras = Cameras(*(getattr(views.cameras, f.name)[part].to(device) for f in fields(Cameras)))
+            cameras = views.cameras[part].to(device)
             for method in MULTIVIEW_METHODS:
                 mv_config = MultiViewConfig(rules=rules, reprojection=method != MULTIVIEW_METHODS[0])
                 if method == "calibrated":

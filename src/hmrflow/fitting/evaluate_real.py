@@ -97,8 +97,9 @@ def _cameras(data: RealMultiview, views: list[int], count: int, device: torch.de
         value = torch.from_numpy(np.ascontiguousarray(array[views])).to(dtype)
         return value.to(device).expand(count, *value.shape).clone()
 
-    return Cameras(tensor(data.rotation), tensor(data.translation), tensor(data.focal_length.mean(-1)),
-                   tensor(data.principal_point))  # fmt: skip
+    focal = tensor(data.focal_length.mean(-1))[..., None].expand(-1, -1, 2)  # the fitters' f_x = f_y
+    return Cameras(focal.clone(), tensor(data.principal_point), tensor(data.image_size), tensor(data.rotation),
+                   tensor(data.translation))  # fmt: skip
 
 
 def _errors(joints: Tensor, target: Tensor, reprojection: Tensor | None = None) -> Errors:

@@ -41,7 +41,7 @@ Example (an untrained tiny model, two people of 23 keypoints in 640 x 480 images
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -53,7 +53,8 @@ from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, Keypoi
 from hmrflow.fitting.robust import reprojection_energy, reprojection_error
 from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection, sixd_to_rotmat
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
-from hmrflow.models import ProbabilisticHMR
+from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
+from hmrflow.models import HMROutput, ProbabilisticHMR
 
 __all__ = [
     "FitConfig",
@@ -119,11 +120,6 @@ class FitConfig:
     scale_translation: bool = True
 
 
-def default_focal_length(image_size: Tensor) -> Tensor:
-    r"""Focal length for photos of unknown camera: the image diagonal, ``(..., 2)`` -> ``(...)`` px."""
-    return torch.linalg.vector_norm(image_size.to(torch.get_default_dtype()), dim=-1)
-
-
 @dataclass(frozen=True)
 class People:
     r"""B people to fit, each with its own image and camera.
@@ -131,8 +127,9 @@ class People:
     Attributes:
         keypoints: ``(B, K, 3)`` detections in the evidence order (COCO-17 + feet), image
             px and confidence (0 = missing).
-        image_size: ``(B, 2)`` (W, H) px.
-        focal_length: ``(B,)`` px; the principal point is the image centre.
+        camera: ``(B,)`` :class:`~hmrflow.geometry.PinholeCamera` of each person's image
+            (no extrinsics: the fitted body lives in that camera's frame); the fitters'
+            cameras have ``f_x = f_y`` and the principal point at the image centre.
         evidence: ``(B, ...)`` the model's input; by default the keypoints in normalised
             box coordinates (keypoint models). Image models need their crops here.
         box_center: ``(B, 2)`` px; box_size: ``(B,)`` px: the person box the evidence
@@ -140,8 +137,7 @@ class People:
     """
 
     keypoints: Tensor
-    image_size: Tensor
-    focal_length: Tensor
+    camera: PinholeCamera
     evidence: Tensor
     box_center: Tensor
     box_size: Tensor
@@ -150,9 +146,19 @@ class People:
         return self.keypoints.shape[0]
 
     @property
+    def image_size(self) -> Tensor:
+        """``(B, 2)`` (W, H) px."""
+        return self.camera.image_size
+
+    @property
+    def focal_length(self) -> Tensor:
+        """``(B,)`` px (``f_x``; ``f_y`` is the same)."""
+        return self.camera.focal_length[..., 0]
+
+    @property
     def principal_point(self) -> Tensor:
-        """``(B, 2)`` the image centres."""
-        return self.image_size / 2
+        """``(B, 2)`` px, the image centres."""
+        return self.camera.principal_point
 
     @classmethod
     def from_keypoints(
@@ -164,27 +170,63 @@ class People:
     ) -> People:
         r"""People from keypoints ``(B, K, 3)`` px and image sizes ``(B, 2)`` (or ``(2,)``).
 
-        The person box is the square around the confident keypoints, ``box_scale`` times
-        their extent (the training data's box), and the evidence is the keypoints in it.
+        The camera is centred on the image, with ``focal_length`` px (``(B,)``, scalar,
+        or None: the image diagonal, :func:`default_focal_length`). The person box is the
+        square around the confident keypoints, ``box_scale`` times their extent (the
+        training data's box), and the evidence is the keypoints in it.
         """
         keypoints = torch.as_tensor(keypoints, dtype=torch.get_default_dtype())
         if keypoints.dim() != 3 or keypoints.shape[-1] != 3:
             raise ValueError(f"keypoints must be (B, K, 3), got {tuple(keypoints.shape)}")
-        keypoints = _clean(keypoints)
         B = keypoints.shape[0]
-        image_size = torch.as_tensor(image_size, dtype=keypoints.dtype).expand(B, 2).clone()
-        focal = default_focal_length(image_size) if focal_length is None else focal_length
-        focal = torch.as_tensor(focal, dtype=keypoints.dtype).expand(B).clone()
+        image_size = torch.as_tensor(image_size, dtype=keypoints.dtype, device=keypoints.device).expand(B, 2)
+        if focal_length is not None:
+            focal_length = torch.as_tensor(focal_length, dtype=keypoints.dtype, device=keypoints.device)
+            focal_length = focal_length.expand(B, 2) if focal_length.shape[-1:] == (2,) else focal_length.expand(B)
+        return cls.from_camera(keypoints, PinholeCamera.centred(image_size.clone(), focal_length), box_scale)
+
+    @classmethod
+    def from_camera(cls, keypoints: Tensor, camera: PinholeCamera, box_scale: float = 1.2) -> People:
+        r"""People from keypoints ``(B, K, 3)`` px seen by ``camera`` ``(B,)`` (see :meth:`from_keypoints`)."""
+        keypoints = _clean(keypoints)
         center, extent = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
         size = extent * box_scale
         evidence = normalize_keypoints(keypoints, center, size)
-        return cls(keypoints, image_size, focal, evidence, center, size)
+        return cls(keypoints, camera, evidence, center, size)
+
+    def full_translation(self, crop_camera: Tensor) -> Tensor:
+        r"""The regressed weak-perspective cameras ``(B, 3)`` of the person boxes as
+        translations ``(B, 3)`` in each full image's camera frame (the one place this is
+        derived; :func:`~hmrflow.geometry.crop_camera_to_full_translation`)."""
+        return crop_camera_to_full_translation(
+            crop_camera, self.box_center, self.box_size, self.image_size, self.focal_length
+        )
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
+        """The people on ``device`` with floating ``dtype`` (None: unchanged)."""
+        return People(
+            self.keypoints.to(device, dtype),
+            self.camera.to(device, dtype),
+            self.evidence.to(device, dtype),
+            self.box_center.to(device, dtype),
+            self.box_size.to(device, dtype),
+        )
 
     def __getitem__(self, index: int | slice | Tensor) -> People:
-        return People(*(getattr(self, name)[index] for name in _PEOPLE_FIELDS))
+        return People(
+            self.keypoints[index], self.camera[index], self.evidence[index], self.box_center[index], self.box_size[index]
+        )
 
+    @staticmethod
+    def stack(views: Sequence[People]) -> People:
+        r"""V groups of B people -> ``B * V`` rows, instant-major (row ``b V + v``: person ``b`` of view ``v``)."""
 
-_PEOPLE_FIELDS = ("keypoints", "image_size", "focal_length", "evidence", "box_center", "box_size")
+        def stack(values: list[Tensor]) -> Tensor:
+            return torch.stack(values, 1).flatten(0, 1)
+
+        camera = PinholeCamera.stack([v.camera for v in views], 1).flatten(0, 1)
+        return People(stack([v.keypoints for v in views]), camera, stack([v.evidence for v in views]),
+                      stack([v.box_center for v in views]), stack([v.box_size for v in views]))  # fmt: skip
 
 
 def _clean(keypoints: Tensor) -> Tensor:
@@ -206,6 +248,11 @@ class Start:
     rotmats: Tensor
     betas: Tensor
     translation: Tensor
+
+    @classmethod
+    def of_output(cls, out: HMROutput, people: People) -> Start:
+        """The mode, betas and context of a model output for ``people``, its camera moved into the full images."""
+        return cls(out.context, out.mode.rotmats[:, 0], out.betas, people.full_translation(out.camera))
 
     def __getitem__(self, index: int | slice | Tensor) -> Start:
         return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index])
@@ -312,10 +359,7 @@ def regress(model: ProbabilisticHMR, people: People) -> Start:
     """The model's mode, betas and camera (moved into the full image) for ``people``."""
     with torch.no_grad(), frozen(model):
         out = model(people.evidence)
-    translation = crop_camera_to_full_translation(
-        out.camera, people.box_center, people.box_size, people.image_size, people.focal_length
-    )
-    return Start(out.context, out.mode.rotmats[:, 0], out.betas, translation)
+    return Start.of_output(out, people)
 
 
 def data_weights(model: ProbabilisticHMR, people: People, config: FitConfig) -> Tensor:

@@ -35,7 +35,7 @@ views agree).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -52,7 +52,8 @@ from hmrflow.fitting.keypoint_fit import (
 )
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
 from hmrflow.fitting.robust import reprojection_energy
-from hmrflow.geometry import perspective_projection, rotmat_to_sixd, sixd_to_rotmat
+from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -101,19 +102,9 @@ class MultiViewConfig:
         return FitConfig(rules=self.rules, sigma=self.sigma, drop_hips=self.drop_hips)
 
 
-@dataclass(frozen=True)
-class Cameras:
-    r"""Known cameras of V views of B instants (world -> camera: ``X_c = R X_w + t``).
-
-    Attributes:
-        rotation: ``(B, V, 3, 3)``; translation: ``(B, V, 3)`` metres;
-        focal_length: ``(B, V)`` px; principal_point: ``(B, V, 2)`` px.
-    """
-
-    rotation: Tensor
-    translation: Tensor
-    focal_length: Tensor
-    principal_point: Tensor
+#: Known cameras of V views of B instants: a :class:`~hmrflow.geometry.PinholeCamera` of
+#: batch shape ``(B, V)`` with extrinsics (world -> camera ``X_c = R X_w + t``, metres).
+Cameras = PinholeCamera
 
 
 @dataclass(frozen=True)
@@ -167,7 +158,7 @@ def _each_instant(
     fits = []
     for b in range(B):
         rows = people[b * num_views : (b + 1) * num_views]
-        cams = None if cameras is None else Cameras(*(getattr(cameras, f.name)[b : b + 1] for f in fields(Cameras)))
+        cams = None if cameras is None else cameras[b : b + 1]
         fits.append(fitter(rows, 1, cams))
     return MultiViewFit.concatenate(fits)
 
@@ -184,8 +175,7 @@ def stack_views(views: Sequence[People]) -> People:
     sizes = {len(v) for v in views}
     if len(sizes) != 1:
         raise ValueError(f"every view needs the same number of instants, got {sorted(sizes)}")
-    names = ("keypoints", "image_size", "focal_length", "evidence", "box_center", "box_size")
-    return People(*(torch.stack([getattr(v, n) for v in views], 1).flatten(0, 1) for n in names))
+    return People.stack(views)
 
 
 def _consistency(rotmats: Tensor) -> Tensor:
@@ -302,9 +292,7 @@ def _fit_calibrated(
         """``(B,)`` the reprojection energy of world bodies in every view."""
         out = model.body(pose, betas, transl, keypoints=sets, vertices=False)
         points = torch.cat([out.keypoints[name] for name in sets], dim=-2)[:, None]  # (B, 1, K, 3)
-        projected = perspective_projection(
-            points, cameras.translation, cameras.focal_length, cameras.principal_point, cameras.rotation
-        )
+        projected = cameras.project(points)
         return reprojection_energy(projected, targets, image_size, config.sigma).sum(-1)
 
     # Candidate placements: each view's own, and their consensus; keep the best per instant.

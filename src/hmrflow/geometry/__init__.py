@@ -1,4 +1,4 @@
-"""Geometry: rotations, cameras, person boxes, Procrustes. Any number of leading batch dimensions."""
+"""Geometry: rotations, cameras (one :class:`PinholeCamera`), person boxes, Procrustes. Any number of leading batch dimensions."""
 
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.cameras import (
@@ -14,6 +14,7 @@ from hmrflow.geometry.cameras import (
     translation_to_weak_perspective,
     weak_perspective_to_translation,
 )
+from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
 from hmrflow.geometry.procrustes import Similarity, align, similarity_procrustes
 from hmrflow.geometry.rotations import (
     rotmat_to_rotvec,
@@ -28,10 +29,12 @@ from hmrflow.geometry.rotations import (
 __all__ = [
     "DEFAULT_CROP_SIZE",
     "DEFAULT_FOCAL_LENGTH",
+    "PinholeCamera",
     "Similarity",
     "align",
     "crop_camera_to_full_translation",
     "crop_to_image_pixels",
+    "default_focal_length",
     "full_translation_to_crop_camera",
     "image_to_crop_pixels",
     "keypoint_box",

@@ -1,5 +1,8 @@
 r"""Pinhole cameras for the renderer, in the OpenCV convention of :mod:`hmrflow.geometry.cameras`.
 
+A fit's :class:`~hmrflow.geometry.PinholeCamera` becomes the renderer's with
+:meth:`Camera.from_pinhole` (plain floats, numpy matrices for OpenGL).
+
 The camera sits at the origin of the camera frame and looks along ``+Z``; image ``x``
 points right and ``y`` down; a point ``(X, Y, Z)`` lands on the continuous pixel
 ``(f_x X / Z + c_x, f_y Y / Z + c_y)`` with the origin at the top-left corner of the
@@ -22,6 +25,8 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from hmrflow.geometry.pinhole import PinholeCamera
 
 __all__ = ["Camera"]
 
@@ -55,6 +60,16 @@ class Camera:
         fx, fy = (focal_length, focal_length) if np.isscalar(focal_length) else focal_length  # type: ignore[misc]
         width, height = int(image_size[0]), int(image_size[1])
         cx, cy = principal_point if principal_point is not None else (width / 2, height / 2)
+        return cls((float(fx), float(fy)), (float(cx), float(cy)), (width, height), **kwargs)
+
+    @classmethod
+    def from_pinhole(cls, camera: PinholeCamera, **kwargs: float) -> Camera:
+        """The renderer's view of one :class:`~hmrflow.geometry.PinholeCamera` (batch shape ``()``;
+        its extrinsics, if any, are applied to the meshes by the caller). The one conversion."""
+        if camera.batch_shape != ():
+            raise ValueError(f"one camera is rendered at a time, got a batch of {tuple(camera.batch_shape)}")
+        (fx, fy), (cx, cy) = camera.focal_length.tolist(), camera.principal_point.tolist()
+        width, height = (int(round(v)) for v in camera.image_size.tolist())
         return cls((float(fx), float(fy)), (float(cx), float(cy)), (width, height), **kwargs)
 
     @classmethod

@@ -1,7 +1,8 @@
 r"""Overlays on photos: meshes seen by the camera of a fit, keypoints and skeletons.
 
-* :func:`fit_camera` builds the :class:`~hmrflow.render.camera.Camera` of a fit from its
-  focal length, image size and (optionally) principal point;
+A fit's camera is :meth:`hmrflow.render.camera.Camera.from_pinhole` of its
+:class:`~hmrflow.geometry.PinholeCamera`.
+
 * :func:`pose_meshes` makes the meshes of a result: the mode opaque, the samples
   translucent;
 * :func:`overlay_meshes` draws meshes over a photo;
@@ -28,7 +29,6 @@ from hmrflow.render.renderer import Light, Renderer
 __all__ = [
     "SKELETON",
     "draw_keypoints",
-    "fit_camera",
     "overlay_meshes",
     "pose_meshes",
     "skeleton_edges",
@@ -95,27 +95,6 @@ def draw_keypoints(
         fill = color or _side_color(names[k] if names is not None else None)
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=fill, outline=(255, 255, 255))
     return np.asarray(canvas)
-
-
-def fit_camera(
-    focal_length: float | Sequence[float] | Any,
-    image_size: Sequence[float] | Any,
-    principal_point: Sequence[float] | Any | None = None,
-) -> Camera:
-    r"""The camera of a fit: focal length(s) px, image size ``(W, H)``, principal point
-    (default the image centre, as in :mod:`hmrflow.geometry.cameras`). Tensors accepted."""
-
-    def floats(value: Any) -> list[float]:
-        return [float(v) for v in np.asarray(getattr(value, "cpu", lambda: value)()).reshape(-1)]
-
-    focal = floats(focal_length)
-    size = floats(image_size)
-    center = floats(principal_point) if principal_point is not None else None
-    return Camera.from_focal(
-        (focal[0], focal[-1]),
-        (int(round(size[0])), int(round(size[1]))),
-        (center[0], center[1]) if center is not None else None,
-    )
 
 
 def pose_meshes(
