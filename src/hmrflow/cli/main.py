@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hmrflow.cli.data",
     "hmrflow.cli.render",
     "hmrflow.cli.body",
+    "hmrflow.cli.export",
 )
 
 EPILOG = """\
