@@ -246,7 +246,7 @@ def predict_people(
             model, people, FitConfig(rules=rules, drop_hips=config.drop_hips, box_scale=config.box_scale), start
         )
         with torch.no_grad(), frozen(model):
-            fit_log_prob = model.flow.decode(fit.z[:, None], out.context).log_prob
+            fit_log_prob = model.decode_latent(fit.z[:, None], out.context).log_prob
         timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - clock
     clock = time.perf_counter()
     bodies = _pose_bodies(model, people, out, start, fit)

@@ -51,7 +51,7 @@ from torch import Tensor
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
 from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.robust import reprojection_energy, reprojection_error
-from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection, sixd_to_rotmat
+from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
 from hmrflow.models import HMROutput, ProbabilisticHMR
@@ -332,8 +332,7 @@ def evidence_sets(model: ProbabilisticHMR) -> tuple[str, ...]:
 
 def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor) -> Tensor:
     r"""Poses of latents ``z`` ``(B, D)`` under contexts ``(B, C)``: ``(B, J, 3, 3)``."""
-    x = model.flow.decode(z[:, None], context).x[:, 0]
-    return sixd_to_rotmat(x.unflatten(-1, (-1, 6)))
+    return model.decode_latent(z[:, None], context).rotmats[:, 0]
 
 
 def project_keypoints(
@@ -542,7 +541,7 @@ def fit_keypoints(
     weight = config.pose_prior_weight**2
 
     def fit_group(people: People, start: Start) -> BodyFit:
-        z = start.context.new_zeros(len(people), model.flow.config.features).requires_grad_(True)
+        z = start.context.new_zeros(len(people), model.latent_features).requires_grad_(True)
         with frozen(model):
             decode = latent_pose(model, start.context, config.lean_energy)
         fit = fit_bodies(model, people, config, start, [z], lambda: decode(z), lambda: weight * z.square().sum(-1))

@@ -207,7 +207,7 @@ def _fit_uncalibrated(
     model: ProbabilisticHMR, people: People, B: int, V: int, config: MultiViewConfig
 ) -> MultiViewFit:
     start = regress(model, people)
-    D = model.flow.config.features
+    D = model.latent_features
     betas = start.betas.unflatten(0, (B, V)).mean(1)  # fixed
     view_betas = betas.repeat_interleave(V, 0)
     z = start.context.new_zeros(B * V, D).requires_grad_(True)
@@ -320,7 +320,7 @@ def _fit_calibrated(
         """``(B V, D)``: the shared pose as each camera sees it, encoded with its context."""
         root = cameras.rotation @ pose[:, None, 0]  # (B, V, 3, 3)
         views = torch.cat([root[:, :, None], pose[:, None, 1:].expand(B, V, -1, 3, 3)], dim=2)
-        return model.flow.encode(rotmat_to_sixd(views).flatten(-2).flatten(0, 1), start.context).z
+        return model.encode_pose(rotmat_to_sixd(views).flatten(-2).flatten(0, 1), start.context)
 
     def energy() -> Tensor:
         pose = world_pose()
