@@ -11,9 +11,10 @@ import torch
 from hmrflow.body import BodyModel, KeypointSet
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, frozen, learned_prior_energy, regress
 from hmrflow.fitting.lbfgs import StopRules
-from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, KeypointTerm, rotmats_from_sixd
+from hmrflow.fitting.lean_energy import KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.robust import reprojection_energy
 from hmrflow.flows import ConditionalGlow, FlowConfig
+from hmrflow.flows.frozen import FrozenDecoder
 from hmrflow.geometry import perspective_projection, sixd_to_rotmat
 
 #: A tree whose joints are not sorted by depth (levels 0 | 1, 3 | 2, 4 | 5).

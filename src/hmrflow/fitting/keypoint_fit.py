@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
-from hmrflow.fitting.lean_energy import FrozenDecoder, KeypointProjector, KeypointTerm, rotmats_from_sixd
+from hmrflow.fitting.lean_energy import KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.robust import reprojection_energy, reprojection_error
 from hmrflow.geometry import crop_camera_to_full_translation, perspective_projection
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
@@ -404,12 +404,13 @@ def keypoint_data_term(
 def latent_pose(model: ProbabilisticHMR, context: Tensor, lean: bool = True) -> Callable[[Tensor], Tensor]:
     r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``; call inside :func:`frozen`.
 
-    ``lean``: the flow folded once for these contexts (:class:`~hmrflow.fitting.lean_energy.FrozenDecoder`,
-    additive coupling); else :func:`decode_rotmats` (the reference; equal to float rounding).
+    ``lean``: the flow folded once for these contexts
+    (:meth:`~hmrflow.models.ProbabilisticHMR.latent_decoder`); else :func:`decode_rotmats`
+    (the reference; equal to float rounding).
     """
-    if lean and FrozenDecoder.supports(model.flow):
-        decoder = FrozenDecoder(model.flow, context)
-        return lambda z: rotmats_from_sixd(decoder(z))
+    if lean:
+        decode = model.latent_decoder(context)
+        return lambda z: rotmats_from_sixd(decode(z))
     return lambda z: decode_rotmats(model, z, context)
 
 

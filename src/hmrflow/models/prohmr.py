@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from hmrflow.body import BodyModel, BodyOutput
 from hmrflow.flows import ConditionalGlow, FlowSample
+from hmrflow.flows.frozen import FrozenDecoder
 from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
 from hmrflow.geometry.cameras import perspective_projection, weak_perspective_to_translation
 from hmrflow.models.config import EncoderConfig, ModelConfig
@@ -261,6 +262,18 @@ class ProbabilisticHMR(nn.Module):
         ``z = 0`` is the mode; ``-log p(pose | evidence) = |z|^2 / 2 + const`` per context.
         """
         return PoseSet.from_flow(self.flow.decode(z, context))
+
+    def latent_decoder(self, context: Tensor, folded: bool = True) -> Callable[[Tensor], Tensor]:
+        r"""``z (B, D) -> `` raw 6D ``(B, D)`` under fixed contexts ``(B, C)`` (fitting's inner loop).
+
+        ``folded``: the flow's weights folded once for these contexts
+        (:class:`~hmrflow.flows.frozen.FrozenDecoder`: eval mode and additive coupling, else
+        the plain decoding); equal to :meth:`decode_latent` to float rounding. Build a new
+        one when the weights or the contexts change.
+        """
+        if folded and FrozenDecoder.supports(self.flow):
+            return FrozenDecoder(self.flow, context)
+        return lambda z: self.flow.decode(z[:, None], context).x[:, 0]
 
     def encode_pose(self, sixd: Tensor, context: Tensor) -> Tensor:
         r"""The latents ``(B, [S,] D)`` of raw 6D poses ``(B, [S,] D)`` (the inverse of
