@@ -28,7 +28,15 @@ context, which jitters with the detections, so a smooth ``z`` does not make a sm
 pose; the pose term acts on what is measured (the acceleration of the body's points, the
 translation taken out) and the translation term on the depth, which one view fixes worst.
 The latent term is there for users who want it (0 by default); the defaults of the other
-two were chosen on ``real-multiview-v1`` (``benchmarks/bench_temporal.py``).
+two were chosen on ``real-multiview-v1`` (``benchmarks/bench_temporal.py``; 2 people x
+views 0, 1, 100 frames at 60 fps, shipped model, 30 steps; medians): per frame PA-MPJPE
+52.2 mm, acceleration error 38.4 mm/frame² (27.2 against the truth smoothed over 5
+frames); ``w_p = w_t = 0.5``: 50.6 mm, 23.3 (4.6), where the noisy triangulated truth
+itself accelerates 23.4 mm/frame²; ``w_p`` 2 and 4 over-smooth (55.0 and 63.3 mm), ``w_t``
+0.5 and 2 measure alike. The cost: about 0.1-0.2 s per frame against 0.02 on one CPU
+thread (a coupled problem needs more L-BFGS iterations). Weights far above the data's
+scale (a model whose per-frame poses jitter by decimetres) make the problem stiff and
+L-BFGS slow: lower them.
 
 Missing frames (no detection, or fewer than ``min_keypoints`` keypoints): inside a track
 they are bridged -- no data term, the priors and the smoothness only, the context of the
