@@ -7,6 +7,8 @@ the file's pixels: pass it back with ``--keypoints``). Per person, in ``personN/
 * ``overlay.jpg``: the person's box: keypoints | body over the photo | body from the side;
 * ``samples.png``: the mode (blue, opaque) and the samples (orange, translucent) from the
   front and the side, and the mode coloured by how far the samples spread at each vertex;
+  drawn upright by default (:mod:`hmrflow.application.upright_view`: the person's
+  estimated gravity, one rotation for all their meshes), or in the camera's view;
 * ``mesh.obj``, ``mesh.ply``, ``mesh.glb`` (the final body), ``samples.glb`` (mode, fit
   and samples as separate nodes), all in metres in the Y-up world frame of
   :mod:`hmrflow.body.parameters` (the camera frame turned to ``(x, -y, -z)``): upright in
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 
 from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
+from hmrflow.application.upright_view import Levelling, View, check_view, gravity_record
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
@@ -140,6 +143,7 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
             "box_center": _rounded(person.box_center, 3),
             "box_size": round(person.box_size, 3),
         },
+        "gravity_up": gravity_record(person),
         "regression": {
             "betas": _rounded(person.regressed_betas),
             "transl": _rounded(person.regressed_translation),
@@ -246,7 +250,10 @@ def _label(image: np.ndarray, text: str, position: tuple[int, int] = (8, 6)) -> 
 
 
 def _turn_about_vertical(points: np.ndarray, center: np.ndarray, degrees: float) -> np.ndarray:
-    """Turn camera-frame points about the camera's vertical axis (y) through ``center``."""
+    """Turn camera-frame points ``(..., 3)`` about the camera's vertical axis (y) through ``center``.
+
+    On levelled points (:class:`~hmrflow.application.upright_view.Levelling`) that axis is
+    the estimated vertical."""
     a = np.radians(degrees)
     rotation = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]], np.float32)
     return (points - center) @ rotation.T + center
@@ -275,6 +282,9 @@ class OutputWriter:
         viewer: Write ``viewer.html``.
         figure_size: ``(W, H)`` of each panel of the figure of samples.
         crop_size: Side of the per-person overlay panels.
+        view: ``"upright"`` (default): the figure of samples, the side view and the viewer
+            draw each person levelled by their estimated gravity; ``"camera"``: in the
+            camera's frame. The body over the photo is always in the camera's view.
     """
 
     def __init__(
@@ -284,8 +294,10 @@ class OutputWriter:
         viewer: bool = True,
         figure_size: tuple[int, int] = (320, 440),
         crop_size: int = 440,
+        view: View = "upright",
     ):
         self.body = body
+        self.view = check_view(view)
         self.faces = body.faces.cpu().numpy().astype(np.int32)
         self.pictures = pictures
         self.viewer = viewer
@@ -368,8 +380,8 @@ class OutputWriter:
         marked = draw_keypoints(background, shifted, EVIDENCE_NAMES, radius=3.5, width=2)
         color = FIT_COLOR if person.fit is not None else MODE_COLOR
         drawn = self._draw([self._meshes(person.vertices, color)], crop, background)
-        center = person.vertices.mean(0)
-        side = _turn_about_vertical(person.vertices, center, -90.0)
+        level = Levelling.of_person(person, self.view).apply(person.vertices)
+        side = _turn_about_vertical(level, level.mean(0), -90.0)
         side_camera, shift = _framing_camera(side, (self.crop_size, self.crop_size))
         side_image = self._draw([self._meshes(side + shift, color)], side_camera, (1.0, 1.0, 1.0))
         gap = np.full((self.crop_size, 6, 3), 255, np.uint8)
@@ -385,8 +397,9 @@ class OutputWriter:
         return warp_image(Image.fromarray(pixels), matrix, self.crop_size)
 
     def samples_figure(self, person: PersonResult) -> np.ndarray:
-        """Mode and samples from the front and the side, and the spread of the samples."""
-        mode, samples = person.mode_vertices, person.sample_vertices
+        """Mode and samples from the front and the side, and the spread of the samples (in :attr:`view`)."""
+        level = Levelling.of_person(person, self.view)
+        mode, samples = level.apply(person.mode_vertices), level.apply(person.sample_vertices)
         everything = np.concatenate([mode[None], samples]) if len(samples) else mode[None]
         center = everything.reshape(-1, 3).mean(0)
         panels = []
@@ -422,7 +435,7 @@ class OutputWriter:
         if self.viewer:
             from hmrflow.application.viewer import person_viewer
 
-            person_viewer(person, self.faces, f"{photo.path.name}, person {index}", folder / "viewer.html")
+            person_viewer(person, self.faces, f"{photo.path.name}, person {index}", folder / "viewer.html", self.view)
             files["viewer"] = folder / "viewer.html"
         return files
 

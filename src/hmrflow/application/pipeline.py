@@ -91,6 +91,8 @@ class DemoConfig:
         box_scale: Person box side over the keypoints' extent (as in training).
         viewer: Write the HTML viewer.
         pictures: Render the overlay and the figure of samples.
+        view: ``"upright"``: the figure of samples, the side view and the viewer level each
+            person by their estimated gravity; ``"camera"``: the camera's frame.
     """
 
     num_samples: int = 10
@@ -106,6 +108,7 @@ class DemoConfig:
     box_scale: float = 1.2
     viewer: bool = True
     pictures: bool = True
+    view: Literal["upright", "camera"] = "upright"
 
 
 def image_crops(pixels: np.ndarray, centers: Tensor, sizes: Tensor, crop_size: int) -> Tensor:
@@ -331,7 +334,10 @@ class DemoPipeline:
         if self._writer is None:
             from hmrflow.application.outputs import OutputWriter
 
-            self._writer = OutputWriter(self.model.body, pictures=self.config.pictures, viewer=self.config.viewer)
+            config = self.config
+            self._writer = OutputWriter(
+                self.model.body, pictures=config.pictures, viewer=config.viewer, view=config.view
+            )
         return self._writer
 
     # ------------------------------------------------------------------ keypoints

@@ -8,7 +8,12 @@ on by default), toggles groups of meshes (fit, mode, samples, spread) and steps 
 the samples one by one with their log-likelihoods.
 
 Display frame: the camera frame turned to y up (``(x, -y, -z)``), so the first view is
-the photo's.
+the photo's. A ``levelling`` rotation (camera frame, :mod:`hmrflow.application.upright_view`)
+is applied before that turn: the demo's person viewer levels the scene by the person's
+estimated gravity (its ``"upright"`` view; a scene of several people takes one rotation,
+from the mean of their ups, :func:`~hmrflow.application.upright_view.scene_up`), so the
+first view is a level camera's at the photo's camera position. The scene data carries it
+as ``levelling``. Mesh files keep the plain Y-up camera frame.
 
 Example:
     >>> import tempfile, os
@@ -34,6 +39,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from hmrflow.application.results import PersonResult
+    from hmrflow.application.upright_view import View
 
 __all__ = ["ViewerGroup", "ViewerMesh", "person_viewer", "write_viewer"]
 
@@ -68,12 +74,21 @@ def _b64(array: np.ndarray) -> str:
 
 
 def scene_data(
-    title: str, meshes: list[ViewerMesh], faces: np.ndarray, groups: list[ViewerGroup], info: str = ""
+    title: str,
+    meshes: list[ViewerMesh],
+    faces: np.ndarray,
+    groups: list[ViewerGroup],
+    info: str = "",
+    levelling: np.ndarray | None = None,
 ) -> dict:
-    """The JSON the page reads (see the template)."""
+    """The JSON the page reads (see the template); ``levelling (3, 3)`` turns the camera-frame
+    vertices (about the camera's centre) before the display frame's ``(x, -y, -z)``."""
     if not meshes:
         raise ValueError("no meshes to show")
-    display = [np.asarray(m.vertices, np.float32) * _TO_DISPLAY for m in meshes]
+    rotation = np.eye(3, dtype=np.float32) if levelling is None else np.asarray(levelling, np.float32)
+    if rotation.shape != (3, 3):
+        raise ValueError(f"levelling must be a (3, 3) rotation, not {rotation.shape}")
+    display = [(np.asarray(m.vertices, np.float32) @ rotation.T) * _TO_DISPLAY for m in meshes]
     everything = np.concatenate(display)
     offset = (everything.min(0) + everything.max(0)) / 2
     scale = max(float(np.abs(everything - offset).max()) / 32000.0, 1e-7)
@@ -99,6 +114,7 @@ def scene_data(
         "faces": _b64(faces.astype("<u2" if face_type == "uint16" else "<u4").reshape(-1)),
         "meshes": entries,
         "groups": [{"name": g.name, "label": g.label, "color": list(g.color), "visible": g.visible} for g in groups],
+        "levelling": np.round(rotation.astype(np.float64), 7).tolist(),
     }
 
 
@@ -109,19 +125,27 @@ def write_viewer(
     faces: np.ndarray,
     groups: list[ViewerGroup],
     info: str = "",
+    levelling: np.ndarray | None = None,
 ) -> None:
-    """Write the viewer page for ``meshes`` (sharing ``faces (F, 3)``) to ``path``."""
+    """Write the viewer page for ``meshes`` (sharing ``faces (F, 3)``) to ``path``; ``levelling``:
+    see :func:`scene_data`."""
     template = (resources.files("hmrflow") / "assets" / "demo" / "viewer_template.html").read_text()
-    payload = json.dumps(scene_data(title, meshes, faces, groups, info), separators=(",", ":"))
+    payload = json.dumps(scene_data(title, meshes, faces, groups, info, levelling), separators=(",", ":"))
     payload = payload.replace("</", "<\\/")  # never close the script element early
     safe_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     page = template.replace("__TITLE__", safe_title).replace("__DATA__", payload)
     Path(path).write_text(page)
 
 
-def person_viewer(person: PersonResult, faces: np.ndarray, title: str, path: str | os.PathLike[str]) -> None:
-    """The viewer of one demo person: fit, mode, samples (with log p) and the spread of the samples."""
+def person_viewer(
+    person: PersonResult, faces: np.ndarray, title: str, path: str | os.PathLike[str], view: View = "upright"
+) -> None:
+    """The viewer of one demo person: fit, mode, samples (with log p) and the spread of the samples;
+    levelled by the person's estimated gravity in the ``"upright"`` view."""
     from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
+    from hmrflow.application.upright_view import Levelling, check_view, person_up
+
+    level = Levelling.of_up(person_up(person), np.zeros(3)) if check_view(view) == "upright" else None
 
     mode_lp = float(person.mode.log_prob[0])
     meshes = []
@@ -155,4 +179,4 @@ def person_viewer(person: PersonResult, faces: np.ndarray, title: str, path: str
             )
         )
     info = f"mode log p {mode_lp:.1f}; samples {count}"
-    write_viewer(path, title, meshes, faces, groups, info)
+    write_viewer(path, title, meshes, faces, groups, info, None if level is None else level.rotation)

@@ -83,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: %(default)s)")
     parser.add_argument("--no-viewer", action="store_true", help="do not write the HTML viewers")
+    parser.add_argument(
+        "--view", choices=("upright", "camera"), default="upright",
+        help="figures and viewer: upright (gravity estimated from the body) or the camera's view "
+        "(default: %(default)s)",
+    )  # fmt: skip
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -224,6 +229,7 @@ def demo_config(args: argparse.Namespace) -> Any:
         focal_length=args.focal_length,
         detect=args.detect,
         viewer=not args.no_viewer,
+        view=args.view,
     )
 
 
