@@ -156,12 +156,16 @@ def test_the_side_view_turns_about_the_estimated_vertical(body, person, level_pe
     photo = type("Photo", (), {"pixels": np.full((480, 640, 3), 128, np.uint8)})()
     for writer in (camera_writer, upright_writer):
         writer._crop_pixels = lambda pixels, center, size: np.full((440, 440, 3), 128, np.uint8)
-    over_camera, side_camera = _drawn(camera_writer, monkeypatch, lambda: camera_writer.person_overlay(photo, person))
-    over_upright, side_upright = _drawn(upright_writer, monkeypatch, lambda: upright_writer.person_overlay(photo, person))
+
+    def drawn(writer: OutputWriter, who: PersonResult) -> list[list[np.ndarray]]:
+        return _drawn(writer, monkeypatch, lambda: writer.person_overlay(photo, who))
+
+    over_camera, side_camera = drawn(camera_writer, person)
+    over_upright, side_upright = drawn(upright_writer, person)
     # the body over the photo is the camera's view in both
     np.testing.assert_array_equal(over_camera[0], person.vertices)
     np.testing.assert_array_equal(over_upright[0], person.vertices)
-    _, side_level = _drawn(upright_writer, monkeypatch, lambda: upright_writer.person_overlay(photo, level_person))
+    _, side_level = drawn(upright_writer, level_person)
     assert abs(_lean(side_camera[0], head)) > PITCH - 10.0
     assert abs(_lean(side_upright[0], head)) < 10.0 and _same_up_to_a_shift(side_upright[0], side_level[0])
 
