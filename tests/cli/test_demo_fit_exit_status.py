@@ -120,7 +120,7 @@ def test_fit_names_failed_files_exits_1_writes_the_good_ones(tiny_model_path, tm
     text = caplog.text  # each input's error, logged as it fails
     assert f"{far}: person 0, keypoint 5 (left_shoulder) lies at (1e+12, " in text and "10 image sizes" in text
     assert f"{loud}: keypoint confidences must lie in [0, 1] (0: missing), found " in text and " to 50" in text
-    assert (out / "good.json").is_file() and not (out / "far.json").exists()
+    assert (out / "good" / "person0" / "params.json").is_file() and not (out / "far").exists()
 
 
 def test_fit_multiview_leaves_out_a_bad_view_and_exits_1(tiny_model_path, tmp_path, capsys):  # noqa: F811
@@ -133,4 +133,4 @@ def test_fit_multiview_leaves_out_a_bad_view_and_exits_1(tiny_model_path, tmp_pa
     out = tmp_path / "out"
     assert fit(tiny_model_path, out, *files, tmp_path / "bad.json", command="fit-multiview") == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == "1 of 3 views failed: bad.json"
-    assert json.loads((out / "multiview.json").read_text())["views"] == ["a.npy", "b.npy"]
+    assert json.loads((out / "params.json").read_text())["views"] == ["a.npy", "b.npy"]

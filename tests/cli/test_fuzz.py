@@ -64,6 +64,8 @@ def ws(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Works
     (root / "broken.yaml").write_text("model: [\n")
     (root / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (root / "a_file").write_text("a file, not a folder")
+    (root / "empty").mkdir()
+    (root / "skewed.txt").write_text("1500 3 500\n0 1500 400\n0 0 1\n")
     return Workspace(root, tiny_model_path, found.image_size)
 
 
@@ -89,7 +91,9 @@ def demo_wrote(photo: str) -> Callable[[Workspace, Path], bool]:
 
 
 def fit_wrote(stem: str) -> Callable[[Workspace, Path], bool]:
-    return lambda ws, out: (out / f"{stem}.json").is_file() and (out / f"{stem}.npz").is_file()
+    return lambda ws, out: (out / stem / "person0" / "params.json").is_file() and (
+        out / stem / "person0" / "params.npz"
+    ).is_file()
 
 
 def nothing_written(ws: Workspace, out: Path) -> bool:
@@ -122,6 +126,19 @@ CASES = [
     Case("demo-out-is-a-file", lambda ws: demo(ws, "good", out="a_file"), 2, "--out", out="a_file",
          outputs=lambda ws, out: out.read_text() == "a file, not a folder"),
     Case("demo-device-missing", lambda ws: [*demo(ws, "good"), "--device", "cuda:99"], 2, "--device cuda:99: "),
+    Case("demo-intrinsics-three-numbers", lambda ws: [*demo(ws, "good"), "--intrinsics", "1,2,3"], 2,
+         "--intrinsics 1,2,3: '1,2,3': give one focal length, or fx,fy,cx,cy"),
+    Case("demo-intrinsics-negative", lambda ws: [*demo(ws, "good"), "--intrinsics", "-1500"], 2,
+         "focal lengths > 0"),
+    Case("demo-intrinsics-missing-file", lambda ws: [*demo(ws, "good"), "--intrinsics", str(ws / "K.json")], 2,
+         "neither a number, nor fx,fy,cx,cy, nor an intrinsics file"),
+    Case("demo-intrinsics-skewed-file", lambda ws: [*demo(ws, "good"), "--intrinsics", str(ws / "skewed.txt")], 2,
+         "no skew"),
+    Case("demo-focal-length-text", lambda ws: [*demo(ws, "good"), "--focal-length", "wide"], 2,
+         "--focal-length must be a positive number of pixels, not 'wide'"),
+    Case("demo-max-people-zero", lambda ws: [*demo(ws, "good"), "--max-people", "0"], 2, "--max-people must be >= 1"),
+    Case("demo-folder-empty", lambda ws: ["demo", str(ws / "empty"), "--model", str(ws.model), "--out",
+                                          str(ws / "out"), "--device", "cpu"], 2, "no image file in this folder"),
     # fit: one keypoint file at a time fails; the others are fitted and written.
     Case("fit-keypoints-json-broken", lambda ws: fit(ws, "broken.json", "good.npy"), 1,
          "1 of 2 inputs failed: broken.json", fit_wrote("good")),
@@ -129,6 +146,11 @@ CASES = [
          "1 of 2 inputs failed: loud.npy", fit_wrote("good")),
     Case("fit-keypoints-missing", lambda ws: fit(ws, "good.npy", "missing.npy"), 1,
          "1 of 2 inputs failed: missing.npy", fit_wrote("good")),
+    Case("fit-intrinsics-nan", lambda ws: [*fit(ws, "good.npy"), "--intrinsics", "nan,1500,10,10"], 2,
+         "finite values"),
+    Case("fit-focal-length-zero", lambda ws: [*fit(ws, "good.npy"), "--focal-length", "0"], 2,
+         "--focal-length must be a positive number of pixels, not 0.0"),
+    Case("fit-folder-empty", lambda ws: fit(ws, "empty"), 2, "no keypoint file (.json, .npy) in this folder"),
     Case("fit-checkpoint-random", lambda ws: fit(ws, "good.npy", model=str(ws / "random.pt")), 2, "random.pt"),
     Case("fit-out-under-a-file", lambda ws: fit(ws, "good.npy", out="a_file/sub"), 2, "cannot write there",
          out="a_file/sub"),

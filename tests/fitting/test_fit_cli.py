@@ -37,14 +37,18 @@ def test_fit_openpose_file_writes_parameters_and_meshes(tmp_path, tiny_model_fil
     sparse[0] = (10.0, 10.0, 0.9)  # one keypoint: skipped with a warning
     openpose(path, [person_body25.reshape(-1).tolist(), sparse.reshape(-1).tolist()])
     assert run_fit(tmp_path, tiny_model_file, path) == 0
-    out = tmp_path / "out"
-    record = json.loads((out / "frame.json").read_text())
-    assert [p["person"] for p in record["people"]] == [0]
-    person = record["people"][0]
+    out = tmp_path / "out" / "frame"  # the demo's layout: one folder per image, one per person
+    assert sorted(p.name for p in out.glob("person*")) == ["person0"]
+    person = json.loads((out / "person0" / "params.json").read_text())
     assert len(person["body_pose"]) == 23 and len(person["global_orient"]) == 1 and len(person["betas"]) == 10
-    assert person["reprojection_error_px"] < person["initial_error_px"]
-    assert (out / "frame_person0.obj").read_text().startswith("v ")
-    assert np.load(out / "frame.npz")["rotmats"].shape == (1, 24, 3, 3)
+    assert person["reprojection_error_px"]["final"] < person["reprojection_error_px"]["regression"]
+    assert person["final"] == "fit" and person["samples"] == [] and person["body_model"]
+    assert person["fit_report"]["steps"] >= 1 and person["labels_mirrored"] is False
+    assert (out / "person0" / "mesh.obj").read_text().startswith(("v ", "#"))
+    assert np.load(out / "person0" / "params.npz")["fit_rotmats"].shape == (24, 3, 3)
+    assert len(json.loads((out / "keypoints.json").read_text())["people"]) == 1
+    assert not (out / "overlay.jpg").exists()  # no photo: no pictures
+    assert (tmp_path / "out" / "index.html").is_file()
 
 
 def test_bad_files_are_reported_and_the_others_still_fitted(tmp_path, tiny_model_file, person_body25, caplog):
@@ -64,12 +68,12 @@ def test_bad_files_are_reported_and_the_others_still_fitted(tmp_path, tiny_model
     with caplog.at_level(logging.WARNING):
         code = run_fit(tmp_path, tiny_model_file, nan, short, empty, broken, missing, good)
     assert code == 1  # some inputs failed; the good one is still fitted
-    assert (tmp_path / "out" / "good.json").is_file()
+    assert (tmp_path / "out" / "good" / "person0" / "params.json").is_file()
     messages = caplog.text
     for name in ("nan_keypoints.json", "short_keypoints.json", "broken_keypoints.json", "missing_keypoints.json"):
         assert name in messages
     assert "coordinates (nan" in messages and "no person" in messages
-    assert not (tmp_path / "out" / "nan.json").exists()
+    assert not (tmp_path / "out" / "nan").exists()
 
 
 def test_only_bad_files_fail_with_a_nonzero_code(tmp_path, tiny_model_file):
@@ -94,9 +98,11 @@ def test_coco_file_with_image_sizes_and_npy_arrays(tmp_path, tiny_model_file, sy
     np.save(array, evidence)
     assert main(["fit", str(path), str(array), "--model", str(tiny_model_file), "--out", str(tmp_path / "out"),
                  "--steps", "2", "--image-size", "1280", "960", "--drop-hips", "--baseline"]) == 0  # fmt: skip
-    assert len(json.loads((tmp_path / "out" / "a.json").read_text())["people"]) == 2
-    assert not (tmp_path / "out" / "b.json").exists()  # no people in b.jpg
-    assert len(json.loads((tmp_path / "out" / "arrays.json").read_text())["people"]) == 2
+    assert len(json.loads((tmp_path / "out" / "a" / "keypoints.json").read_text())["people"]) == 2
+    assert not (tmp_path / "out" / "b").exists()  # no people in b.jpg
+    assert sorted(p.name for p in (tmp_path / "out" / "arrays").glob("person*")) == ["person0", "person1"]
+    baseline = json.loads((tmp_path / "out" / "arrays" / "person1" / "params.json").read_text())
+    assert baseline["final"] == "fit" and np.isfinite(baseline["fit"]["log_prob"])  # the flow's log p of its pose
 
 
 def test_fit_multiview_command(tmp_path, tiny_model_file, synthetic):
@@ -109,14 +115,16 @@ def test_fit_multiview_command(tmp_path, tiny_model_file, synthetic):
     args = ["fit-multiview", *files, "--model", str(tiny_model_file), "--image-size", "1280", "960",
             "--steps", "3", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
-    record = json.loads((out / "multiview.json").read_text())
+    record = json.loads((out / "params.json").read_text())
     assert len(record["body_pose"]) == 23 and record["views"] == ["view0.npy", "view1.npy"]
+    assert record["calibrated"] is False and record["frame"].startswith("camera of view0.npy")
     calibration = tmp_path / "cams.json"
     cams = [{"R": np.eye(3).tolist(), "t": [0.0, 0.0, 0.0], "f": 1500.0, "c": [640.0, 480.0]}] * 2
     calibration.write_text(json.dumps(cams))
     assert main([*args, "--calibration", str(calibration)]) == 0
-    assert json.loads((out / "multiview.json").read_text())["calibrated"]
-    assert (out / "multiview.obj").is_file()
+    record = json.loads((out / "params.json").read_text())
+    assert record["calibrated"] and record["cameras"]["view1.npy"]["principal_point"] == [640.0, 480.0]
+    assert (out / "mesh.obj").is_file() and np.load(out / "params.npz")["vertices"].ndim == 2
 
 
 def test_evaluation_tables_print(tiny_model):
@@ -126,3 +134,72 @@ def test_evaluation_tables_print(tiny_model):
     text = format_tables(evaluate_fitting(tiny_model, config))
     for word in ("regression", "learned prior", "baseline", "30% missing", "calibrated", "2 views", "target"):
         assert word in text
+
+
+def test_intrinsics_flag_and_its_focal_length_shorthand(tmp_path, tiny_model_file, person_body25):
+    path = tmp_path / "frame_keypoints.json"
+    openpose(path, [person_body25.reshape(-1).tolist()])
+    K = tmp_path / "K.txt"
+    K.write_text("1400 0 600\n0 1410 500\n0 0 1\n")
+    cameras = {}
+    for name, flag in (("short", ["--focal-length", "1400"]), ("full", ["--intrinsics", "1400,1400,600,500"]),
+                       ("file", ["--intrinsics", str(K)])):  # fmt: skip
+        assert main(["fit", str(path), "--model", str(tiny_model_file), "--out", str(tmp_path / name),
+                     "--image-size", "1280", "960", "--steps", "2", "--no-render", "--no-mirror-check", *flag]) == 0
+        params = json.loads((tmp_path / name / "frame" / "person0" / "params.json").read_text())
+        cameras[name] = params["camera"]
+    assert cameras["short"]["focal_length"] == [1400.0, 1400.0]
+    assert cameras["short"]["principal_point"] == [640.0, 480.0]  # the image centre
+    assert cameras["full"]["principal_point"] == [600.0, 500.0]  # given: it replaces the centre
+    assert cameras["file"]["focal_length"] == [1400.0, 1410.0] and cameras["file"]["principal_point"] == [600.0, 500.0]
+
+
+def test_a_folder_of_keypoint_files_and_an_empty_one(tmp_path, tiny_model_file, person_body25, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for stem in ("b", "a"):
+        openpose(folder / f"{stem}_keypoints.json", [person_body25.reshape(-1).tolist()])
+    (folder / "notes.txt").write_text("not a keypoint file")
+    assert run_fit(tmp_path, tiny_model_file, folder, extra=("--no-render",)) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == ["a", "b"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_fit(tmp_path, tiny_model_file, empty) == 2
+    assert "no keypoint file" in capsys.readouterr().err
+
+
+def test_a_person_whose_labels_are_mirrored_back_is_written_mirrored(tmp_path, tiny_model_file, person_body25,
+                                                                    monkeypatch, capsys):  # fmt: skip
+    import torch
+
+    import hmrflow.fitting.mirror as mirror
+    from hmrflow.application.inputs import read_keypoint_file
+    from hmrflow.fitting.mirror import mirror_keypoints
+
+    real_check = mirror.check_labelling
+    # a margin below any energy gain: the check keeps the mirrored labelling
+    monkeypatch.setattr(mirror, "check_labelling", lambda model, people, config: real_check(model, people,
+                                                                                         _always(config)))  # fmt: skip
+    path = tmp_path / "frame_keypoints.json"
+    openpose(path, [person_body25.reshape(-1).tolist()])
+    assert run_fit(tmp_path, tiny_model_file, path, extra=("--no-render",)) == 0
+    assert "1 with left/right labels mirrored back" in capsys.readouterr().out
+    params = json.loads((tmp_path / "out" / "frame" / "person0" / "params.json").read_text())
+    assert params["labels_mirrored"] is True
+    written = json.loads((tmp_path / "out" / "frame" / "keypoints.json").read_text())
+    given = torch.tensor(written["people"][0]["keypoints"])
+    original = torch.tensor(read_keypoint_file(path).people[0])
+    torch.testing.assert_close(given, mirror_keypoints(original).to(given.dtype), atol=1e-3, rtol=0)
+    # without the check, the labels stay as given
+    assert run_fit(tmp_path, tiny_model_file, path, extra=("--no-render", "--no-mirror-check", "--out",
+                                                           str(tmp_path / "plain"))) == 0  # fmt: skip
+    assert json.loads((tmp_path / "plain" / "frame" / "person0" / "params.json").read_text())["labels_mirrored"] is False
+
+
+def _always(config):
+    """A MirrorConfig that takes the mirrored labelling whatever the energies (margin below any gain)."""
+    from dataclasses import replace
+
+    config = replace(config, margin=0.0)
+    object.__setattr__(config, "margin", -1e12)  # past the check's own >= 0 validation
+    return config

@@ -5,18 +5,15 @@ npy, OpenPose, COCO annotations and results, hmrflow JSON), people are kept by t
 filter (:func:`~hmrflow.application.inputs.usable_people`), cameras are
 :class:`~hmrflow.geometry.PinholeCamera` (known ones in the calibration format of
 :mod:`hmrflow.application.calibration`), and the fits are written with SMPL's names and the
-camera (:func:`~hmrflow.application.outputs.camera_record`), meshes in the Y-up frame.
-
-Outputs per image ``NAME``: ``NAME.json``, ``NAME.npz``, ``NAME_person<i>.obj`` and, when
-the image and the renderer are there, ``NAME_fit.png``; multi-view: ``multiview.json``,
-``.npz`` and ``.obj``.
+camera. What ``hmrflow fit`` reads goes through the demo's pipeline and writer
+(:meth:`~hmrflow.application.pipeline.DemoPipeline.run_keypoints`); what
+``hmrflow fit-multiview`` fits is written by
+:func:`~hmrflow.application.multiview_outputs.write_multiview_body`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,16 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.inputs import KeypointFile, read_keypoint_images, usable_people
-from hmrflow.application.outputs import camera_arrays, camera_record
-from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import check_keypoints
 from hmrflow.errors import InputError
-from hmrflow.fitting.keypoint_fit import BodyFit, People
-from hmrflow.models import ProbabilisticHMR
+from hmrflow.fitting.keypoint_fit import People
 
-__all__ = ["ImagePeople", "choose_person", "fit_record", "read_people", "usable", "write_fit", "write_multiview_fit",
-           "write_obj"]  # fmt: skip
+__all__ = ["ImagePeople", "checked_people", "choose_person", "people_of", "read_people", "unique_name", "usable"]
 
 log = logging.getLogger(__name__)
 
@@ -142,118 +136,20 @@ def choose_person(keypoints: np.ndarray, label: str, index: int | None) -> np.nd
     return keypoints[keep[int(np.argmax(scores))]]
 
 
-def people_of(keypoints: np.ndarray, size: tuple[int, int], focal_length: float | None, device: Any,
+def people_of(keypoints: np.ndarray, size: tuple[int, int], intrinsics: Intrinsics | None, device: Any,
               box_scale: float = 1.2) -> People:  # fmt: skip
-    """:class:`~hmrflow.fitting.keypoint_fit.People` of keypoints ``(P, K, 3)`` in a ``size`` image."""
+    """:class:`~hmrflow.fitting.keypoint_fit.People` of keypoints ``(P, K, 3)`` in a ``size`` image
+    seen with ``intrinsics`` (None: the default camera)."""
+    from hmrflow.application.pipeline import photo_camera
+
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
-    focal = None if focal_length is None else torch.tensor(focal_length, device=device)
-    return People.from_keypoints(kp, torch.tensor(size, dtype=torch.float32, device=device), focal, box_scale)
+    return People.from_camera(kp, photo_camera(size, intrinsics, len(kp), device), box_scale)
 
 
-# ---------------------------------------------------------------------------------- writing
-
-
-def _finite(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def fit_record(fit: BodyFit, people: People, index: list[int]) -> list[dict[str, Any]]:
-    """JSON-ready parameters of each fitted person (SMPL's names, camera frame, the camera)."""
-    named = parameter_arrays(fit.rotmats, fit.betas, fit.translation)
-    cameras = people.camera.to("cpu")
-    return [
-        {
-            "person": person,
-            **{name: value[row].tolist() for name, value in named.items()},
-            "camera": camera_record(cameras[row]),
-            "reprojection_error_px": _finite(fit.reprojection_error[row]),
-            "initial_error_px": _finite(fit.initial_error[row]),
-            "stop_reason": fit.results[row].reason.value,
-            "steps": fit.results[row].steps,
-            "energy": fit.results[row].loss_history,
-        }
-        for row, person in enumerate(index)
-    ]
-
-
-def write_obj(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """A plain Wavefront OBJ of camera-frame vertices, written in the Y-up frame of meshes (metres)."""
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in camera_to_y_up(vertices)]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def write_fit(out: Path, name: str, fit: BodyFit, people: People, model: ProbabilisticHMR, index: list[int]) -> None:
-    """``NAME.json``, ``NAME.npz`` and one OBJ per person."""
-    summary = {
-        "body_model": model.body.name,
-        "people": fit_record(fit, people, index),
-        "frame": "camera frame (OpenCV: y down), principal point at the image centre; OBJ meshes: (x, -y, -z), Y up",
-    }
-    (out / f"{name}.json").write_text(json.dumps(summary, indent=1))
-    cameras = camera_arrays(people.camera.to("cpu"))
-    np.savez(
-        out / f"{name}.npz",
-        **parameter_arrays(fit.rotmats, fit.betas, fit.translation),
-        **{f"camera_{key}": value for key, value in cameras.items()},
-        rotmats=fit.rotmats.cpu().numpy(),
-        joints=fit.joints.cpu().numpy(),
-        keypoints_2d=fit.keypoints_2d.cpu().numpy(),
-        person=np.asarray(index),
-    )
-    faces = model.body.faces.cpu().numpy()
-    for row, person in enumerate(index):
-        write_obj(out / f"{name}_person{person}.obj", fit.vertices[row].cpu().numpy(), faces)
-
-
-def render_fit(path: Path, image_path: Path | None, fit: BodyFit, people: People, model: ProbabilisticHMR) -> None:
-    """Meshes over the image, when the image and the renderer are available."""
-    if image_path is None:
-        log.info("no image for %s: render skipped", path.name)
-        return
-    try:
-        from PIL import Image
-
-        from hmrflow.render.camera import Camera
-        from hmrflow.render.figures import save_image
-        from hmrflow.render.overlay import overlay_meshes, pose_meshes
-    except ImportError as error:
-        print(f"renders skipped: the renderer is not available ({error}); pip install 'hmrflow[render]'")
-        return
-    try:
-        image = np.asarray(Image.open(image_path).convert("RGB"))
-        faces = model.body.faces.cpu().numpy()
-        meshes = [m for v in fit.vertices.cpu().numpy() for m in pose_meshes(v, faces)]
-        camera = Camera.from_pinhole(people.camera[0].to("cpu"))
-        save_image(overlay_meshes(image, meshes, camera), path)
-    except Exception as error:  # noqa: BLE001 - no GPU/EGL, etc.: the fit itself is saved
-        print(f"render skipped for {path.name}: {type(error).__name__}: {error}")
-
-
-def write_multiview_fit(out: Path, fit: Any, names: list[str], calibrated: bool, model: ProbabilisticHMR,
-                        cameras: Any = None) -> None:  # fmt: skip
-    """``multiview.json``, ``.npz`` and ``.obj`` of one body fitted to several views."""
-    from hmrflow.geometry import rotmat_to_rotvec
-
-    with torch.no_grad():
-        # Calibrated: the world translation; uncalibrated: none (view 0's frame, at its origin).
-        transl = fit.translation if fit.translation.dim() == 2 else fit.betas.new_zeros(len(fit.betas), 3)
-        body = model.body(fit.consensus, fit.betas, transl)
-    named = parameter_arrays(fit.consensus[0], fit.betas[0], transl[0])
-    record = {
-        "views": names,
-        "calibrated": calibrated,
-        "body_model": model.body.name,
-        **{name: value.tolist() for name, value in named.items()},
-        "frame": "world" if calibrated else f"camera of {names[0]}",
-        "view_poses_axis_angle": rotmat_to_rotvec(fit.rotmats[0]).tolist(),
-        "stop_reason": fit.results[0].reason.value,
-        "energy": fit.results[0].loss_history,
-    }
-    if cameras is not None:
-        record["cameras"] = [camera_record(c) for c in cameras[0].to("cpu")]
-    (out / "multiview.json").write_text(json.dumps(record, indent=1))
-    np.savez(out / "multiview.npz", rotmats=fit.consensus[0].cpu().numpy(), betas=fit.betas[0].cpu().numpy(),
-             view_rotmats=fit.rotmats[0].cpu().numpy(), joints=body.joints[0].cpu().numpy())  # fmt: skip
-    write_obj(out / "multiview.obj", body.vertices[0].cpu().numpy(), model.body.faces.cpu().numpy())
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... if taken; the name returned is added to ``taken``."""
+    unique, k = name, 2
+    while unique in taken:
+        unique, k = f"{name}_{k}", k + 1
+    taken.add(unique)
+    return unique

@@ -30,17 +30,79 @@ from hmrflow.application.outputs import (
     write_index,
 )
 from hmrflow.application.style import FIT_COLOR, MODE_COLOR
-from hmrflow.body.parameters import parameter_arrays
+from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 
 if TYPE_CHECKING:
     from hmrflow.application.calibration import Calibration
     from hmrflow.application.results import MultiViewResult
+    from hmrflow.body import BodyModel
+    from hmrflow.geometry.pinhole import PinholeCamera
 
-__all__ = ["check_table", "write_multiview", "write_views_index"]
+__all__ = ["check_table", "write_multiview", "write_multiview_body", "write_views_index"]
 
 WORLD_COLOR = (0.55, 0.85, 0.55)
 REFINED_COLOR = (0.75, 0.55, 0.9)
+
+
+def write_multiview_body(
+    folder: Path,
+    body: BodyModel,
+    rotmats: Any,
+    betas: Any,
+    translation: Any,
+    views: list[str],
+    frame: str,
+    cameras: PinholeCamera | None = None,
+    extra: dict[str, Any] | None = None,
+    color: tuple[float, float, float] = WORLD_COLOR,
+) -> dict[str, Path]:
+    r"""One body fitted to several views: ``params.json``, ``params.npz`` and ``mesh.obj`` /
+    ``.ply`` / ``.glb`` in ``folder`` (``hmrflow fit-multiview`` and the multi-view demo's
+    ``calibrated/``).
+
+    Arguments:
+        rotmats: ``(J, 3, 3)``; betas: ``(S_b,)``; translation: ``(3,)`` metres (zeros for an
+            uncalibrated fit); arrays or tensors.
+        frame: ``"world ..."`` (the calibration's world frame: meshes as they are) or a view's
+            camera frame (``"camera of NAME"``: meshes turned to Y up, ``(x, -y, -z)``).
+        cameras: The views' cameras ``(V,)`` (written with the parameters), if known.
+        extra: More JSON fields (the fit's report, the demo's check).
+    """
+    import trimesh
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rotmats, betas, translation = (torch.as_tensor(np.asarray(a), dtype=torch.float32)
+                                   for a in (rotmats, betas, translation))  # fmt: skip
+    with torch.no_grad():
+        posed = body(*(a.to(body.faces.device) for a in (rotmats[None], betas[None], translation[None])))
+    vertices = posed.vertices[0].cpu().numpy()
+    mesh_vertices = vertices if frame.startswith("world") else camera_to_y_up(vertices)
+    mesh = _trimesh(mesh_vertices, body.faces.cpu().numpy().astype(np.int32), color)
+    mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
+    mesh.export(folder / "mesh.ply")
+    trimesh.Scene(mesh).export(folder / "mesh.glb")
+    named = parameter_arrays(rotmats, betas, translation)
+    mesh_frame = "as the parameters" if frame.startswith("world") else "(x, -y, -z) of it, Y up"
+    params = {
+        "format": "hmrflow-multiview-params",
+        "version": 2,
+        "frame": f"{frame}, metres; vertices = body(rotmats, betas, transl); meshes: {mesh_frame}",
+        "views": list(views),
+        "body_model": body.name,
+        "global_orient": _rounded(named["global_orient"]),
+        "body_pose": _rounded(named["body_pose"]),
+        "betas": _rounded(betas),
+        "transl": _rounded(translation),
+        "pose": _pose_entry(rotmats.numpy(), float("nan")) | {"log_prob": None},
+        **({} if cameras is None else {"cameras": {n: camera_record(c) for n, c in zip(views, cameras.to("cpu"))}}),
+        **(extra or {}),
+    }
+    (folder / "params.json").write_text(json.dumps(params, indent=1) + "\n")
+    arrays = {**named, "rotmats": rotmats.numpy(), "vertices": vertices, "joints": posed.joints[0].cpu().numpy(),
+              "faces": body.faces.cpu().numpy().astype(np.int32)}  # fmt: skip
+    np.savez_compressed(folder / "params.npz", **arrays)
+    return {name: folder / name for name in ("mesh.obj", "mesh.ply", "mesh.glb", "params.json", "params.npz")}
 
 
 def check_table(result: MultiViewResult) -> list[str]:
@@ -124,7 +186,6 @@ def write_multiview(
     writer: OutputWriter, result: MultiViewResult, calibration: Calibration, refined: Any, world: Any, out_dir: Path
 ) -> dict[str, Path]:
     """Write ``views.jpg``, ``calibrated/`` and ``index.html``; returns name -> path."""
-    import trimesh
 
     from hmrflow.application.viewer import ViewerGroup, ViewerMesh, write_viewer
     from hmrflow.render.figures import save_image
@@ -134,34 +195,15 @@ def write_multiview(
         save_image(views_figure(writer, result, calibration, refined, world), out_dir / "views.jpg")
         files["views"] = out_dir / "views.jpg"
     folder = out_dir / "calibrated"
-    folder.mkdir(parents=True, exist_ok=True)
-    vertices = _body(writer, world.consensus, world.betas, world.translation)[0]
-    mesh = _trimesh(vertices, writer.faces, WORLD_COLOR)
-    mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
-    mesh.export(folder / "mesh.ply")
-    trimesh.Scene(mesh).export(folder / "mesh.glb")
-    named = parameter_arrays(world.consensus[0], world.betas[0], world.translation[0])
-    params = {
-        "format": "hmrflow-multiview-params",
-        "version": 2,
-        "frame": "world frame of the calibration, metres; vertices = body(rotmats, betas, transl)",
-        "views": result.names,
-        "body_model": writer.body.name,
-        "global_orient": _rounded(named["global_orient"]),
-        "body_pose": _rounded(named["body_pose"]),
-        "betas": _rounded(world.betas[0]),
-        "transl": _rounded(world.translation[0]),
-        "pose": _pose_entry(world.consensus[0].numpy(), float("nan")) | {"log_prob": None},
-        "cameras": {
-            name: camera_record(camera) for name, camera in zip(result.names, calibration.cameras(torch.float64)[0])
-        },
-        "check": {
-            "pa_error_mm": result.errors,
-            "disagreement_mm": result.disagreement,
-            "reprojection_px": dict(zip(result.names, result.reprojection)),
-        },  # fmt: skip
+    check = {
+        "pa_error_mm": result.errors,
+        "disagreement_mm": result.disagreement,
+        "reprojection_px": dict(zip(result.names, result.reprojection)),
     }
-    (folder / "params.json").write_text(json.dumps(params, indent=1) + "\n")
+    write_multiview_body(folder, writer.body, world.consensus[0], world.betas[0], world.translation[0], result.names,
+                         "world frame of the calibration", calibration.cameras(torch.float64)[0],
+                         {"check": check})  # fmt: skip
+    vertices = _body(writer, world.consensus, world.betas, world.translation)[0]
     pelvis = _body_joint0(writer, world.consensus, world.betas, world.translation)
     meshes = [ViewerMesh("calibrated", "calibrated", vertices, WORLD_COLOR, info="calibrated fit")]
     for v, view in enumerate(result.views):

@@ -133,6 +133,7 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
         "vertices = body(rotmats, betas, transl) for every pose below; mesh files: (x, -y, -z), Y up",
         "joint_names": list(SMPL_JOINT_NAMES),
         "final": "fit" if person.fit is not None else "mode",
+        "labels_mirrored": bool(person.labels_mirrored),
         "global_orient": _rounded(named["global_orient"]),
         "body_pose": _rounded(named["body_pose"]),
         "betas": _rounded(person.betas),
@@ -161,6 +162,7 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
             "regression": round(person.initial_error, 3),
             "final": round(person.reprojection_error, 3),
         },
+        "fit_report": None if person.fit_report is None else vars(person.fit_report),
     }
 
 
@@ -424,7 +426,7 @@ class OutputWriter:
 
         folder.mkdir(parents=True, exist_ok=True)
         files: dict[str, Path] = {}
-        if self.renderer() is not None:
+        if photo.pixels is not None and self.renderer() is not None:
             save_image(self.person_overlay(photo, person), folder / "overlay.jpg")
             save_image(self.samples_figure(person), folder / "samples.png")
             files.update(overlay=folder / "overlay.jpg", samples=folder / "samples.png")
@@ -439,8 +441,11 @@ class OutputWriter:
             files["viewer"] = folder / "viewer.html"
         return files
 
-    def write_image(self, result: ImageResult, photo: Photo, keypoints: np.ndarray) -> list[dict[str, Path]]:
-        """The photo's files and every person's; returns the per-person files."""
+    def write_image(self, result: ImageResult, photo: Photo) -> list[dict[str, Path]]:
+        """The photo's files and every person's; returns the per-person files.
+
+        The keypoints written and drawn are each person's (mirrored back where the
+        labelling check swapped them); pictures need the photo's pixels."""
         from hmrflow.application.inputs import write_keypoints_json
         from hmrflow.demo.detector import DETECTOR_NAME
         from hmrflow.render.figures import save_image
@@ -448,12 +453,13 @@ class OutputWriter:
         folder = result.folder
         assert folder is not None
         folder.mkdir(parents=True, exist_ok=True)
+        keypoints = np.stack([p.keypoints for p in result.people])
         original = [k.copy() for k in keypoints]
         for k in original:
             k[:, :2] /= photo.scale
         source = result.keypoint_source or DETECTOR_NAME
         write_keypoints_json(folder / "keypoints.json", photo.path.name, photo.original_size, original, source)
-        if self.renderer() is not None:
+        if photo.pixels is not None and self.renderer() is not None:
             save_image(self.photo_overlay(photo, result.people, keypoints), folder / "overlay.jpg")
         return [self.write_person(photo, p, i, folder / f"person{i}") for i, p in enumerate(result.people)]
 
@@ -497,6 +503,7 @@ def index_entry(result: ImageResult, out_dir: Path) -> dict[str, Any]:
 def _person_entry(person: PersonResult, files: dict[str, Path], out_dir: Path) -> dict[str, Any]:
     return {
         "final": "fit" if person.fit is not None else "mode",
+        "labels_mirrored": bool(person.labels_mirrored),
         "initial_error_px": round(float(person.initial_error), 3),
         "reprojection_error_px": round(float(person.reprojection_error), 3),
         "mode_log_prob": round(float(person.mode.log_prob[0]), 3),
@@ -551,7 +558,9 @@ def _photo_section(entry: dict[str, Any], label: str) -> str:
 
     parts = [f"<section><h2>{name}</h2>"]
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in entry.get("timings", {}).items())
-    parts.append(f"<p>keypoints: {html.escape(str(entry.get('keypoint_source', '')))}; {timing}</p>")
+    count = len(entry.get("people", []))
+    found = f"{count} {'person' if count == 1 else 'people'} found"
+    parts.append(f"<p>{found}; keypoints: {html.escape(str(entry.get('keypoint_source', '')))}; {timing}</p>")
     if entry.get("overlay"):
         overlay = link(entry["overlay"])
         parts.append(f'<a href="{overlay}"><img class="wide" src="{overlay}" alt="overlay"></a>')
@@ -561,7 +570,9 @@ def _photo_section(entry: dict[str, Any], label: str) -> str:
         parts.append(
             f"<h3>person {i}</h3><p>final body: {html.escape(str(person['final']))}; reprojection error "
             f"{person['initial_error_px']:.1f} px (regression) -> {person['reprojection_error_px']:.1f} px; "
-            f"log p(mode) {person['mode_log_prob']:.1f}; {person['samples']} samples</p><div class=row>"
+            f"log p(mode) {person['mode_log_prob']:.1f}; {person['samples']} samples"
+            + ("; left/right labels mirrored back" if person.get("labels_mirrored") else "")
+            + "</p><div class=row>"
         )
         files = person.get("files", {})
         for key in ("overlay", "samples"):

@@ -5,16 +5,25 @@ Per photo (:meth:`DemoPipeline.run_image`):
 1. **Keypoints** (evidence order: COCO-17 + 6 foot points, px and confidence), from the
    first source that applies: a ``--keypoints`` file; precomputed detections beside the
    photo (``<stem>.keypoints.json``, as the bundled example ships); the mediapipe
-   detector (:mod:`hmrflow.demo.detector`, its own process and environment).
+   detector (:mod:`hmrflow.demo.detector`, its own process and environment), which finds
+   up to ``max_people`` people. People with fewer than ``min_keypoints`` confident
+   keypoints are dropped (:func:`~hmrflow.application.inputs.usable_people`), and so are
+   the detector's cheap-to-spot ghosts (:func:`~hmrflow.application.inputs.drop_ghosts`).
+   ``hmrflow fit`` enters here with keypoint files (:meth:`DemoPipeline.run_keypoints`).
 2. **Person box**: the square around the confident keypoints, 1.2 times their extent
    (the training data's box, :meth:`hmrflow.fitting.keypoint_fit.People.from_keypoints`).
 3. **Distribution**: the model's mode (``z = 0``) and ``num_samples`` samples with their
    log-likelihoods, shape and camera; image-conditioned models see a 224 px crop of the
    box instead of the keypoints. The camera goes into the full photo with a focal length
-   of the image diagonal (unknown cameras; ``focal_length`` overrides).
+   of the image diagonal and the principal point at its centre (unknown cameras;
+   ``intrinsics`` overrides either).
 4. **Fit** (optional, on by default): the learned-prior keypoint fit
    (:func:`hmrflow.fitting.keypoint_fit.fit_keypoints`, 30 L-BFGS steps), starting at
-   the mode.
+   the mode, or the SMPLify-style baseline (``fitter="baseline"``). With the learned
+   prior, the labelling check (:func:`hmrflow.fitting.mirror.check_labelling`, on by
+   default: about 2.6 times the fit's time) fits both left/right labellings of every
+   person and keeps the mirrored one where it fits far better; that person is then
+   predicted, fitted and written with the mirrored keypoints (``labels_mirrored``).
 5. **Outputs** (:mod:`hmrflow.application.outputs`) per person.
 
 Every problem with one photo (corrupt file, nobody in it, keypoints of another photo)
@@ -42,19 +51,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.inputs import (
     MIN_KEYPOINTS,
     DemoInputError,
     KeypointFile,
     Photo,
+    drop_ghosts,
     keypoints_for_image,
     load_photo,
     sidecar_path,
     usable_people,
 )
-from hmrflow.application.results import BodyParams, ImageResult, PersonResult
+from hmrflow.application.results import BodyParams, FitReport, ImageResult, PersonResult
 from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
 from hmrflow.errors import InputError
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -81,9 +93,14 @@ class DemoConfig:
         fit: Fit the body to the keypoints with the learned prior.
         fit_steps: L-BFGS outer steps of the fit (30: on the bundled example, 10 steps
             leave about twice the keypoint error of 30 and a visibly shifted overlay).
+        fitter: ``"prior"`` (the learned prior) or ``"baseline"`` (SMPLify-style, GMM prior).
+        mirror_check: Check every person's left/right labelling when fitting with the
+            learned prior (:func:`~hmrflow.fitting.mirror.check_labelling`).
         drop_hips: Leave the detector's hips out of the fit.
         seed: Seed of the samples.
-        focal_length: Focal length of the photos in px (None: the image diagonal).
+        intrinsics: Known intrinsics of the photos (None: a focal length of the image
+            diagonal, the principal point at the image centre).
+        max_people: The detector looks for at most this many people per photo.
         max_size: Photos larger than this (long side, px) are scaled down first.
         min_keypoints: A person needs at least this many confident keypoints.
         detect: ``"auto"`` (keypoint files, then precomputed ones, then the detector),
@@ -99,9 +116,12 @@ class DemoConfig:
     temperature: float = 1.0
     fit: bool = True
     fit_steps: int = 30
+    fitter: Literal["prior", "baseline"] = "prior"
+    mirror_check: bool = True
     drop_hips: bool = False
     seed: int = 0
-    focal_length: float | None = None
+    intrinsics: Intrinsics | None = None
+    max_people: int = 4
     max_size: int = 1920
     min_keypoints: int = MIN_KEYPOINTS
     detect: Literal["auto", "always", "never"] = "auto"
@@ -133,18 +153,24 @@ def _numpy(t: Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def _people(model: ProbabilisticHMR, pixels: np.ndarray, keypoints: np.ndarray, config: DemoConfig):  # noqa: ANN202
+def photo_camera(size: tuple[int, int], intrinsics: Intrinsics | None, count: int, device: Any) -> PinholeCamera:
+    """The camera ``(count,)`` of a ``size`` (W, H) photo: known ``intrinsics``, else the
+    image diagonal as focal length and the principal point at the image centre."""
+    image_size = torch.tensor([float(size[0]), float(size[1])], device=device).expand(count, 2).clone()
+    return PinholeCamera.centred(image_size) if intrinsics is None else intrinsics.camera(image_size)
+
+
+def _people(model: ProbabilisticHMR, photo: Photo, keypoints: np.ndarray, config: DemoConfig):  # noqa: ANN202
     """The fitting module's ``People`` (box, camera, evidence) of ``keypoints (P, K, 3)``."""
     from hmrflow.fitting.keypoint_fit import People
 
     device = next(model.parameters()).device
-    height, width = pixels.shape[:2]
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
-    size = torch.tensor([float(width), float(height)], device=device)
-    focal = None if config.focal_length is None else torch.tensor(float(config.focal_length), device=device)
-    people = People.from_keypoints(kp, size, focal, box_scale=config.box_scale)
+    people = People.from_camera(kp, photo_camera(photo.size, config.intrinsics, len(kp), device), config.box_scale)
     if model.config.encoder.kind == "image":
-        crops = image_crops(pixels, people.box_center, people.box_size, model.config.encoder.crop_size)
+        if photo.pixels is None:
+            raise DemoInputError(f"{photo.path}: an image-conditioned model needs the photo (give --images)")
+        crops = image_crops(photo.pixels, people.box_center, people.box_size, model.config.encoder.crop_size)
         people = replace(people, evidence=crops)
     return people
 
@@ -214,7 +240,7 @@ def _pose_params(rotmats: Tensor, z: Tensor, log_prob: Tensor) -> BodyParams:
 
 def predict_people(
     model: ProbabilisticHMR,
-    pixels: np.ndarray,
+    image: np.ndarray | Photo,
     keypoints: np.ndarray,
     config: DemoConfig,
     timings: dict[str, float] | None = None,
@@ -223,39 +249,102 @@ def predict_people(
 
     Arguments:
         model: A trained model (eval mode).
-        pixels: ``(H, W, 3)`` uint8 photo (its size sets the camera; image-conditioned
-            models see a crop of it).
+        image: The photo (a :class:`Photo`; an unseen one for keypoint files) or its
+            ``(H, W, 3)`` uint8 pixels: its size sets the camera; image-conditioned models
+            see a crop of it.
         keypoints: ``(P, K, 3)`` px and confidence in the evidence order.
         config: :class:`DemoConfig`.
         timings: Filled with the seconds spent predicting and fitting.
     """
-    from hmrflow.fitting.keypoint_fit import FitConfig, Start, fit_keypoints, frozen
-    from hmrflow.fitting.lbfgs import StopRules
-
+    photo = image if isinstance(image, Photo) else Photo(image, Path("photo"))
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
-    people = _people(model, pixels, keypoints, config)
-    generator = torch.Generator(device=people.keypoints.device).manual_seed(config.seed)
-    with torch.no_grad(), frozen(model):
-        out = model(people.evidence, config.num_samples, generator, temperature=config.temperature)
-    start = Start.of_output(out, people)
-    translation = start.translation
+    people = _people(model, photo, keypoints, config)
+    out = _predict(model, people, config)
     timings["predict"] = timings.get("predict", 0.0) + time.perf_counter() - clock
     fit = fit_log_prob = None
+    swapped = torch.zeros(len(people), dtype=torch.bool)
     if config.fit:
         clock = time.perf_counter()
-        rules = StopRules(max_steps=config.fit_steps)
-        fit = fit_keypoints(
-            model, people, FitConfig(rules=rules, drop_hips=config.drop_hips, box_scale=config.box_scale), start
-        )
-        with torch.no_grad(), frozen(model):
-            fit_log_prob = model.decode_latent(fit.z[:, None], out.context).log_prob
+        people, out, fit, swapped = _fit(model, people, out, config)
+        fit_log_prob = _fit_log_prob(model, fit, out)
         timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - clock
     clock = time.perf_counter()
+    results = _results(model, people, out, fit, fit_log_prob, swapped.cpu())
+    timings["predict"] += time.perf_counter() - clock
+    return results
+
+
+def _predict(model: ProbabilisticHMR, people: Any, config: DemoConfig) -> Any:
+    """The model's output (mode, ``num_samples`` samples, shape, camera) for ``people``."""
+    from hmrflow.fitting.keypoint_fit import frozen
+
+    generator = torch.Generator(device=people.keypoints.device).manual_seed(config.seed)
+    with torch.no_grad(), frozen(model):
+        return model(people.evidence, config.num_samples, generator, temperature=config.temperature)
+
+
+def _fit(model: ProbabilisticHMR, people: Any, out: Any, config: DemoConfig) -> tuple[Any, Any, Any, Tensor]:
+    """The fit (and, with the labelling check, the people and output of the kept labellings)."""
+    from hmrflow.fitting.baseline import fit_baseline
+    from hmrflow.fitting.keypoint_fit import FitConfig, Start, fit_keypoints
+    from hmrflow.fitting.lbfgs import StopRules
+    from hmrflow.fitting.mirror import MirrorConfig, check_labelling
+
+    fit_config = FitConfig(rules=StopRules(max_steps=config.fit_steps), drop_hips=config.drop_hips,
+                           box_scale=config.box_scale)  # fmt: skip
+    swapped = torch.zeros(len(people), dtype=torch.bool, device=people.keypoints.device)
+    if config.fitter == "baseline":
+        return people, out, fit_baseline(model, people, fit_config, start=Start.of_output(out, people)), swapped
+    if config.mirror_check and model.config.encoder.kind != "image":
+        check = check_labelling(model, people, MirrorConfig(fit=fit_config))
+        if check.swapped.any():  # the mode and samples of the kept labels (the others' are unchanged)
+            people, out = check.people, _predict(model, check.people, config)
+        return people, out, check.fit, check.swapped
+    return people, out, fit_keypoints(model, people, fit_config, Start.of_output(out, people)), swapped
+
+
+def _fit_log_prob(model: ProbabilisticHMR, fit: Any, out: Any) -> Tensor:
+    """``(P, 1)`` log-likelihood of the fitted poses under the model (the baseline's too)."""
+    from hmrflow.fitting.keypoint_fit import frozen
+    from hmrflow.geometry.rotations import rotmat_to_sixd
+
+    with torch.no_grad(), frozen(model):
+        if fit.z is not None:
+            return model.decode_latent(fit.z[:, None], out.context).log_prob
+        sixd = rotmat_to_sixd(fit.rotmats).reshape(len(fit.rotmats), 1, -1)
+        return model.pose_log_prob(sixd, out.context)
+
+
+def _fit_latent(model: ProbabilisticHMR, fit: Any, out: Any) -> Tensor:
+    """``(P, D)`` the fit's latents (the baseline's poses encoded by the flow)."""
+    from hmrflow.fitting.keypoint_fit import frozen
+    from hmrflow.geometry.rotations import rotmat_to_sixd
+
+    if fit.z is not None:
+        return fit.z
+    with torch.no_grad(), frozen(model):
+        return model.encode_pose(rotmat_to_sixd(fit.rotmats).reshape(len(fit.rotmats), -1), out.context)
+
+
+def _report(fit: Any, i: int) -> FitReport:
+    result = fit.results[i]
+    return FitReport(result.reason.value, int(result.steps), [float(v) for v in result.loss_history])
+
+
+def _results(
+    model: ProbabilisticHMR, people: Any, out: Any, fit: Any, fit_log_prob: Tensor | None, swapped: Tensor
+) -> list[PersonResult]:
+    """One :class:`PersonResult` per person."""
+    from hmrflow.fitting.keypoint_fit import Start
+
+    start = Start.of_output(out, people)
+    translation = start.translation
     bodies = _pose_bodies(model, people, out, start, fit)
     samples = out.samples if out.samples is not None else _no_samples(out.mode)
     cameras = people.camera.to("cpu")
-    results = [
+    fit_z = None if fit is None else _fit_latent(model, fit, out)
+    return [
         PersonResult(
             keypoints=_numpy(people.keypoints[i]),
             evidence=_numpy(_box_keypoints(people, i)),
@@ -264,7 +353,7 @@ def predict_people(
             camera=cameras[i],
             mode=_pose_params(out.mode.rotmats[i], out.mode.z[i], out.mode.log_prob[i]),
             samples=_pose_params(samples.rotmats[i], samples.z[i], samples.log_prob[i]),
-            fit=None if fit is None else _pose_params(fit.rotmats[i : i + 1], fit.z[i : i + 1], fit_log_prob[i]),
+            fit=None if fit is None else _pose_params(fit.rotmats[i : i + 1], fit_z[i : i + 1], fit_log_prob[i]),
             betas=_numpy(fit.betas[i] if fit is not None else out.betas[i]),
             translation=_numpy(fit.translation[i] if fit is not None else translation[i]),
             regressed_betas=_numpy(out.betas[i]),
@@ -278,11 +367,11 @@ def predict_people(
             projected=_numpy(bodies.projected[i]),
             joints=_numpy(bodies.final.joints[i]),
             spread=_numpy(bodies.spread[i]),
+            labels_mirrored=bool(swapped[i]),
+            fit_report=None if fit is None else _report(fit, i),
         )
         for i in range(len(people))
     ]
-    timings["predict"] += time.perf_counter() - clock
-    return results
 
 
 def _box_keypoints(people, i: int) -> Tensor:  # noqa: ANN001 - People
@@ -376,10 +465,25 @@ class DemoPipeline:
             raise DemoInputError(
                 f"{photo.path}: no keypoints (no --keypoints file, no {sidecar_path(photo.path).name}, detector off)"
             )
-        detection = self.detector().detect(photo.pixels)
-        if detection.keypoints is None:
+        return self.detected(photo)
+
+    def detected(self, photo: Photo) -> tuple[np.ndarray, str]:
+        r"""The detector's people ``(P, K, 3)`` in ``photo`` (at most ``max_people``), the
+        usable ones without the ghosts it is cheap to spot, and the source's description."""
+        clock = time.perf_counter()
+        found = self.detector().detect_people(photo.pixels, self.config.max_people)
+        seconds = time.perf_counter() - clock
+        if not found:
             raise DemoInputError(f"{photo.path}: no person found in the photo (the detector saw nobody)")
-        return detection.keypoints[None], f"detector ({DETECTOR_NAME}, {detection.seconds:.2f} s)"
+        keypoints = np.stack([d.keypoints for d in found])
+        boxes = np.stack([d.box for d in found])
+        usable = usable_people(keypoints, self.config.min_keypoints)
+        keep = usable.copy()
+        keep[usable] = drop_ghosts(boxes[usable], keypoints[usable])
+        if not keep.any():  # nobody usable: the next step says why
+            return keypoints, f"detector ({DETECTOR_NAME}, {seconds:.2f} s)"
+        left = f", {int((usable & ~keep).sum())} ghost(s) dropped" if (usable & ~keep).any() else ""
+        return keypoints[keep | ~usable], f"detector ({DETECTOR_NAME}, {len(found)} found{left}, {seconds:.2f} s)"
 
     def usable(self, keypoints: np.ndarray, path: Path) -> np.ndarray:
         """The people with at least ``min_keypoints`` confident keypoints (values checked on reading)."""
@@ -419,13 +523,31 @@ class DemoPipeline:
             result.image_size = photo.size
             lap("load")
             keypoints, result.keypoint_source = self.keypoints(photo, keypoint_file)
-            keypoints = self.usable(keypoints, photo.path)
             lap("keypoints")
-            result.people = predict_people(self.model, photo.pixels, keypoints, self.config, result.timings)
-            clock = time.perf_counter()
-            result.folder = out_dir / (folder_name or photo.path.stem)
-            result.files = self.writer.write_image(result, photo, keypoints)
-            lap("outputs")
+            self._run_people(result, photo, keypoints, out_dir / (folder_name or photo.path.stem))
         except (InputError, DetectorError) as error:  # this photo's problem: the others go on
             result.error = str(error)
         return result
+
+    def run_keypoints(self, photo: Photo, keypoints: np.ndarray, source: str, folder: Path) -> ImageResult:
+        r"""Run the pipeline on given keypoints ``(P, K, 3)`` (px of ``photo``, which may be
+        unseen: :meth:`Photo.unseen`) and write the outputs to ``folder`` (``hmrflow fit``).
+
+        Errors with this image are caught and returned in :attr:`ImageResult.error`.
+        """
+        result = ImageResult(photo.path, keypoint_source=source, image_size=photo.size)
+        try:
+            self._run_people(result, photo, keypoints, folder)
+        except InputError as error:
+            result.error = str(error)
+        return result
+
+    def _run_people(self, result: ImageResult, photo: Photo, keypoints: np.ndarray, folder: Path) -> None:
+        """The usable people of ``keypoints``: predicted, fitted and written to ``folder``."""
+        usable = self.usable(keypoints, photo.path)
+        result.dropped = len(keypoints) - len(usable)
+        result.people = predict_people(self.model, photo, usable, self.config, result.timings)
+        clock = time.perf_counter()
+        result.folder = folder
+        result.files = self.writer.write_image(result, photo)
+        result.timings["outputs"] = result.timings.get("outputs", 0.0) + time.perf_counter() - clock

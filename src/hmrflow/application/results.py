@@ -14,7 +14,7 @@ import numpy as np
 
 from hmrflow.geometry.pinhole import PinholeCamera
 
-__all__ = ["BodyParams", "ImageResult", "MultiViewResult", "PersonResult"]
+__all__ = ["BodyParams", "FitReport", "ImageResult", "MultiViewResult", "PersonResult"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,20 @@ class BodyParams:
     rotmats: np.ndarray
     z: np.ndarray
     log_prob: np.ndarray
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """How a person's fit ended.
+
+    Attributes:
+        stop_reason: The rule that stopped L-BFGS; steps: outer steps taken;
+        energy: the energy at the start and after each outer step.
+    """
+
+    stop_reason: str
+    steps: int
+    energy: list[float]
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,9 @@ class PersonResult:
         spread: ``(N,)`` metres, how far the samples' vertices spread about their mean
             once each sample takes the mode's global orientation (root RMS distance):
             where the evidence leaves the body pose open.
+        labels_mirrored: The left/right labels of the keypoints were swapped back (the
+            labelling check); ``keypoints`` are the mirrored ones.
+        fit_report: How the fit ended (None without a fit).
     """
 
     keypoints: np.ndarray
@@ -82,6 +99,8 @@ class PersonResult:
     projected: np.ndarray
     joints: np.ndarray
     spread: np.ndarray
+    labels_mirrored: bool = False
+    fit_report: FitReport | None = None
 
     @property
     def final(self) -> BodyParams:
@@ -98,6 +117,8 @@ class ImageResult:
         people: One result per person; error: why the photo failed (None if it did not).
         keypoint_source: Where its keypoints came from.
         timings: Seconds per stage; files: outputs written (per person, name -> path).
+        image_size: ``(W, H)`` px of the processed photo.
+        dropped: People the keypoints held that were left out (too few keypoints, ghosts).
     """
 
     path: Path
@@ -108,6 +129,7 @@ class ImageResult:
     timings: dict[str, float] = field(default_factory=dict)
     files: list[dict[str, Path]] = field(default_factory=list)
     image_size: tuple[int, int] | None = None
+    dropped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -118,8 +140,14 @@ class ImageResult:
         if not self.ok:
             return f"FAILED: {self.error}"
         timing = " | ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        count = f"{len(self.people)} {'person' if len(self.people) == 1 else 'people'} found"
+        if self.dropped:
+            count += f" ({self.dropped} left out)"
+        mirrored = sum(p.labels_mirrored for p in self.people)
+        if mirrored:
+            count += f", {mirrored} with left/right labels mirrored back"
         people = "; ".join(_describe_person(i, p) for i, p in enumerate(self.people))
-        return f"{people} | keypoints: {self.keypoint_source} | {timing}"
+        return f"{count}: {people} | keypoints: {self.keypoint_source} | {timing}"
 
 
 def _describe_person(index: int, person: PersonResult) -> str:
@@ -127,6 +155,8 @@ def _describe_person(index: int, person: PersonResult) -> str:
     if person.fit is not None:
         change = float(person.fit.log_prob[0]) - float(person.mode.log_prob[0])
         text += f" -> {person.reprojection_error:.1f} px (fit, log p {change:+.1f} vs mode)"
+    if person.labels_mirrored:
+        text += " [labels mirrored]"
     return text
 
 

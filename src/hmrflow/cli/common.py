@@ -15,7 +15,9 @@ from hmrflow.errors import InputError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["add_device_argument", "torch_device", "exit_status"]
+    from hmrflow.application.calibration import Intrinsics
+
+__all__ = ["add_device_argument", "add_intrinsics_arguments", "intrinsics_setting", "torch_device", "exit_status"]
 
 DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, mps (default: %(default)s)"
 
@@ -23,6 +25,56 @@ DEVICE_HELP = "torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """``--device``, the same flag with the same default in every subcommand."""
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
+INTRINSICS_HELP = (
+    "known intrinsics of the photos: a focal length in px (1500), fx,fy,cx,cy px, or a file "
+    '(JSON {"K": 3x3} or a 3x3 text matrix); a principal point replaces the image centre '
+    "(default: a focal length of the image diagonal, the principal point at the centre)"
+)
+
+
+class _Intrinsics(argparse.Action):
+    """Stores the text and the flag that gave it (``--intrinsics`` or ``--focal-length``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        setattr(namespace, self.dest, values)
+        namespace.intrinsics_flag = option_string
+
+
+def add_intrinsics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--intrinsics`` and its shorthand ``--focal-length F`` (one setting), the same in every subcommand."""
+    parser.add_argument("--intrinsics", dest="intrinsics", action=_Intrinsics, default=None,
+                        metavar="F|fx,fy,cx,cy|FILE", help=INTRINSICS_HELP)  # fmt: skip
+    parser.add_argument("--focal-length", dest="intrinsics", action=_Intrinsics, metavar="F",
+                        help="focal length in px: shorthand for --intrinsics F")  # fmt: skip
+
+
+def intrinsics_setting(args: argparse.Namespace) -> Intrinsics | None:
+    """The :class:`~hmrflow.application.calibration.Intrinsics` the command was given, or None.
+
+    Raises:
+        InputError: A value that is not a focal length, ``fx,fy,cx,cy`` or an intrinsics
+            file; the message names the flag.
+    """
+    from hmrflow.application.calibration import parse_intrinsics
+
+    text = getattr(args, "intrinsics", None)
+    if text is None or not isinstance(text, str):
+        return text
+    flag = getattr(args, "intrinsics_flag", None) or "--intrinsics"
+    if flag == "--focal-length":
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"--focal-length must be a positive number of pixels, not {text!r}") from None
+        if not (value > 0 and value != float("inf")):
+            raise InputError(f"--focal-length must be a positive number of pixels, not {value}")
+    try:
+        return parse_intrinsics(text)
+    except InputError as error:
+        raise InputError(f"{flag} {text}: {error}") from None
 
 
 def torch_device(name: str, flag: str = "--device") -> torch.device:

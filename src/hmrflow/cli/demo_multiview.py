@@ -6,7 +6,13 @@ import argparse
 import time
 from pathlib import Path
 
-from hmrflow.cli.common import add_device_argument, exit_status, torch_device
+from hmrflow.cli.common import (
+    add_device_argument,
+    add_intrinsics_arguments,
+    exit_status,
+    intrinsics_setting,
+    torch_device,
+)
 from hmrflow.errors import InputError
 from hmrflow.folders import prepared_output_folder
 
@@ -71,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--detect", choices=("auto", "always", "never"), default="auto",
                         help="keypoint source, as in `hmrflow demo` (default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples (default: %(default)s)")
+    add_intrinsics_arguments(parser)  # the views' own demos; the multi-view fits use the calibration
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -85,6 +92,7 @@ def check_settings(args: argparse.Namespace) -> None:
         raise InputError("--samples must be >= 0")
     if args.steps < 1:
         raise InputError("--steps must be >= 1")
+    args.intrinsics = intrinsics_setting(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     device = torch_device(args.device)
     with prepared_output_folder(args.out) as out:
         model = load_model(args.model, device=device)
-        config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect)
+        config = DemoConfig(num_samples=args.samples, fit=not args.no_fit, seed=args.seed, detect=args.detect,
+                            intrinsics=args.intrinsics)  # fmt: skip
         model_name = args.model or "the shipped model"
         print(f"hmrflow demo-multiview: {len(images)} views -> {out}/ | model: {model_name} | device: {device}")
         result = run_multiview(

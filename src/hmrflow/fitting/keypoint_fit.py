@@ -198,8 +198,9 @@ class People:
         r"""The regressed weak-perspective cameras ``(B, 3)`` of the person boxes as
         translations ``(B, 3)`` in each full image's camera frame (the one place this is
         derived; :func:`~hmrflow.geometry.crop_camera_to_full_translation`)."""
+        # the principal point stands for the image centre (twice it: the "image size" it centres)
         return crop_camera_to_full_translation(
-            crop_camera, self.box_center, self.box_size, self.image_size, self.focal_length
+            crop_camera, self.box_center, self.box_size, 2 * self.principal_point, self.focal_length
         )
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
