@@ -31,10 +31,11 @@ The latent term is there for users who want it (0 by default); the defaults of t
 two were chosen on ``real-multiview-v1`` (``benchmarks/bench_temporal.py``; 2 people x
 views 0, 1, 100 frames at 60 fps, shipped model, 30 steps; medians): per frame PA-MPJPE
 52.2 mm, acceleration error 38.4 mm/frame² (27.2 against the truth smoothed over 5
-frames); ``w_p = w_t = 0.5``: 50.6 mm, 23.3 (4.6), where the noisy triangulated truth
-itself accelerates 23.4 mm/frame²; ``w_p`` 2 and 4 over-smooth (55.0 and 63.3 mm), ``w_t``
-0.5 and 2 measure alike. The cost: about 0.1-0.2 s per frame against 0.02 on one CPU
-thread (a coupled problem needs more L-BFGS iterations). Weights far above the data's
+frames); ``w_p = 0.25, w_t = 0.5`` (the defaults): 50.0 mm, 23.0 (5.4), 0.073 s per
+frame; ``w_p = w_t = 0.5``: 50.6 mm, 23.3 (4.6), 0.120 s per frame -- where the noisy
+triangulated truth itself accelerates 23.4 mm/frame²; ``w_p`` 2 and 4 over-smooth (55.0
+and 63.3 mm), ``w_t`` 0.5 and 2 measure alike. The cost: about 0.07-0.2 s per frame
+against 0.02 on one CPU thread (a coupled problem needs more L-BFGS iterations). Weights far above the data's
 scale (a model whose per-frame poses jitter by decimetres) make the problem stiff and
 L-BFGS slow: lower them.
 
@@ -127,7 +128,7 @@ class TemporalConfig:
     """
 
     fit: FitConfig = field(default_factory=FitConfig)
-    pose_weight: float = bounded(0.5, minimum=0)
+    pose_weight: float = bounded(0.25, minimum=0)
     translation_weight: float = bounded(0.5, minimum=0)
     latent_weight: float = bounded(0.0, minimum=0)
     window: int = bounded(100, minimum=4)
@@ -439,7 +440,7 @@ def fit_sequence(
     finite = torch.isfinite(keypoints).all(-1) & (keypoints[..., 2] > 0)
     observed = finite.sum(-1) >= config.min_keypoints
     parts = segments(observed, config.max_gap)
-    D = model.flow.config.features
+    D = model.latent_features
     z = keypoints.new_full((T, D), float("nan"))
     translation = keypoints.new_full((T, 3), float("nan"))
     betas: Tensor | None = None
