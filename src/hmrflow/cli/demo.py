@@ -16,6 +16,7 @@ from hmrflow.cli.common import (
     intrinsics_setting,
     torch_device,
 )
+from hmrflow.cli.demo_video import add_video_arguments, is_video_run, run_video
 from hmrflow.errors import InputError
 from hmrflow.folders import prepared_output_folder
 
@@ -104,6 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: %(default)s)",
     )  # fmt: skip
     add_device_argument(parser)
+    add_video_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -169,6 +171,8 @@ def check_settings(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``hmrflow demo``: check the settings and --out, load the model, run every photo."""
+    if is_video_run(args):  # videos, or folders of frames with --video (cli/demo_video.py)
+        return run_video(args)
     start = time.perf_counter()
     images = photo_paths(args.images) or bundled_images()
     keypoint_files = pair_keypoints(images, args.keypoints)

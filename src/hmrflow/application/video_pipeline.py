@@ -1,0 +1,410 @@
+r"""The video demo: frames -> people detected in each -> tracks -> one fit per track over time.
+
+Per clip (:meth:`VideoPipeline.run`):
+
+1. **Frames** of a video file or a folder of pictures (:func:`hmrflow.video.open_frames`:
+   read lazily; unreadable or empty inputs raise :class:`~hmrflow.video.VideoInputError`
+   at once), the first ``max_frames`` of them if set.
+2. **Detection**: every person in every frame (the mediapipe detector,
+   :meth:`~hmrflow.demo.detector.MediaPipeDetector.detect_people`, at most ``max_people``
+   per frame), with a progress bar; or keypoints given per frame (``keypoints``
+   ``(F, P, K, 3)``, confidence 0 where a person is absent). People with fewer than
+   ``min_keypoints`` confident keypoints are dropped, and so are the detector's ghosts
+   (:func:`~hmrflow.application.inputs.drop_ghosts`), as in the photo demo.
+3. **Tracking** (:func:`hmrflow.video.track_people`): boxes and keypoints linked across
+   frames; tracks shorter than ``tracking.min_length`` detections are dropped.
+4. **Fitting**, per track, over its frames from its first to its last detection: with
+   ``temporal_weight`` > 0 one L-BFGS problem with the smoothness terms
+   (:func:`hmrflow.fitting.temporal.fit_sequence`; ``temporal_weight`` multiplies the
+   default weights of :class:`~hmrflow.fitting.temporal.TemporalConfig`; frames missed
+   by the detector are bridged); with 0, every detected frame is fitted alone
+   (:func:`hmrflow.fitting.keypoint_fit.fit_keypoints`, the photo demo's fit), and the
+   frames without a detection are not fitted.
+5. **Outputs** (:mod:`hmrflow.application.video_outputs`).
+
+Camera: the focal length of the image diagonal and the principal point at the image
+centre, or known ``intrinsics`` (the fitters take ``f_x`` for both axes; a principal
+point off the centre is honoured by shifting the keypoints, which leaves the 3D fit
+unchanged). Frames and units: the camera frame of the video (OpenCV: x right, y down,
++Z forward), metres; ``vertices = body(rotmats, betas, translation)``.
+
+Example (needs a video and the detector)::
+
+    with VideoPipeline(hmrflow.load_model(), VideoConfig(max_frames=50)) as pipeline:
+        result = pipeline.run(Path("clip.mp4"), Path("out/clip"))
+    result.tracks[0].rotmats.shape      # (T, 24, 3, 3), the track's frames
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hmrflow.application.calibration import Intrinsics
+from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
+from hmrflow.demo.detector import DetectorError, MediaPipeDetector
+from hmrflow.errors import ConfigError, InputError
+from hmrflow.fitting.keypoint_fit import People, fit_keypoints
+from hmrflow.fitting.temporal import TemporalConfig, fit_sequence
+from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
+from hmrflow.models import ProbabilisticHMR
+from hmrflow.video import Detection, FrameSource, Track, TrackingConfig, open_frames, track_people
+
+__all__ = ["TrackFit", "VideoConfig", "VideoPipeline", "VideoResult", "detections_from_keypoints", "fit_track"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    r"""Settings of the video demo.
+
+    Attributes:
+        temporal_weight: Multiplies the smoothness weights of ``temporal`` (1: its
+            defaults; 0: every frame fitted alone).
+        fit_steps: L-BFGS outer steps (per frame alone, per window of the temporal fit).
+        max_people: The detector looks for at most this many people per frame.
+        max_frames: Only the first frames of the clip (None: all).
+        fps: Frame rate of a folder of pictures, or in place of a video's own (None: the
+            video's; 30 for folders).
+        min_keypoints: A detection needs at least this many confident keypoints.
+        intrinsics: Known intrinsics of the video's camera (None: see the module docstring).
+        tracking: :class:`~hmrflow.video.TrackingConfig`.
+        temporal: :class:`~hmrflow.fitting.temporal.TemporalConfig`: the weights
+            ``temporal_weight`` multiplies, windows, gaps (its stop rules are replaced by
+            ``fit_steps``).
+        overlay: Write the overlay video.
+        overlay_size: Long side px of the overlay video (frames larger are scaled down).
+        progress: Show a progress bar while detecting.
+    """
+
+    temporal_weight: float = 1.0
+    fit_steps: int = 30
+    max_people: int = 4
+    max_frames: int | None = None
+    fps: float | None = None
+    min_keypoints: int = MIN_KEYPOINTS
+    intrinsics: Intrinsics | None = None
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    overlay: bool = True
+    overlay_size: int = 1280
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
+            raise ConfigError(f"temporal_weight must be a number >= 0, got {self.temporal_weight}")
+        for name in ("fit_steps", "max_people", "min_keypoints", "overlay_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max_frames must be >= 1 (or None for all), got {self.max_frames}")
+
+    def temporal_config(self) -> TemporalConfig:
+        """The temporal fit's settings: the weights scaled by ``temporal_weight``, ``fit_steps`` steps."""
+        base, w = self.temporal, self.temporal_weight
+        fit = replace(base.fit, rules=replace(base.fit.rules, max_steps=self.fit_steps))
+        return replace(base, fit=fit, pose_weight=w * base.pose_weight, translation_weight=w * base.translation_weight,
+                       latent_weight=w * base.latent_weight)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackFit:
+    r"""One tracked person fitted over the T frames from their first to their last detection.
+
+    Attributes:
+        id: The track's number (0, 1, ... by first frame).
+        frames: ``(T,)`` the video's frame indices, consecutive.
+        observed: ``(T,)`` bool, the person was detected (and the detection used).
+        fitted: ``(T,)`` bool, the frame was fitted; the tensors below are NaN elsewhere.
+        keypoints: ``(T, K, 3)`` the detections, px of the video and confidence (0: none).
+        rotmats: ``(T, J, 3, 3)``; betas: ``(T, S)`` (one shape repeated for a temporal fit);
+        translation: ``(T, 3)`` metres, camera frame; joints: ``(T, J, 3)``; vertices:
+            ``(T, N, 3)`` camera frame, translated.
+        reprojection_error: ``(T,)`` mean px over the detected keypoints.
+        temporal: Fitted with the temporal terms (False: every frame alone).
+        seconds: The fit's wall time.
+    """
+
+    id: int
+    frames: np.ndarray
+    observed: Tensor
+    fitted: Tensor
+    keypoints: Tensor
+    rotmats: Tensor
+    betas: Tensor
+    translation: Tensor
+    joints: Tensor
+    vertices: Tensor
+    reprojection_error: Tensor
+    temporal: bool
+    seconds: float
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class VideoResult:
+    r"""Everything the demo found in one clip.
+
+    Attributes:
+        path: The video file or folder.
+        fps: Frames per second; size: (W, H) px; frames: frames read.
+        camera: The video's camera (batch shape ``()``).
+        detections: For every frame, the people kept (:class:`~hmrflow.video.Detection`).
+        tracks: One fit per track.
+        timings: Seconds per step (``read + detect``, ``track``, ``fit``, outputs ...).
+        source: Where the keypoints came from.
+        folder: The output folder; files: what was written, by name (per track: ``track<i>/...``).
+    """
+
+    path: Path
+    fps: float
+    size: tuple[int, int]
+    frames: int
+    camera: PinholeCamera
+    detections: list[list[Detection]] = field(default_factory=list)
+    tracks: list[TrackFit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+    folder: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line: frames, tracks, time per frame."""
+        total = sum(self.timings.values())
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        per = total / max(self.frames, 1)
+        return (f"{self.frames} frames at {self.fps:g} fps, {len(self.tracks)} track(s) "
+                f"({', '.join(str(int(t.observed.sum())) for t in self.tracks) or 'none'} frames detected); "
+                f"{per:.2f} s/frame ({parts})")  # fmt: skip
+
+
+def video_camera(size: tuple[int, int], intrinsics: Intrinsics | None) -> PinholeCamera:
+    r"""The camera (batch shape ``()``) of ``size`` (W, H) frames; fitting uses ``f_x`` for both axes."""
+    image_size = torch.tensor([float(size[0]), float(size[1])])
+    if intrinsics is None:
+        return PinholeCamera.centred(image_size, default_focal_length(image_size))
+    camera = intrinsics.camera(image_size)
+    if abs(intrinsics.fx - intrinsics.fy) > 0.01 * intrinsics.fx:
+        log.warning("intrinsics fx %g != fy %g: the fit uses fx for both", intrinsics.fx, intrinsics.fy)
+    return PinholeCamera(camera.focal_length[:1].expand(2).clone(), camera.principal_point, camera.image_size)
+
+
+def detections_from_keypoints(keypoints: np.ndarray, minimum: int = MIN_KEYPOINTS) -> list[list[Detection]]:
+    r"""Per-frame detections of keypoints ``(F, P, K, 3)`` px (a person with fewer than
+    ``minimum`` confident keypoints is absent from that frame); boxes from the keypoints."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
+        raise InputError(f"keypoints of a clip must be (frames, people, K, 3), got {keypoints.shape}")
+    return [[Detection.from_keypoints(p) for p in frame[usable_people(frame, minimum)]] for frame in keypoints]
+
+
+def _progress(items: Iterable[Any], total: int | None, label: str, enabled: bool) -> Iterator[Any]:
+    """``items`` with a progress bar on stderr (tqdm)."""
+    if not enabled:
+        yield from items
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        for i, item in enumerate(items):
+            print(f"\r{label}: frame {i + 1}" + (f"/{total}" if total else ""), end="", file=sys.stderr, flush=True)
+            yield item
+        print(file=sys.stderr)
+        return
+    yield from tqdm(items, total=total, desc=label, unit="frame", leave=False, file=sys.stderr)
+
+
+def limited(source: FrameSource, max_frames: int | None) -> Iterator[Any]:
+    """The first ``max_frames`` frames of ``source`` (all with None)."""
+    for frame in source:
+        if max_frames is not None and frame.index >= max_frames:
+            return
+        yield frame
+
+
+def _shift(camera: PinholeCamera) -> Tensor:
+    r"""``(2,)`` px that move the camera's principal point to the image centre (the fitters' camera)."""
+    return camera.image_size / 2 - camera.principal_point
+
+
+def fit_track(model: ProbabilisticHMR, track: Track, camera: PinholeCamera, config: VideoConfig) -> TrackFit:
+    r"""Fit ``track`` over its frames (the module docstring, step 4) in ``camera``'s frame."""
+    clock = time.perf_counter()
+    device = next(model.parameters()).device
+    keypoints = torch.as_tensor(track.dense_keypoints(), dtype=torch.float32, device=device)  # (T, K, 3)
+    shift = _shift(camera).to(device=device, dtype=keypoints.dtype)
+    centred = torch.cat([keypoints[..., :2] + shift, keypoints[..., 2:]], -1) * (keypoints[..., 2:] > 0)
+    size, focal = camera.image_size.to(device), camera.focal_length[0].to(device)
+    if config.temporal_weight > 0:
+        fit = fit_sequence(model, centred, size, focal, config.temporal_config())
+        S = fit.betas.shape[-1]
+        values = (fit.observed, fit.fitted, fit.rotmats, fit.betas.expand(len(fit.z), S), fit.translation,
+                  fit.joints, fit.vertices, fit.reprojection_error)  # fmt: skip
+    else:
+        values = _per_frame(model, centred, size, focal, config)
+    frames = np.arange(track.first, track.last + 1)
+    return TrackFit(track.id, frames, *values[:2], keypoints, *values[2:], temporal=config.temporal_weight > 0,
+                    seconds=time.perf_counter() - clock)  # fmt: skip
+
+
+def _per_frame(model: ProbabilisticHMR, keypoints: Tensor, size: Tensor, focal: Tensor, config: VideoConfig) -> tuple:
+    """Every detected frame fitted alone (one batch, the photo demo's fit); NaN elsewhere."""
+    observed = (keypoints[..., 2] > 0).sum(-1) >= config.temporal.min_keypoints
+    people = People.from_keypoints(keypoints[observed], size, focal, config.temporal.fit.box_scale)
+    fit_config = config.temporal_config().fit
+    fit = fit_keypoints(model, people, fit_config)
+
+    def spread(values: Tensor) -> Tensor:
+        out = values.new_full((len(keypoints), *values.shape[1:]), float("nan"))
+        out[observed] = values
+        return out
+
+    assert fit.vertices is not None
+    tensors = (fit.rotmats, fit.betas, fit.translation, fit.joints, fit.vertices, fit.reprojection_error)
+    return (observed, observed.clone(), *(spread(t.detach()) for t in tensors))
+
+
+class VideoPipeline:
+    r"""Runs the video demo clip by clip (see the module docstring).
+
+    Arguments:
+        model: A trained keypoint-conditioned model.
+        config: :class:`VideoConfig`.
+        detector: A started detector to use (default: one is started when first needed).
+    """
+
+    def __init__(self, model: ProbabilisticHMR, config: VideoConfig | None = None,
+                 detector: MediaPipeDetector | None = None):  # fmt: skip
+        if model.config.encoder.kind != "keypoints":
+            raise InputError("the video demo needs a keypoint-conditioned model (the shipped one is)")
+        self.model = model.eval()
+        self.config = config or VideoConfig()
+        self._detector = detector
+        self._own_detector = False
+
+    def __enter__(self) -> VideoPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the detector if this pipeline started it."""
+        if self._own_detector and self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+    def detector(self) -> MediaPipeDetector:
+        """The detector, started on first use.
+
+        Raises:
+            InputError: No detector environment (the message says how to install it).
+        """
+        if self._detector is None:
+            try:
+                self._detector = MediaPipeDetector()
+            except DetectorError as error:
+                raise InputError(f"no keypoints for the video: {error}") from None
+            self._own_detector = True
+        return self._detector
+
+    def detect(self, source: FrameSource) -> list[list[Detection]]:
+        """The people of every frame (at most ``max_people``, the usable ones), with a progress bar."""
+        config, out = self.config, []
+        total = min(source.count or config.max_frames or 0, config.max_frames or sys.maxsize) or None
+        for frame in _progress(limited(source, config.max_frames), total, source.path.name, config.progress):
+            try:
+                found = self.detector().detect_people(frame.image, config.max_people)
+            except DetectorError as error:
+                raise InputError(f"{source.path}: frame {frame.index}: {error}") from None
+            out.append(self._kept(found))
+        return out
+
+    def _kept(self, found: list[Any]) -> list[Detection]:
+        """The detector's usable people (``min_keypoints``) without the ghosts it is cheap to spot."""
+        found = [d for d in found if d.keypoints is not None and d.box is not None]
+        if not found:
+            return []
+        keypoints, boxes = np.stack([d.keypoints for d in found]), np.stack([d.box for d in found])
+        keep = usable_people(keypoints, self.config.min_keypoints)
+        keep[keep] = drop_ghosts(boxes[keep], keypoints[keep])
+        return [Detection(boxes[i], keypoints[i]) for i in np.flatnonzero(keep)]
+
+    def run(self, path: Path, out: Path | None, keypoints: np.ndarray | None = None,
+            write: Callable[..., None] | None = None) -> VideoResult:  # fmt: skip
+        r"""Run the demo on the clip ``path`` and write its outputs to ``out`` (None: nothing written).
+
+        Arguments:
+            keypoints: ``(F, P, K, 3)`` px per frame instead of the detector (confidence 0:
+                absent); F must be at least the frames used.
+            write: The writer, called as ``write(result, frames, body, config)`` (default
+                :func:`hmrflow.application.video_outputs.write_video`).
+
+        Raises:
+            InputError: An unreadable or empty clip, no detector, keypoints that do not fit.
+        """
+        config, clock = self.config, time.perf_counter()
+        source = open_frames(path, config.fps)
+        result = VideoResult(Path(path), source.fps, source.size, 0, video_camera(source.size, config.intrinsics))
+        if keypoints is not None:
+            result.detections = self._given(keypoints, source)
+            result.source = "keypoints given per frame"
+        else:
+            result.detections = self.detect(source)
+            result.source = "detector (mediapipe BlazePose)"
+        result.frames = len(result.detections)
+        if not result.frames:
+            raise InputError(f"{path}: no frames to read")
+        result.timings["read + detect"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        tracks = track_people(result.detections, config.tracking)
+        result.timings["track"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        result.tracks = [fit_track(self.model, track, result.camera, config) for track in tracks]
+        result.timings["fit"] = time.perf_counter() - clock
+        if out is not None:
+            if write is None:
+                from hmrflow.application.video_outputs import write_video
+
+                write = write_video
+            result.folder = Path(out)
+            write(result, self._sliced(source), self.model.body, config)
+        return result
+
+    def _sliced(self, source: FrameSource) -> Any:
+        """``source`` limited to ``max_frames`` (iterable again and again)."""
+        return _Limited(source, self.config.max_frames)
+
+    def _given(self, keypoints: np.ndarray, source: FrameSource) -> list[list[Detection]]:
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        frames = self.config.max_frames or source.count or len(keypoints)
+        if keypoints.ndim != 4 or len(keypoints) < min(frames, source.count or frames):
+            raise InputError(f"keypoints of the clip must be (frames >= {frames}, people, K, 3), got {keypoints.shape}")
+        return detections_from_keypoints(keypoints[:frames], self.config.min_keypoints)
+
+
+@dataclass(frozen=True)
+class _Limited:
+    """A frame source cut to its first ``max_frames`` frames (None: all)."""
+
+    source: FrameSource
+    max_frames: int | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return limited(self.source, self.max_frames)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
