@@ -6,7 +6,7 @@ import torch
 from hmrflow.body import BodyModel
 from hmrflow.body.upright import gravity_up, upright_rotation
 from hmrflow.data.pose_families import sample_families
-from hmrflow.data.synthetic import camera_from_world
+from hmrflow.data.synthetic import camera_from_world, roll_about_optical_axis
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +14,13 @@ def body() -> BodyModel:
     return BodyModel.from_name("anny_lowpoly")
 
 
-def seen_from_pitched_cameras(body: BodyModel, families: list[str], n: int, seed: int):
-    """Joints in the frames of cameras pitched -10..60 degrees, and the true up in each."""
+def seen_from_pitched_cameras(body: BodyModel, families: list[str], n: int, seed: int, roll_deg: float = 0.0):
+    """Joints in the frames of cameras pitched -10..60 degrees (rolled within +-roll_deg),
+    and the true up in each."""
     g = torch.Generator().manual_seed(seed)
     poses = sample_families(n, g, families).rotmats
     view = camera_from_world(torch.deg2rad(torch.rand(n, generator=g) * 70 - 10))
+    view = roll_about_optical_axis(torch.deg2rad((2 * torch.rand(n, generator=g) - 1) * roll_deg)) @ view
     rotmats = torch.cat([(view @ poses[:, 0])[:, None], poses[:, 1:]], 1)
     joints = body(rotmats, torch.zeros(n, 10), vertices=False).joints
     return joints, view @ torch.tensor([0.0, 1.0, 0.0])  # world +Y in camera coordinates
@@ -59,3 +61,21 @@ def test_a_torso_along_the_image_x_axis_keeps_the_camera_frame():
     torch.testing.assert_close(gravity_up(joints), torch.tensor([0.0, -1.0, 0.0]))
     joints[12] = torch.tensor([0.0, 0.0, -1.0])  # torso pointing at the camera: not a 90 degree camera
     assert degrees(gravity_up(joints), torch.tensor([0.0, -1.0, 0.0])) < 1e-3
+
+
+def test_a_tilted_photo_is_levelled_by_the_roll_read_from_the_torso(body):
+    joints, truth = seen_from_pitched_cameras(body, ["stand", "gait"], 200, seed=2, roll_deg=25.0)
+    with_roll = degrees(gravity_up(joints), truth)
+    level_only = degrees(gravity_up(joints, roll=False), truth)
+    assert with_roll.median() < 0.75 * level_only.median()
+
+
+def test_the_upright_rotation_turns_any_up_to_the_cameras_up():
+    g = torch.Generator().manual_seed(3)
+    up = torch.nn.functional.normalize(torch.randn(64, 3, generator=g), dim=-1)
+    up = torch.cat([up, torch.tensor([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])])  # upside down, already up
+    R = upright_rotation(up)
+    target = torch.tensor([0.0, -1.0, 0.0]).expand(len(up), 3)
+    torch.testing.assert_close((R @ up[..., None])[..., 0], target, atol=1e-5, rtol=0)
+    torch.testing.assert_close(R @ R.transpose(-1, -2), torch.eye(3).expand(len(up), 3, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(R), torch.ones(len(up)), atol=1e-5, rtol=0)

@@ -5,8 +5,8 @@ walking on a treadmill sees him tilted, and a figure drawn in that frame shows h
 diagonally. The ``"upright"`` view levels the camera: gravity is estimated once per person
 from the final body's joints (the fit, or the mode without fitting;
 :func:`hmrflow.body.upright.gravity_up`), and every mesh of that person (mode, fit,
-samples) is turned by the same rotation about the camera's x axis
-(:func:`hmrflow.body.upright.upright_rotation`) about the person's pelvis, so the samples
+samples) is turned by the same rotation (:func:`hmrflow.body.upright.upright_rotation`:
+the camera's pitch, and its roll where the torso shows one) about the person's pelvis, so the samples
 stay comparable with each other and with the mode. The ``"camera"`` view leaves the
 meshes in the camera's frame. The overlay over the photo always stays in the camera's view.
 
@@ -38,7 +38,7 @@ from hmrflow.errors import InputError
 if TYPE_CHECKING:
     from hmrflow.application.results import PersonResult
 
-__all__ = ["VIEWS", "Levelling", "View", "check_view", "gravity_record", "person_up", "pitch_degrees", "scene_up"]
+__all__ = ["VIEWS", "Levelling", "View", "check_view", "gravity_record", "person_up", "pitch_degrees", "roll_degrees", "scene_up"]
 
 View = Literal["upright", "camera"]
 #: The views of the figures and the viewer.
@@ -59,7 +59,7 @@ def check_view(view: str) -> View:
 
 
 def person_up(person: PersonResult) -> np.ndarray:
-    r"""Up ``(3,)`` in the camera frame (unit, ``x = 0``), from the final body's joints."""
+    r"""Up ``(3,)`` in the camera frame (unit), from the final body's joints."""
     joints = torch.as_tensor(np.asarray(person.joints, np.float32)[: len(SMPL_JOINT_NAMES)])
     return gravity_up(joints).numpy()
 
@@ -69,14 +69,20 @@ def pitch_degrees(up: np.ndarray) -> float:
     return math.degrees(math.atan2(-float(up[2]), -float(up[1])))
 
 
+def roll_degrees(up: np.ndarray) -> float:
+    """The camera's roll in degrees (positive: the picture turned clockwise) of ``up (3,)``."""
+    return math.degrees(math.atan2(float(up[0]), math.hypot(float(up[1]), float(up[2]))))
+
+
 def gravity_record(person: PersonResult) -> dict[str, Any]:
     """The person's estimated up as JSON: ``up`` (camera frame), ``camera_pitch_deg``, and the body it comes from."""
     up = person_up(person)
     return {
         "up": np.round(up.astype(np.float64), 6).tolist(),
         "camera_pitch_deg": round(pitch_degrees(up), 3),
+        "camera_roll_deg": round(roll_degrees(up), 3),
         "from": "fit" if person.fit is not None else "mode",
-        "assumes": "a level camera (no roll); the torso roughly along gravity",
+        "assumes": "the torso roughly along gravity; a nearly level camera (roll from the torso's lean beyond 8 deg)",
     }
 
 
