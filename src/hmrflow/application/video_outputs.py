@@ -18,7 +18,8 @@ In the clip's folder:
   (:mod:`hmrflow.body.animation`): the first frame looks as the camera saw it.
 * ``overlay.mp4``: the frames with every track's fitted body drawn over them (the
   project's renderer, :mod:`hmrflow.render`; OpenCV's ``mp4v`` codec, which desktop
-  players and Blender read; some browsers do not), at most ``overlay_size`` px long.
+  players and Blender read; some browsers do not), at most ``overlay_size`` px long
+  (even sides).
 * ``video.json`` (the run: clip, camera, settings, per track its frames and errors,
   timings, files) and ``index.html`` linking everything.
 """
@@ -102,12 +103,16 @@ def write_track(fit: TrackFit, folder: Path, body: BodyModel, fps: float, camera
 
 
 def _overlay_camera(camera: PinholeCamera, size: int) -> Any:
-    """The renderer's camera of the overlay video: ``camera`` scaled to at most ``size`` px long."""
+    """The renderer's camera of the overlay video: ``camera`` scaled to at most ``size`` px long,
+    each side cut to an even number of px (video codecs want even sizes)."""
+    from dataclasses import replace
+
     from hmrflow.render.camera import Camera
 
     full = Camera.from_pinhole(camera)
     factor = min(1.0, size / max(full.image_size))
-    return full.scaled(factor) if factor < 1 else full
+    view = full.scaled(factor) if factor < 1 else full
+    return replace(view, image_size=(view.width - view.width % 2, view.height - view.height % 2))
 
 
 def write_overlay_video(path: Path, frames: Iterable[Any], tracks: list[TrackFit], camera: PinholeCamera,

@@ -123,12 +123,25 @@ def _names(paths: list[Path], out: Path) -> list[str]:
     return names
 
 
+def _check_readable(videos: list[Path], fps: float | None) -> None:
+    """Every clip opens (readable, at least one frame), before the model loads.
+
+    Raises:
+        VideoInputError: The first clip that does not, naming it and why.
+    """
+    from hmrflow.video import open_frames
+
+    for path in videos:
+        open_frames(path, fps)
+
+
 def run_video(args: argparse.Namespace) -> int:
     """Run every video of the command line; one line per video; exit status as for photos."""
     start = time.perf_counter()
     check_video_settings(args)
     videos = list(args.images)
     given = _keypoints(args, len(videos))
+    _check_readable(videos, args.fps)
     device = torch_device(args.device)
     with prepared_output_folder(args.out) as out:
         from hmrflow.application.video_pipeline import VideoPipeline
