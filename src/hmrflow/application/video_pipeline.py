@@ -344,7 +344,8 @@ class VideoPipeline:
         return [Detection(boxes[i], keypoints[i]) for i in np.flatnonzero(keep)]
 
     def run(self, path: Path, out: Path | None, keypoints: np.ndarray | None = None,
-            write: Callable[..., None] | None = None) -> VideoResult:  # fmt: skip
+            write: Callable[..., None] | None = None,
+            detections: list[list[Detection]] | None = None) -> VideoResult:  # fmt: skip
         r"""Run the demo on the clip ``path`` and write its outputs to ``out`` (None: nothing written).
 
         Arguments:
@@ -352,6 +353,7 @@ class VideoPipeline:
                 absent); F must be at least the frames used.
             write: The writer, called as ``write(result, frames, body, config)`` (default
                 :func:`hmrflow.application.video_outputs.write_video`).
+            detections: The people of every frame, found before (instead of the detector).
 
         Raises:
             InputError: An unreadable or empty clip, no detector, keypoints that do not fit.
@@ -359,7 +361,9 @@ class VideoPipeline:
         config, clock = self.config, time.perf_counter()
         source = open_frames(path, config.fps)
         result = VideoResult(Path(path), source.fps, source.size, 0, video_camera(source.size, config.intrinsics))
-        if keypoints is not None:
+        if detections is not None:
+            result.detections, result.source = list(detections)[: config.max_frames], "detections given per frame"
+        elif keypoints is not None:
             result.detections = self._given(keypoints, source)
             result.source = "keypoints given per frame"
         else:
@@ -390,8 +394,8 @@ class VideoPipeline:
 
     def _given(self, keypoints: np.ndarray, source: FrameSource) -> list[list[Detection]]:
         keypoints = np.asarray(keypoints, dtype=np.float64)
-        frames = self.config.max_frames or source.count or len(keypoints)
-        if keypoints.ndim != 4 or len(keypoints) < min(frames, source.count or frames):
+        frames = min(self.config.max_frames or sys.maxsize, source.count or len(keypoints))
+        if keypoints.ndim != 4 or len(keypoints) < frames:
             raise InputError(f"keypoints of the clip must be (frames >= {frames}, people, K, 3), got {keypoints.shape}")
         return detections_from_keypoints(keypoints[:frames], self.config.min_keypoints)
 

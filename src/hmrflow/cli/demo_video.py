@@ -23,12 +23,13 @@ __all__ = ["VIDEO_SUFFIXES", "add_video_arguments", "is_video_run", "run_video",
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 VIDEO_HELP = """\
-videos: `hmrflow demo clip.mp4` (or a folder of frames with --video): every person in every
+`hmrflow demo clip.mp4` (or a folder of frames with --video): every person in every
 frame is detected (mediapipe, at most --max-people), tracked across frames and fitted over
 the whole track at once with smoothness terms (--temporal-weight; 0 fits every frame
 alone); per track: params.npz (every frame under SMPL's names; `hmrflow export` reads it),
 animation.bvh and animation.glb (frame rate of the video), animation.html (a player); an
-overlay video; index.html. Outputs in --out/<video name>/."""
+overlay video; index.html. Outputs in --out/<video name>/. Keypoints found before: --keypoints
+clip.npy, an array (frames, people, K, 3) per video, confidence 0 where a person is absent."""
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +80,10 @@ def check_video_settings(args: argparse.Namespace) -> None:
         raise InputError("--steps must be >= 1")
     if args.max_people < 1:
         raise InputError(f"--max-people must be >= 1, not {args.max_people}")
+    if getattr(args, "no_fit", False):
+        raise InputError("--no-fit: videos are always fitted (--temporal-weight 0 fits every frame alone)")
+    if getattr(args, "detect", "auto") == "never" and not getattr(args, "keypoints", None):
+        raise InputError("--detect never: a video then needs its keypoints (--keypoints clip.npy, (frames, people, K, 3))")
     args.intrinsics = intrinsics_setting(args)
 
 
