@@ -6,7 +6,7 @@ given, the body turns to face away. :func:`mirror_keypoints` swaps the labels ba
 (the one left/right permutation of the package,
 :func:`~hmrflow.body.keypoints.flip_permutation`, also used by the synthetic corruption
 ``mirror_probability``); :func:`check_labelling` fits both labellings of every person
-as one batch with the learned prior (:func:`~hmrflow.fitting.keypoint_fit.fit_keypoints`)
+with the learned prior (:func:`~hmrflow.fitting.keypoint_fit.fit_keypoints`)
 and keeps the mirrored one only where its final energy (the fitter's own: robust data
 term + ``w_z^2 |z|^2 + w_b^2 |betas|^2``) is lower by more than
 :attr:`MirrorConfig.margin`.
@@ -19,10 +19,11 @@ prior's preferences tell the two apart, so the energies of the two labellings ar
 for right and wrong labellings alike. The default margin, 150, was chosen with
 ``benchmarks/bench_mirror.py`` on ``real-multiview-v1`` (30 steps, shipped model): 6 of
 702 correctly labelled single views (0.9 %) exceed it the wrong way (false swaps; mean
-PA-MPJPE 58.5 -> 59.2 mm), while it puts back 9 of BlazePose's 21 real mirror errors
-there (the man in cam02, frames 43-66: 196 -> 148 mm; 86 mm with every label put back by
+PA-MPJPE 58.4 -> 59.1 mm), while it puts back 9 of BlazePose's 21 real mirror errors
+there (the man in cam02, frames 43-66: 198 -> 149 mm; 87 mm with every label put back by
 hand) and 67 % of the views whose labels were swapped on purpose. A margin of 0 recovers
-18 of 21 but swaps 60 correct views (8.5 %). The check costs about 2.6 times a plain fit.
+17 of 21 but swaps 59 correct views (8.4 %). The check costs about 2.3 times a plain fit
+(the given labelling is fitted exactly as without the check, then the mirrored one).
 
 Example (an untrained tiny model; the swap itself is exact):
     >>> from hmrflow.data.keypoint_files import EVIDENCE_NAMES
@@ -71,7 +72,7 @@ class MirrorConfig:
     """Settings of :func:`check_labelling`.
 
     Attributes:
-        fit: The fitter's settings (both labellings are fitted with them, as one batch).
+        fit: The fitter's settings (both labellings are fitted with them).
         margin: Take the mirrored labelling only where its final energy is lower than the
             given labelling's by more than this (the fitter's energy units; >= 0).
     """
@@ -141,7 +142,7 @@ class LabellingCheck:
         energy: ``(B,)`` the final energy of the labelling as given;
             mirrored_energy: ``(B,)`` of the mirrored one.
         people: The people with the kept labelling.
-        fit: The fit of the kept labelling (its ``results`` are the joint run's).
+        fit: The fit of the kept labelling (its ``results``: the given labelling's run).
         given_fit, mirrored_fit: Both fits, for comparisons.
     """
 
@@ -162,8 +163,9 @@ class LabellingCheck:
 def check_labelling(
     model: ProbabilisticHMR, people: People, config: MirrorConfig | None = None
 ) -> LabellingCheck:
-    r"""Fit ``people`` as given and mirrored (one batch of 2B) and keep, per person, the
-    mirrored labelling only where it fits better by more than ``config.margin``.
+    r"""Fit ``people`` as given and mirrored (two fits; the given one equals the plain fit)
+    and keep, per person, the mirrored labelling only where it fits better by more than
+    ``config.margin``.
 
     Arguments:
         model: A keypoint model (evidence: keypoints in the model's order).
@@ -175,40 +177,24 @@ def check_labelling(
     """
     config = config or MirrorConfig()
     names = evidence_names(model)
-    B = len(people)
-    both = _concatenate(people, mirror_people(people, names))
-    fit = fit_keypoints(model, both, config.fit, regress(model, both))
+    mirrored_people = mirror_people(people, names)
+    # Two problems, not one batch of 2B: the given labelling's fit is then exactly the
+    # plain fit (L-BFGS on a joint batch shares its line search and stop across people).
+    given = fit_keypoints(model, people, config.fit, regress(model, people))
+    mirrored = fit_keypoints(model, mirrored_people, config.fit, regress(model, mirrored_people))
     with torch.no_grad():
-        energies = fit_energy(both, fit, config.fit, names)
-    given, mirrored = _rows(fit, slice(0, B)), _rows(fit, slice(B, 2 * B))
-    swapped = energies[B:] + config.margin < energies[:B]
+        energy = fit_energy(people, given, config.fit, names)
+        mirrored_energy = fit_energy(mirrored_people, mirrored, config.fit, names)
+    swapped = mirrored_energy + config.margin < energy
     return LabellingCheck(
         swapped=swapped,
-        energy=energies[:B],
-        mirrored_energy=energies[B:],
-        people=_where(swapped, both[B:], both[:B]),
+        energy=energy,
+        mirrored_energy=mirrored_energy,
+        people=_where(swapped, mirrored_people, people),
         fit=_where(swapped, mirrored, given),
         given_fit=given,
         mirrored_fit=mirrored,
     )
-
-
-def _rows(fit: BodyFit, rows: slice) -> BodyFit:
-    """The fit of the people ``rows``."""
-    values = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
-    return BodyFit(**{k: v[rows] if isinstance(v, (Tensor, list)) else v for k, v in values.items()})
-
-
-def _concatenate(first: object, second: object) -> object:
-    """Two batches of the same dataclass (tensors, nested dataclasses, None) -> one, ``first`` first."""
-    if isinstance(first, Tensor):
-        return torch.cat([first, second])  # type: ignore[list-item]
-    if dataclasses.is_dataclass(first) and not isinstance(first, type):
-        return type(first)(**{f.name: _concatenate(getattr(first, f.name), getattr(second, f.name))
-                              for f in dataclasses.fields(first)})  # fmt: skip
-    if first is None and second is None:
-        return None
-    raise TypeError(f"cannot concatenate {type(first).__name__} values")
 
 
 def _where(condition: Tensor, chosen: object, other: object) -> object:
