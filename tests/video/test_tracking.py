@@ -83,3 +83,10 @@ def test_box_iou() -> None:
     boxes = np.array([[0.0, 0, 10, 10], [5, 0, 15, 10]])
     iou = box_iou(boxes, boxes)
     assert np.allclose(np.diag(iou), 1) and iou[0, 1] == pytest.approx(50 / 150)
+
+
+def test_one_stray_box_does_not_split_a_track() -> None:
+    # a person standing still; in frame 4 the detector's box slips 15 px right (still overlapping)
+    frames = [[person(115.0 if t == 4 else 100.0)] for t in range(10)]
+    tracks = track_people(frames, TrackingConfig(min_length=3))
+    assert [t.frames.tolist() for t in tracks] == [list(range(10))]

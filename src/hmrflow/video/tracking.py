@@ -1,8 +1,10 @@
 r"""People tracked across frames from per-frame detections (boxes and keypoints).
 
 Online association, frame by frame. Every live track predicts where its person is now:
-its last box and keypoints moved by the track's velocity (the box centre's motion per
-frame between its last two detections) times the frames since it was last seen. Each
+its last box and keypoints moved by the track's velocity (the median of the box centre's
+motion per frame over its last three steps between detections, so that one stray box --
+a detector's slip on pose2sim Demo_MultiPerson cam01 frame 4 split a track -- does not
+throw the prediction) times the frames since it was last seen. Each
 (track, detection) pair gets a cost
 
 ``cost = (1 - IoU(predicted box, box)) + d``,  ``d = mean_k |predicted x_k - x_k| / s``
@@ -38,6 +40,9 @@ from hmrflow.config import bounded, check_bounds
 from hmrflow.errors import InputError
 
 __all__ = ["Detection", "Track", "TrackingConfig", "box_iou", "track_people"]
+
+#: A track's velocity is the median of its last steps' (between consecutive detections).
+VELOCITY_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -161,11 +166,13 @@ class _Live:
     keypoints: list[np.ndarray] = field(default_factory=list)
 
     def shift(self, frame: int) -> np.ndarray:
-        r"""``(2,)`` px: the predicted motion of the box centre since the last detection."""
+        r"""``(2,)`` px: the predicted motion of the box centre since the last detection (the
+        median of the last ``VELOCITY_STEPS`` steps' velocities: one stray box does not throw it)."""
         if len(self.frames) < 2:
             return np.zeros(2)
-        centre = lambda box: (box[:2] + box[2:]) / 2  # noqa: E731
-        velocity = (centre(self.boxes[-1]) - centre(self.boxes[-2])) / (self.frames[-1] - self.frames[-2])
+        centres = np.stack([(box[:2] + box[2:]) / 2 for box in self.boxes[-VELOCITY_STEPS - 1 :]])
+        gaps = np.diff(np.asarray(self.frames[-VELOCITY_STEPS - 1 :], dtype=np.float64))
+        velocity = np.median(np.diff(centres, axis=0) / gaps[:, None], axis=0)
         return velocity * (frame - self.frames[-1])
 
     def predict(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
