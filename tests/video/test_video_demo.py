@@ -16,7 +16,7 @@ from hmrflow.application.video_pipeline import VideoConfig, VideoPipeline, Video
 from hmrflow.body.bvh_export import read_bvh_joints
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up
-from hmrflow.cli.export import read_parameter_file
+from hmrflow.cli.export import export, read_parameter_file
 from hmrflow.cli.main import main
 from hmrflow.data.pose_sources.bvh import BvhMotion
 from hmrflow.data.real_multiview import RealMultiview
@@ -84,7 +84,7 @@ def test_two_people_are_tracked_apart(clip: VideoResult, real: RealMultiview) ->
     assert people == {0, 1}
 
 
-def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model) -> None:
+def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model, tmp_path: Path) -> None:
     for fit in clip.tracks:
         path = clip.folder / f"track{fit.id}" / "params.npz"
         with np.load(path) as npz:
@@ -97,6 +97,10 @@ def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model) 
         saved = read_parameter_file(path)
         assert saved.transl.shape == (T, 3) and saved.fps == pytest.approx(60.0)
         assert saved.body_model == model.body.name
+        # hmrflow export of the saved file gives the demo's own animation
+        (bvh,) = export(saved, model.body, tmp_path, f"track{fit.id}", ["bvh"], saved.fps)
+        ours = read_bvh_joints(clip.folder / f"track{fit.id}" / "animation.bvh").positions
+        torch.testing.assert_close(read_bvh_joints(bvh).positions, ours, atol=1e-5, rtol=0)
 
 
 def real_fx(clip: VideoResult) -> float:
