@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from timing import median_times
 
-from hmrflow.demo.detector import MediaPipeDetector, read_video_frame
+from hmrflow.application.detector import MediaPipeDetector, read_video_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / ".cache" / "data" / "pose2sim" / "Demo_MultiPerson" / "videos" / "cam04.mp4"

@@ -79,7 +79,7 @@ def redetect(data: RealMultiview) -> tuple[np.ndarray, np.ndarray] | None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_real_multiview as builder
 
-    from hmrflow.demo.detector import DetectorUnavailable, MediaPipeDetector, blazepose_to_evidence
+    from hmrflow.application.detector import DetectorUnavailable, MediaPipeDetector, blazepose_to_evidence
 
     video = builder.SOURCE / "videos" / f"{data.camera_names[CAM02]}.mp4"
     wanted = set(np.flatnonzero(~data.detected[MAN, :, CAM02]).tolist())

@@ -40,7 +40,7 @@ from hmrflow.application.video_pipeline import (
     video_camera,
 )
 from hmrflow.data.real_multiview import RealMultiview
-from hmrflow.demo.detector import MediaPipeDetector
+from hmrflow.application.detector import MediaPipeDetector
 from hmrflow.models.checkpoint import load_model
 from hmrflow.video import open_frames, track_people
 

@@ -52,7 +52,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from hmrflow.data.qualisys import CalibratedCamera, read_qualisys
-from hmrflow.demo.detector import (
+from hmrflow.application.detector import (
     BLAZEPOSE_TO_COCO17,
     BLAZEPOSE_TO_FEET,
     DETECTOR_NAME,

@@ -4,7 +4,7 @@
 # mediapipe 0.10.21 is the last release whose legacy `mp.solutions.pose` ships its model
 # files (it runs offline), but it needs numpy < 2 and protobuf < 5. hmrflow itself works
 # with numpy 2, so the detector lives in its own virtual environment and hmrflow talks to
-# it through a subprocess (hmrflow/demo/detect_worker.py, JSON over stdin/stdout).
+# it through a subprocess (hmrflow/application/detect_worker.py, JSON over stdin/stdout).
 # Nothing of hmrflow is installed here: the worker is a standalone script.
 # Usage: scripts/setup_detector.sh            (idempotent)
 # Override the location with HMRFLOW_DETECTOR_VENV (hmrflow reads the same variable).

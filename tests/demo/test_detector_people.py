@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.demo.detector import (
+from hmrflow.application.detector import (
     Detection,
     MaxPeopleError,
     MediaPipeDetector,
@@ -133,7 +133,7 @@ def test_one_person_in_a_bundled_photo_gives_one_and_nobody_in_a_blank_image_giv
 
 @needs_detector
 def test_a_frame_past_the_end_of_a_video_is_reported():
-    from hmrflow.demo.detector import DetectorError
+    from hmrflow.application.detector import DetectorError
 
     with pytest.raises(DetectorError, match="frame 100000"):
         read_video_frame(fetched("pose2sim/Demo_MultiPerson/videos/cam04.mp4"), 100000)

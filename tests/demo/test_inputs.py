@@ -16,7 +16,7 @@ from hmrflow.application.inputs import (
 )
 from hmrflow.body.keypoints import BODY_25
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.demo.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
+from hmrflow.application.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
 
 
 def test_blazepose_landmarks_map_to_the_evidence_order():

@@ -22,7 +22,7 @@ from hmrflow.application.inputs import (
 )
 from hmrflow.cli.demo import bundled_images
 from hmrflow.cli.main import main
-from hmrflow.demo.detector import find_detector_python
+from hmrflow.application.detector import find_detector_python
 from tests.demo.conftest import tiny_model_path  # noqa: F401 - the fixture
 from tests.fetched import fetched
 
@@ -128,7 +128,7 @@ REAL_FRAME = "pose2sim/Demo_MultiPerson/videos/cam04.mp4"
 def test_the_demo_finds_and_fits_both_people_of_a_multi_person_frame(tmp_path, capsys):
     from PIL import Image
 
-    from hmrflow.demo.detector import read_video_frame
+    from hmrflow.application.detector import read_video_frame
 
     Image.fromarray(read_video_frame(fetched(REAL_FRAME), 0)).save(tmp_path / "frame.png")
     argv = ["demo", str(tmp_path / "frame.png"), "--out", str(tmp_path / "out"), "--samples", "2", "--no-viewer",

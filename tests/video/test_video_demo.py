@@ -20,7 +20,7 @@ from hmrflow.cli.export import export, read_parameter_file
 from hmrflow.cli.main import main
 from hmrflow.data.pose_sources.bvh import BvhMotion
 from hmrflow.data.real_multiview import RealMultiview
-from hmrflow.demo.detector import find_detector_python
+from hmrflow.application.detector import find_detector_python
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.temporal import acceleration

@@ -6,6 +6,9 @@ filter), :mod:`~hmrflow.application.calibration` (the calibration files),
 :mod:`~hmrflow.application.pipeline` (keypoints -> the model's distribution -> the fit),
 :mod:`~hmrflow.application.results` (the records), :mod:`~hmrflow.application.outputs`
 (the writers), :mod:`~hmrflow.application.viewer` (the HTML viewer) and
-:mod:`~hmrflow.application.multiview` (several calibrated views). The detector lives in
-:mod:`hmrflow.demo.detector` (its own environment).
+:mod:`~hmrflow.application.multiview` (several calibrated views); the 2D keypoint
+detector, :mod:`~hmrflow.application.detector` (mediapipe in its own environment, run by
+:mod:`~hmrflow.application.detect_worker`); how figures show a person,
+:mod:`~hmrflow.application.upright_view`; and videos: :mod:`~hmrflow.application.video_pipeline`
+(frames -> detections -> tracks -> temporal fits) and :mod:`~hmrflow.application.video_outputs`.
 """

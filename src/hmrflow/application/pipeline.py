@@ -5,7 +5,7 @@ Per photo (:meth:`DemoPipeline.run_image`):
 1. **Keypoints** (evidence order: COCO-17 + 6 foot points, px and confidence), from the
    first source that applies: a ``--keypoints`` file; precomputed detections beside the
    photo (``<stem>.keypoints.json``, as the bundled example ships); the mediapipe
-   detector (:mod:`hmrflow.demo.detector`, its own process and environment), which finds
+   detector (:mod:`hmrflow.application.detector`, its own process and environment), which finds
    up to ``max_people`` people. People with fewer than ``min_keypoints`` confident
    keypoints are dropped (:func:`~hmrflow.application.inputs.usable_people`), and so are
    the detector's cheap-to-spot ghosts (:func:`~hmrflow.application.inputs.drop_ghosts`).
@@ -64,7 +64,7 @@ from hmrflow.application.inputs import (
     usable_people,
 )
 from hmrflow.application.results import BodyParams, FitReport, ImageResult, PersonResult
-from hmrflow.demo.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
+from hmrflow.application.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
 from hmrflow.errors import InputError
 from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR

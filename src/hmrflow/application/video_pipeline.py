@@ -6,7 +6,7 @@ Per clip (:meth:`VideoPipeline.run`):
    read lazily; unreadable or empty inputs raise :class:`~hmrflow.video.VideoInputError`
    at once), the first ``max_frames`` of them if set.
 2. **Detection**: every person in every frame (the mediapipe detector,
-   :meth:`~hmrflow.demo.detector.MediaPipeDetector.detect_people`, at most ``max_people``
+   :meth:`~hmrflow.application.detector.MediaPipeDetector.detect_people`, at most ``max_people``
    per frame), with a progress bar; or keypoints given per frame (``keypoints``
    ``(F, P, K, 3)``, confidence 0 where a person is absent). People with fewer than
    ``min_keypoints`` confident keypoints are dropped, and so are the detector's ghosts
@@ -52,7 +52,7 @@ from torch import Tensor
 
 from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
-from hmrflow.demo.detector import DetectorError, MediaPipeDetector
+from hmrflow.application.detector import DetectorError, MediaPipeDetector
 from hmrflow.errors import ConfigError, InputError
 from hmrflow.fitting.keypoint_fit import People, fit_keypoints
 from hmrflow.fitting.temporal import TemporalConfig, fit_sequence

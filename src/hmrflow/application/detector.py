@@ -4,7 +4,7 @@ mediapipe 0.10.21 (the last release whose legacy ``mp.solutions.pose`` ships its
 and so runs offline) needs numpy < 2 and protobuf < 5; hmrflow works with numpy 2. The
 detector therefore lives in its own virtual environment, ``.venv-detector`` at the
 repository root (``scripts/setup_detector.sh`` makes it), and :class:`MediaPipeDetector`
-runs :mod:`hmrflow.demo.detect_worker` there as a subprocess that answers JSON lines.
+runs :mod:`hmrflow.application.detect_worker` there as a subprocess that answers JSON lines.
 Images travel as temporary ``.npy`` files (an ``(H, W, 3)`` uint8 array), so both sides
 decode nothing twice and agree on EXIF orientation (hmrflow decodes the photo).
 
@@ -221,7 +221,7 @@ def _candidates(python: str | os.PathLike[str] | None) -> list[Path]:
         found.append(Path(os.environ["HMRFLOW_DETECTOR_PYTHON"]))
     if os.environ.get("HMRFLOW_DETECTOR_VENV"):
         found.append(Path(os.environ["HMRFLOW_DETECTOR_VENV"]) / "bin" / "python")
-    repo = Path(__file__).resolve().parents[3]  # src/hmrflow/demo/detector.py -> repository
+    repo = Path(__file__).resolve().parents[3]  # src/hmrflow/application/detector.py -> repository
     found += [repo / ".venv-detector" / "bin" / "python", Path.cwd() / ".venv-detector" / "bin" / "python"]
     return found
 

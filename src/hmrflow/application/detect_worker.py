@@ -2,7 +2,7 @@
 
 This file runs in the detector's own virtual environment (``.venv-detector``, made by
 ``scripts/setup_detector.sh``: mediapipe 0.10.21 needs numpy < 2 and protobuf < 5, which
-hmrflow does not), started by :class:`hmrflow.demo.detector.MediaPipeDetector` as
+hmrflow does not), started by :class:`hmrflow.application.detector.MediaPipeDetector` as
 ``.venv-detector/bin/python -I detect_worker.py``. It imports only the standard library,
 numpy, mediapipe and OpenCV (``cv2``, which mediapipe itself depends on) -- never hmrflow.
 
