@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hmrflow.application.inputs import GHOST_CONFIDENCE, GHOST_INSIDE, drop_ghosts
 from hmrflow.application.detector import MediaPipeDetector, box_iou, read_video_frame
+from hmrflow.application.inputs import GHOST_CONFIDENCE, GHOST_INSIDE, drop_ghosts
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / ".cache" / "data" / "pose2sim" / "Demo_MultiPerson" / "videos"

@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 
 import test_prohmr_convert as synthetic  # noqa: E402  (first-principles builders and reference)
+from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 from hmrflow.flows import decode_repeated  # noqa: E402
 from hmrflow.models import ProbabilisticHMR  # noqa: E402
-from hmrflow.models.prohmr_convert import convert_prohmr  # noqa: E402
 from hmrflow.models.checkpoint import load_model  # noqa: E402
-from timing import median_times  # noqa: E402  (benchmarks/timing.py)
+from hmrflow.models.prohmr_convert import convert_prohmr  # noqa: E402
 
 TOLERANCE = 1e-5
 

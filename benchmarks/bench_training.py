@@ -15,10 +15,10 @@ repeats.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
 import torch
+from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 from hmrflow.body import BodyModel
 from hmrflow.cli.train import config_path
@@ -26,7 +26,6 @@ from hmrflow.config import apply_overrides, load_config
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule
-from timing import median_times  # noqa: E402  (benchmarks/timing.py)
 
 
 def full_mesh(body: BodyModel) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hmrflow.application.detector import MediaPipeDetector
 from hmrflow.application.video_outputs import write_overlay_video, write_track
 from hmrflow.application.video_pipeline import (
     VideoConfig,
@@ -40,7 +41,6 @@ from hmrflow.application.video_pipeline import (
     video_camera,
 )
 from hmrflow.data.real_multiview import RealMultiview
-from hmrflow.application.detector import MediaPipeDetector
 from hmrflow.models.checkpoint import load_model
 from hmrflow.video import open_frames, track_people
 

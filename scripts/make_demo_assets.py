@@ -125,8 +125,8 @@ def convert_qualisys(text: str, scale: float) -> dict:
 
 
 def detect(paths: list[Path]) -> None:
-    from hmrflow.application.inputs import sidecar_path, write_keypoints_json
     from hmrflow.application.detector import DETECTOR_NAME, MediaPipeDetector
+    from hmrflow.application.inputs import sidecar_path, write_keypoints_json
 
     with MediaPipeDetector() as detector:
         for path in paths:

@@ -51,7 +51,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from hmrflow.data.qualisys import CalibratedCamera, read_qualisys
 from hmrflow.application.detector import (
     BLAZEPOSE_TO_COCO17,
     BLAZEPOSE_TO_FEET,
@@ -60,6 +59,7 @@ from hmrflow.application.detector import (
     blazepose_to_evidence,
     find_detector_python,
 )
+from hmrflow.data.qualisys import CalibratedCamera, read_qualisys
 from hmrflow.geometry.bundle_adjustment import refine_extrinsics
 from hmrflow.geometry.triangulation import triangulate_robust
 

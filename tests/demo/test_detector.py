@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from hmrflow.application.detector import DetectorUnavailable, MediaPipeDetector, find_detector_python
 from hmrflow.application.inputs import read_keypoint_file, sidecar_path
 from hmrflow.cli.demo import bundled_images
-from hmrflow.application.detector import DetectorUnavailable, MediaPipeDetector, find_detector_python
 
 DETECTOR = find_detector_python()
 

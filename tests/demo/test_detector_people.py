@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.application.detector import (
     Detection,
     MaxPeopleError,
@@ -19,6 +18,7 @@ from hmrflow.application.detector import (
     read_video_frame,
     suppress_duplicates,
 )
+from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.errors import InputError
 from tests.fetched import fetched
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from hmrflow.application.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
 from hmrflow.application.inputs import (
     DemoInputError,
     keypoints_for_image,
@@ -16,7 +17,6 @@ from hmrflow.application.inputs import (
 )
 from hmrflow.body.keypoints import BODY_25
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.application.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
 
 
 def test_blazepose_landmarks_map_to_the_evidence_order():

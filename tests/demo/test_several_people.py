@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from hmrflow.application.calibration import IntrinsicsError, parse_intrinsics
+from hmrflow.application.detector import find_detector_python
 from hmrflow.application.inputs import (
     DemoInputError,
     drop_ghosts,
@@ -22,7 +23,6 @@ from hmrflow.application.inputs import (
 )
 from hmrflow.cli.demo import bundled_images
 from hmrflow.cli.main import main
-from hmrflow.application.detector import find_detector_python
 from tests.demo.conftest import tiny_model_path  # noqa: F401 - the fixture
 from tests.fetched import fetched
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from hmrflow.application.calibration import Intrinsics
+from hmrflow.application.detector import find_detector_python
 from hmrflow.application.video_pipeline import VideoConfig, VideoPipeline, VideoResult
 from hmrflow.body.bvh_export import read_bvh_joints
 from hmrflow.body.joints import SMPL_JOINT_NAMES
@@ -20,7 +21,6 @@ from hmrflow.cli.export import export, read_parameter_file
 from hmrflow.cli.main import main
 from hmrflow.data.pose_sources.bvh import BvhMotion
 from hmrflow.data.real_multiview import RealMultiview
-from hmrflow.application.detector import find_detector_python
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.temporal import acceleration

@@ -446,8 +446,8 @@ class OutputWriter:
 
         The keypoints written and drawn are each person's (mirrored back where the
         labelling check swapped them); pictures need the photo's pixels."""
-        from hmrflow.application.inputs import write_keypoints_json
         from hmrflow.application.detector import DETECTOR_NAME
+        from hmrflow.application.inputs import write_keypoints_json
         from hmrflow.render.figures import save_image
 
         folder = result.folder

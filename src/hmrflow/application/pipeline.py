@@ -52,6 +52,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.calibration import Intrinsics
+from hmrflow.application.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
 from hmrflow.application.inputs import (
     MIN_KEYPOINTS,
     DemoInputError,
@@ -64,7 +65,6 @@ from hmrflow.application.inputs import (
     usable_people,
 )
 from hmrflow.application.results import BodyParams, FitReport, ImageResult, PersonResult
-from hmrflow.application.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
 from hmrflow.errors import InputError
 from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR

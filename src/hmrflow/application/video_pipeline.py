@@ -51,8 +51,8 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.calibration import Intrinsics
-from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
 from hmrflow.application.detector import DetectorError, MediaPipeDetector
+from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
 from hmrflow.errors import ConfigError, InputError
 from hmrflow.fitting.keypoint_fit import People, fit_keypoints
 from hmrflow.fitting.temporal import TemporalConfig, fit_sequence
