@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from hmrflow.application.animation_files import read_parameter_file
 from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.detector import find_detector_python
 from hmrflow.application.video_pipeline import VideoConfig, VideoPipeline, VideoResult
 from hmrflow.body.bvh_export import read_bvh_joints
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up
-from hmrflow.cli.export import export, read_parameter_file
+from hmrflow.cli.export import export
 from hmrflow.cli.main import main
 from hmrflow.data.pose_sources.bvh import BvhMotion
 from hmrflow.data.real_multiview import RealMultiview

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hmrflow.application.animation_files import write_animation_files
 from hmrflow.application.outputs import camera_arrays, camera_record
 from hmrflow.application.video_pipeline import TrackFit, VideoConfig, VideoResult
 from hmrflow.body.model import BodyModel
@@ -83,23 +84,14 @@ def track_arrays(fit: TrackFit, camera: PinholeCamera, fps: float, body_name: st
 def write_track(fit: TrackFit, folder: Path, body: BodyModel, fps: float, camera: PinholeCamera,
                 weight: float) -> dict[str, Path]:  # fmt: skip
     """Write one track's ``params.npz``, ``animation.bvh``, ``.glb`` and ``.html`` into ``folder``."""
-    from hmrflow.body.bvh_export import write_bvh
-    from hmrflow.body.gltf_animation import animated_glb_bytes
-    from hmrflow.render.animation_page import write_animation_page
-
     folder = output_folder(folder)
-    arrays = track_arrays(fit, camera, fps, body.name, weight)
-    files = {"params": folder / "params.npz", "bvh": folder / "animation.bvh", "glb": folder / "animation.glb",
-             "player": folder / "animation.html"}  # fmt: skip
-    np.savez(files["params"], **arrays)
+    np.savez(folder / "params.npz", **track_arrays(fit, camera, fps, body.name, weight))
     held = torch.as_tensor(held_frames(fit.fitted.cpu().numpy()))
     rotmats, transl = fit.rotmats[held].float().cpu(), fit.translation[held].float().cpu()
     betas = fit.betas[fit.fitted].float().cpu().mean(0)
-    write_bvh(files["bvh"], body, betas, rotmats, transl, fps)
-    glb = animated_glb_bytes(body, betas, rotmats, transl, fps)
-    files["glb"].write_bytes(glb)
-    write_animation_page(files["player"], glb, f"track {fit.id}: {len(fit)} frames at {fps:g} fps")
-    return files
+    title = f"track {fit.id}: {len(fit)} frames at {fps:g} fps"
+    written = write_animation_files(folder, "animation", body, betas, rotmats, transl, fps, title)
+    return {"params": folder / "params.npz", "bvh": written["bvh"], "glb": written["glb"], "player": written["html"]}
 
 
 def _overlay_camera(camera: PinholeCamera, size: int) -> Any:
