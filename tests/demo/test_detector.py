@@ -40,3 +40,33 @@ def test_the_detector_finds_the_bundled_person_and_nobody_in_a_blank_image():
     both = (found.keypoints[:, 2] > 0) & (bundled[:, 2] > 0)
     assert both.sum() >= 15
     assert np.abs(found.keypoints[both, :2] - bundled[both, :2]).max() < 3.0  # the shipped ones are its output
+
+
+def test_a_lazy_detector_tries_once_and_closes_only_what_it_started(monkeypatch):
+    import hmrflow.application.detector as detector_module
+    from hmrflow.application.detector import LazyDetector
+
+    starts = []
+
+    def unavailable():
+        starts.append(1)
+        raise DetectorUnavailable("no keypoint detector found; install it with scripts/setup_detector.sh")
+
+    monkeypatch.setattr(detector_module, "MediaPipeDetector", unavailable)
+    lazy = LazyDetector()
+    for _ in range(3):
+        with pytest.raises(DetectorUnavailable, match="setup_detector.sh"):
+            lazy()
+    assert len(starts) == 1
+
+    class Running:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    given = Running()
+    borrowed = LazyDetector(given)
+    assert borrowed() is given
+    borrowed.close()
+    assert not given.closed  # its owner closes it

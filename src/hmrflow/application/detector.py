@@ -64,6 +64,7 @@ __all__ = [
     "DetectorUnavailable",
     "MediaPipeDetector",
     "MaxPeopleError",
+    "LazyDetector",
     "blazepose_to_evidence",
     "box_iou",
     "find_detector_python",
@@ -420,3 +421,37 @@ class MediaPipeDetector:
         if getattr(self, "_tmp", None) is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+class LazyDetector:
+    r"""A detector started on first use, and stopped by :meth:`close` only if started here.
+
+    A failed start is remembered: later calls raise the same error at once instead of
+    starting the worker again (one attempt per run, however many photos or frames).
+
+    Arguments:
+        detector: A running detector to use (its owner closes it); None: start one when needed.
+    """
+
+    def __init__(self, detector: MediaPipeDetector | None = None):
+        self._detector = detector
+        self._own = False
+        self._error: DetectorError | None = None
+
+    def __call__(self) -> MediaPipeDetector:
+        """The detector. Raises :class:`DetectorError` when there is none (the message says how to install it)."""
+        if self._detector is None:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._detector, self._own = MediaPipeDetector(), True
+            except DetectorError as error:
+                self._error = error
+                raise
+        return self._detector
+
+    def close(self) -> None:
+        """Stop the detector if it was started here."""
+        if self._own and self._detector is not None:
+            self._detector.close()
+        self._detector, self._own = None, False

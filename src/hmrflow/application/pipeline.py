@@ -52,7 +52,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.calibration import Intrinsics
-from hmrflow.application.detector import DETECTOR_NAME, DetectorError, MediaPipeDetector
+from hmrflow.application.detector import DETECTOR_NAME, DetectorError, LazyDetector, MediaPipeDetector
 from hmrflow.application.inputs import (
     MIN_KEYPOINTS,
     DemoInputError,
@@ -395,9 +395,7 @@ class DemoPipeline:
     ):
         self.model = model.eval()
         self.config = config or DemoConfig()
-        self._detector = detector
-        self._detector_error: str | None = None
-        self._own_detector = False
+        self._detector = LazyDetector(detector)
         self._writer = None
 
     # ------------------------------------------------------------------ lifetime
@@ -410,9 +408,7 @@ class DemoPipeline:
 
     def close(self) -> None:
         """Stop the detector (if this pipeline started it) and release the renderer."""
-        if self._own_detector and self._detector is not None:
-            self._detector.close()
-            self._detector = None
+        self._detector.close()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -433,16 +429,10 @@ class DemoPipeline:
 
     def detector(self) -> MediaPipeDetector:
         """The detector, started on first use; raises :class:`DemoInputError` if there is none."""
-        if self._detector is None:
-            if self._detector_error is not None:
-                raise DemoInputError(self._detector_error)
-            try:
-                self._detector = MediaPipeDetector()
-                self._own_detector = True
-            except DetectorError as error:
-                self._detector_error = f"no keypoints: {error}; or pass keypoint files with --keypoints"
-                raise DemoInputError(self._detector_error) from None
-        return self._detector
+        try:
+            return self._detector()
+        except DetectorError as error:
+            raise DemoInputError(f"no keypoints: {error}; or pass keypoint files with --keypoints") from None
 
     def keypoints(self, photo: Photo, keypoint_file: Path | None) -> tuple[np.ndarray, str]:
         r"""The people's keypoints ``(P, K, 3)`` in the processed photo's px, and their source."""

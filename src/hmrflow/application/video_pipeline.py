@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.application.calibration import Intrinsics
-from hmrflow.application.detector import DetectorError, MediaPipeDetector
+from hmrflow.application.detector import DetectorError, LazyDetector, MediaPipeDetector
 from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
 from hmrflow.errors import ConfigError, InputError
 from hmrflow.fitting.keypoint_fit import People, fit_keypoints
@@ -292,8 +292,7 @@ class VideoPipeline:
             raise InputError("the video demo needs a keypoint-conditioned model (the shipped one is)")
         self.model = model.eval()
         self.config = config or VideoConfig()
-        self._detector = detector
-        self._own_detector = False
+        self._detector = LazyDetector(detector)
 
     def __enter__(self) -> VideoPipeline:
         return self
@@ -303,9 +302,7 @@ class VideoPipeline:
 
     def close(self) -> None:
         """Stop the detector if this pipeline started it."""
-        if self._own_detector and self._detector is not None:
-            self._detector.close()
-            self._detector = None
+        self._detector.close()
 
     def detector(self) -> MediaPipeDetector:
         """The detector, started on first use.
@@ -313,13 +310,10 @@ class VideoPipeline:
         Raises:
             InputError: No detector environment (the message says how to install it).
         """
-        if self._detector is None:
-            try:
-                self._detector = MediaPipeDetector()
-            except DetectorError as error:
-                raise InputError(f"no keypoints for the video: {error}") from None
-            self._own_detector = True
-        return self._detector
+        try:
+            return self._detector()
+        except DetectorError as error:
+            raise InputError(f"no keypoints for the video: {error}") from None
 
     def detect(self, source: FrameSource) -> list[list[Detection]]:
         """The people of every frame (at most ``max_people``, the usable ones), with a progress bar."""
