@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -229,10 +230,12 @@ def _run_photos(
     results = []
     with DemoPipeline(model, demo_config(args)) as pipeline:
         for i, (image, keypoints, name) in enumerate(zip(images, keypoint_files, names)):
-            print(f"[{i + 1}/{len(images)}] {image.name} ...", end="", flush=True)
+            live = "\r" if sys.stdout.isatty() else ""  # a line that the result overwrites; logs get the result
+            if live:
+                print(f"[{i + 1}/{len(images)}] {image.name} ...", end="", flush=True)
             result = pipeline.run_image(image, keypoints, out, name)
             results.append(result)
-            print("\r" + f"[{i + 1}/{len(images)}] {image.name}: " + result.describe(), flush=True)
+            print(f"{live}[{i + 1}/{len(images)}] {image.name}: {result.describe()}", flush=True)
             _record(out, manifest, result)
         if pipeline.writer.render_error:
             run_info["details"].append(f"no pictures: {pipeline.writer.render_error}")
