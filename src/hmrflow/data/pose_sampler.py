@@ -4,7 +4,10 @@ Poses from real frames (limbs mixed between frames, mirrored, perturbed) and fro
 limits alone (:mod:`hmrflow.data.joint_limits`), with a random global orientation;
 optionally a share of poses from the coordinated pose families of
 :mod:`hmrflow.data.pose_families`. The limits bound what is generated; with
-``clamp_real=False`` real frames are kept as they are.
+``clamp_real=False`` real frames are kept as they are, except the joints named in
+``clamp_real_joints`` (e.g. :data:`UNRELIABLE_REAL_JOINTS`: wrists, hands, ankles, toes
+and the spine chain, whose retargeting leaves offsets); ``candidates > 1`` redraws the non-family poses that
+interpenetrate themselves.
 
 Example:
     >>> import torch
@@ -28,8 +31,10 @@ from torch import Tensor
 from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES, mirror_index
 from hmrflow.data.joint_limits import JointLimits, clamp_to_limits, joint_limits, sample_within_limits
 from hmrflow.data.pose_families import sample_families
+from hmrflow.data.self_contact import self_intersections
+from hmrflow.errors import ConfigError
 
-__all__ = ["LIMB_GROUPS", "PoseSampler", "PoseSamplerConfig", "mirror_poses", "mix_limbs", "random_global_orientation"]
+__all__ = ["LIMB_GROUPS", "UNRELIABLE_REAL_JOINTS", "PoseSampler", "PoseSamplerConfig", "mirror_poses", "mix_limbs", "random_global_orientation"]
 
 #: Joint groups exchanged between frames when mixing limbs.
 LIMB_GROUPS: dict[str, tuple[int, ...]] = {
@@ -40,6 +45,21 @@ LIMB_GROUPS: dict[str, tuple[int, ...]] = {
     "left_arm": (13, 16, 18, 20, 22),
     "right_arm": (14, 17, 19, 21, 23),
 }
+
+
+#: Joints of real frames whose retargeting is unreliable (for ``clamp_real_joints``). The
+#: wrist/hand and ankle/toe twist is not recoverable from bone directions, and in the
+#: shipped CMU trial the left wrist keeps a constant radial deviation of about 30 degrees
+#: (95 % of its frames outside the "rom" wrist range, the right wrist none) and the toes
+#: sit at the edge of their slack. The spine and head copy the source's change since its
+#: rest pose, so the two spines' different rest curvature stays as an offset: spine3 sits
+#: about 7 degrees extended in every frame (34 % of the frames beyond its 6 degrees).
+#: Hips, knees, collars, shoulders and elbows are matched along real bones and kept.
+UNRELIABLE_REAL_JOINTS: tuple[str, ...] = (
+    "left_ankle", "right_ankle", "left_foot", "right_foot",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
+    "spine1", "spine2", "spine3", "neck", "head",
+)  # fmt: skip
 
 
 def mirror_poses(rotmats: Tensor) -> Tensor:
@@ -118,6 +138,12 @@ class PoseSamplerConfig:
             ``"v1"`` or ``"rom"`` (:func:`joint_limits`).
         clamp_real: Project real-based samples into the limits (v1). False keeps real
             poses as they are: the limits bound what is generated, not the data.
+        clamp_real_joints: With ``clamp_real`` False, joints (names of
+            :data:`~hmrflow.body.joints.SMPL_JOINT_NAMES`) of real-based samples projected
+            into the limits all the same, e.g. :data:`UNRELIABLE_REAL_JOINTS`.
+        candidates: Draws per non-family pose; the first free of self-intersection
+            (:func:`~hmrflow.data.self_contact.self_intersections`) is kept, else the last.
+            1: no test and no extra random draws.
         family_fraction: Share of samples from the pose families
             (:mod:`hmrflow.data.pose_families`; 0: none, and no extra random draws).
         families: Family (or family group) -> weight; empty: every family, equally.
@@ -132,6 +158,8 @@ class PoseSamplerConfig:
     uniform_orientation_fraction: float = 0.0
     limits: Literal["v1", "rom"] = "v1"
     clamp_real: bool = True
+    clamp_real_joints: tuple[str, ...] = ()
+    candidates: int = 1
     family_fraction: float = 0.0
     families: dict[str, float] = field(default_factory=dict)
 
@@ -158,9 +186,26 @@ class PoseSampler:
     def __post_init__(self) -> None:
         if self.limits is None:
             self.limits = joint_limits(self.config.limits)
+        unknown = [name for name in self.config.clamp_real_joints if name not in SMPL_JOINT_NAMES]
+        if unknown:
+            raise ConfigError(f"clamp_real_joints: no joint named {', '.join(map(repr, unknown))}")
+        if self.config.candidates < 1:
+            raise ConfigError(f"candidates: need at least 1 draw per pose, got {self.config.candidates}")
 
-    def sample(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
-        r"""Draw ``n`` poses: local rotations ``(n, J, 3, 3)``, joint 0 a random global orientation."""
+    def _clamp_real(self, real: Tensor) -> Tensor:
+        """Real-based poses ``(n, J, 3, 3)`` projected into the limits as configured."""
+        cfg = self.config
+        if cfg.clamp_real:
+            return clamp_to_limits(real, self.limits)
+        if not cfg.clamp_real_joints:
+            return real
+        joints = [SMPL_JOINT_NAMES.index(name) for name in cfg.clamp_real_joints]
+        clamped = real.clone()
+        clamped[:, joints] = clamp_to_limits(real, self.limits)[:, joints]
+        return clamped
+
+    def _draw(self, n: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        """One draw of real-based and limit-based poses ``(n, J, 3, 3)``, joint 0 the identity."""
         cfg = self.config
         like = {"generator": generator, "dtype": dtype, "device": generator.device}
         poses = sample_within_limits(n, generator, self.limits, cfg.concentration, dtype)
@@ -170,11 +215,19 @@ class PoseSampler:
             mirror = torch.rand(n, **like) < cfg.mirror_probability
             real = torch.where(mirror[:, None, None, None], mirror_poses(real), real)
             noise = torch.randn(n, NUM_JOINTS, 3, **like) * math.radians(cfg.noise_deg)
-            real = real @ roma.rotvec_to_rotmat(noise)
-            if cfg.clamp_real:
-                real = clamp_to_limits(real, self.limits)
+            real = self._clamp_real(real @ roma.rotvec_to_rotmat(noise))
             use_real = torch.rand(n, **like) < cfg.real_fraction
             poses = torch.where(use_real[:, None, None, None], real, poses)
+        return poses
+
+    def sample(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
+        r"""Draw ``n`` poses: local rotations ``(n, J, 3, 3)``, joint 0 a random global orientation."""
+        cfg = self.config
+        like = {"generator": generator, "dtype": dtype, "device": generator.device}
+        poses = self._draw(n, generator, dtype)
+        for _ in range(cfg.candidates - 1):  # a fixed number of rounds: no device sync
+            hit = self_intersections(poses)
+            poses = torch.where(hit[:, None, None, None], self._draw(n, generator, dtype), poses)
         orientation = random_global_orientation(n, generator, cfg.tilt_deg, cfg.uniform_orientation_fraction, dtype)
         poses = torch.cat([orientation[:, None], poses[:, 1:]], dim=1)
         if cfg.family_fraction > 0:
