@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from hmrflow.data.joint_limits import plausibility
+from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.data.joint_limits import joint_limits, limit_excess, plausibility
 from hmrflow.data.pose_sources.asf_amc import read_acclaim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,21 @@ def download(folder: Path) -> tuple[Path, Path]:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def report_ranges_of_motion(rotmats: torch.Tensor, tolerance_deg: float = 2.0) -> None:
+    """Print the share of frames ``(F, 24, 3, 3)`` within the "rom" limits, and per joint outside.
+
+    The training recipe clamps the joints whose retargeting leaves offsets
+    (`hmrflow.data.pose_sampler.UNRELIABLE_REAL_JOINTS`); the others should stay inside.
+    """
+    excess = torch.rad2deg(limit_excess(rotmats, joint_limits("rom")))
+    outside = excess > tolerance_deg
+    print(f"within the ranges of motion ('rom'): {100 * (~outside.any(-1)).float().mean():.1f} % of frames")
+    for j in outside.float().mean(0).argsort(descending=True).tolist():
+        if outside[:, j].any():
+            share, median = 100 * outside[:, j].float().mean(), excess[outside[:, j], j].median()
+            print(f"  {SMPL_JOINT_NAMES[j]:<15} {share:5.1f} % of frames outside, median excess {median:.1f} deg")
 
 
 def main() -> None:
@@ -73,6 +89,7 @@ def main() -> None:
     ok = plausibility(out.rotmats).float().mean().item()
     print(f"{len(seq)} frames at {seq.fps:g} Hz -> {len(out)} frames at {out.fps:g} Hz")
     print(f"within joint limits: {100 * ok:.1f} % of frames")
+    report_ranges_of_motion(out.rotmats)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
 
 
