@@ -1,7 +1,8 @@
 r"""A self-contained HTML viewer of meshes: one file, no network, plain WebGL.
 
-The page (template ``hmrflow/assets/demo/viewer_template.html``, our own ~250 lines of
-JavaScript, no library) embeds the meshes as base64: positions quantised to int16 around
+The page (template ``hmrflow/assets/demo/viewer_template.html`` with the WebGL helpers it
+shares with the animation player, ``webgl_common.js``, inlined; our own JavaScript, no
+library) embeds the meshes as base64: positions quantised to int16 around
 their centre (step at most 0.1 mm for a body), one shared triangle list, optional
 per-vertex colours. It orbits the scene (drag, wheel, double-click to reset, slow turn
 on by default), toggles groups of meshes (fit, mode, samples, spread) and steps through
@@ -31,11 +32,12 @@ import base64
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from hmrflow.render.animation_page import html_template
 
 if TYPE_CHECKING:
     from hmrflow.application.results import PersonResult
@@ -129,7 +131,7 @@ def write_viewer(
 ) -> None:
     """Write the viewer page for ``meshes`` (sharing ``faces (F, 3)``) to ``path``; ``levelling``:
     see :func:`scene_data`."""
-    template = (resources.files("hmrflow") / "assets" / "demo" / "viewer_template.html").read_text()
+    template = html_template("viewer_template.html")  # with the shared WebGL helpers inlined
     payload = json.dumps(scene_data(title, meshes, faces, groups, info, levelling), separators=(",", ":"))
     payload = payload.replace("</", "<\\/")  # never close the script element early
     safe_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
