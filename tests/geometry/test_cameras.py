@@ -229,3 +229,31 @@ def test_outputs_follow_input_dtype(dtype: torch.dtype) -> None:
     t = crop_camera_to_full_translation(cam, box_center, box_size, image_size)
     assert t.dtype == dtype
     assert pixels_to_normalized(box_center.unsqueeze(-2)).dtype == dtype
+
+
+def test_full_translation_with_two_focals() -> None:
+    # (f_x, f_y): the box centre stays exact, the round trip holds, equal focals give the
+    # one-focal result bit for bit, and the root plane is scaled by sqrt(f_x / f_y) in x.
+    setup = random_setup((4,), seed=5)
+    g = torch.Generator().manual_seed(6)
+    focals = 800 + 1200 * torch.rand(4, 2, generator=g, dtype=F64)
+    args = (setup["box_center"], setup["box_size"], setup["image_size"])
+    t = crop_camera_to_full_translation(setup["cam"], *args, focals)
+    torch.testing.assert_close(full_translation_to_crop_camera(t, *args, focals), setup["cam"])
+    cam0 = setup["cam"].clone()
+    cam0[:, 1:] = 0  # the body origin on the box centre
+    t0 = crop_camera_to_full_translation(cam0, *args, focals)
+    uv0 = perspective_projection(torch.zeros(4, 1, 3, dtype=F64), t0, focals, setup["image_size"] / 2)[:, 0]
+    torch.testing.assert_close(uv0, setup["box_center"])
+    # points of the root plane: the crop's pixels scaled about the box centre
+    points = torch.tensor([[0.3, -0.5, 0.0]], dtype=F64).expand(4, 1, 3)
+    mapped = crop_then_map(points, {**setup, "cam": cam0})[:, 0] - setup["box_center"]
+    seen = perspective_projection(points, t0, focals, setup["image_size"] / 2)[:, 0] - setup["box_center"]
+    ratio = (focals[:, 0] / focals[:, 1]).sqrt()
+    torch.testing.assert_close(seen, mapped * torch.stack([ratio, 1 / ratio], -1))
+    equal = focals[:, :1].expand(4, 2).float()
+    one = crop_camera_to_full_translation(setup["cam"].float(), *(a.float() for a in args), equal[:, 0])
+    two = crop_camera_to_full_translation(setup["cam"].float(), *(a.float() for a in args), equal)
+    assert torch.equal(one, two)
+    back_one = full_translation_to_crop_camera(one, *(a.float() for a in args), equal[:, 0])
+    assert torch.equal(back_one, full_translation_to_crop_camera(one, *(a.float() for a in args), equal))

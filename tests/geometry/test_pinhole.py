@@ -77,3 +77,14 @@ def test_translation_offset_is_added_in_the_camera_frame(translation: torch.Tens
     offset = torch.tensor([0.0, 0.0, 3.0]) if translation is None else translation
     moved = PinholeCamera(camera.focal_length, camera.principal_point, camera.image_size, translation=offset)
     assert torch.allclose(camera.project(points, offset), moved.project(points))
+
+
+def test_expand_repeats_every_field() -> None:
+    g = torch.Generator().manual_seed(2)
+    camera = _cameras((2,), g)
+    wide = camera.expand(3, 2)
+    assert wide.batch_shape == (3, 2) and wide.rotation.shape == (3, 2, 3, 3)
+    points = torch.randn(2, 4, 3, generator=g) + torch.tensor([0.0, 0.0, 5.0])
+    assert torch.equal(wide.project(points.expand(3, 2, 4, 3)), camera.project(points).expand(3, 2, 4, 2))
+    single = PinholeCamera(torch.tensor([900.0, 700.0]), torch.tensor([300.0, 200.0]), torch.tensor([640.0, 480.0]))
+    assert single.expand(4).focal_length.tolist() == [[900.0, 700.0]] * 4 and single.expand(4).rotation is None

@@ -126,20 +126,40 @@ def crop_camera_to_full_translation(
     focal in image pixels ``f_crop * box_size / crop_size``, a term of order
     ``f |X| |Z| / t_z^2`` from the change of focal.
 
+    Two focal lengths ``(f_x, f_y)`` (non-square pixels): the depth takes their geometric
+    mean ``f = sqrt(f_x f_y)`` and each image axis its own focal in the offset
+    (``t_x = tx + (b_x - W / 2) t_z / f_x``, the same for y), so the box centre stays
+    exact and points of the plane ``Z = 0`` land at the crop's pixels scaled about it by
+    ``sqrt(f_x / f_y)`` in x and ``sqrt(f_y / f_x)`` in y (a square-pixel crop camera
+    cannot see a stretched image; the fit takes it from there). ``f_x = f_y`` gives the
+    one-focal result bit for bit.
+
     Arguments:
         cam: Crop cameras ``(s, tx, ty)``, shape ``(..., 3)``.
         box_center: Box centres in image pixels ``(x, y)``, shape ``(..., 2)``.
         box_size: Box sides in image pixels, shape ``(...)``.
-        image_size: Image sizes ``(W, H)`` in pixels, shape ``(..., 2)``.
-        focal_length: Focal length of the full-image camera in pixels, scalar or ``(...)``.
+        image_size: Image sizes ``(W, H)`` in pixels, shape ``(..., 2)``; with a principal
+            point off the image centre, pass twice the principal point.
+        focal_length: Focal length of the full-image camera in pixels: scalar, ``(...)``,
+            or ``(..., 2)`` for ``(f_x, f_y)`` (a tensor with as many dimensions as
+            ``box_center`` and a last dimension of 2).
         eps: Added to the denominator, as in ProHMR.
 
     Returns:
         Translations in the full-image camera frame, shape ``(..., 3)``.
+
+    Example:
+        >>> t = crop_camera_to_full_translation(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([400.0, 300.0]),
+        ...     200.0, torch.tensor([640.0, 480.0]), torch.tensor([1600.0, 900.0]))
+        >>> t  # depth 2 sqrt(1600 * 900) / 200
+        tensor([ 0.6000,  0.8000, 12.0000])
+        >>> perspective_projection(torch.zeros(1, 3), t, torch.tensor([1600.0, 900.0]), torch.tensor([320.0, 240.0]))
+        tensor([[400., 300.]])
     """
     s, tx, ty = cam.unbind(-1)
-    tz = 2 * focal_length / (box_size * s + eps)
-    offset = (box_center - image_size / 2) * (tz / focal_length).unsqueeze(-1)
+    depth_focal, axis_focal = _depth_and_axis_focals(focal_length, box_center)
+    tz = 2 * depth_focal / (box_size * s + eps)
+    offset = (box_center - image_size / 2) * (tz.unsqueeze(-1) / axis_focal)
     return torch.stack((tx + offset[..., 0], ty + offset[..., 1], tz), dim=-1)
 
 
@@ -157,16 +177,33 @@ def full_translation_to_crop_camera(
         box_center: Box centres in image pixels ``(x, y)``, shape ``(..., 2)``.
         box_size: Box sides in image pixels, shape ``(...)``.
         image_size: Image sizes ``(W, H)`` in pixels, shape ``(..., 2)``.
-        focal_length: Focal length of the full-image camera in pixels, scalar or ``(...)``.
+        focal_length: Focal length of the full-image camera in pixels: scalar, ``(...)``
+            or ``(..., 2)`` (as in :func:`crop_camera_to_full_translation`).
 
     Returns:
         Crop cameras ``(s, tx, ty)``, shape ``(..., 3)``.
     """
     tz = translation[..., 2]
-    s = 2 * focal_length / (box_size * tz)
-    offset = (box_center - image_size / 2) * (tz / focal_length).unsqueeze(-1)
+    depth_focal, axis_focal = _depth_and_axis_focals(focal_length, box_center)
+    s = 2 * depth_focal / (box_size * tz)
+    offset = (box_center - image_size / 2) * (tz.unsqueeze(-1) / axis_focal)
     txy = translation[..., :2] - offset
     return torch.stack((s, txy[..., 0], txy[..., 1]), dim=-1)
+
+
+def _depth_and_axis_focals(focal_length: float | Tensor, box_center: Tensor) -> tuple[float | Tensor, float | Tensor]:
+    r"""The focal of the depth (scalar or ``(...)``) and of each image axis (scalar,
+    ``(..., 1)`` or ``(..., 2)``) of a focal length given as scalar, ``(...)`` or ``(..., 2)``.
+
+    Two focals: the depth's is their geometric mean, written ``f_x sqrt(f_y / f_x)`` so
+    that ``f_x = f_y`` gives ``f_x`` exactly (``sqrt(f_x f_x)`` need not, in float32).
+    """
+    if not isinstance(focal_length, Tensor):
+        return focal_length, focal_length
+    if focal_length.dim() == box_center.dim() and focal_length.shape[-1] == 2:
+        fx, fy = focal_length.unbind(-1)
+        return fx * (fy / fx).sqrt(), focal_length
+    return focal_length, focal_length.unsqueeze(-1)
 
 
 def perspective_projection(

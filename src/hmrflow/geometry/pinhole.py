@@ -110,6 +110,16 @@ class PinholeCamera:
         last = len(self.batch_shape) - 1 if end < 0 else end
         return PinholeCamera(**{f.name: _flatten(getattr(self, f.name), start, last) for f in fields(self)})
 
+    def expand(self, *sizes: int) -> PinholeCamera:
+        """The cameras repeated to batch shape ``sizes`` (broadcasting ``...`` as ``Tensor.expand``; views, not copies).
+
+        Example:
+            >>> PinholeCamera.centred(torch.tensor([640.0, 480.0]), 800.0).expand(3).focal_length.shape
+            torch.Size([3, 2])
+        """
+        n = len(self.batch_shape)
+        return PinholeCamera(**{f.name: _expand(getattr(self, f.name), sizes, n) for f in fields(self)})
+
     def unflatten(self, dim: int, sizes: tuple[int, ...]) -> PinholeCamera:
         """Batch dimension ``dim`` split into ``sizes``."""
         return PinholeCamera(**{f.name: _unflatten(getattr(self, f.name), dim, sizes) for f in fields(self)})
@@ -163,6 +173,10 @@ def _to(value: Tensor | None, device: torch.device | str | None, dtype: torch.dt
 
 def _flatten(value: Tensor | None, start: int, end: int) -> Tensor | None:
     return None if value is None else value.flatten(start, end)
+
+
+def _expand(value: Tensor | None, sizes: tuple[int, ...], batch_dims: int) -> Tensor | None:
+    return None if value is None else value.expand(*sizes, *value.shape[batch_dims:])
 
 
 def _unflatten(value: Tensor | None, dim: int, sizes: tuple[int, ...]) -> Tensor | None:
