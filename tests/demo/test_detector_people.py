@@ -16,6 +16,7 @@ from hmrflow.application.detector import (
     find_detector_python,
     landmark_box,
     read_video_frame,
+    refound,
     suppress_duplicates,
 )
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
@@ -137,3 +138,39 @@ def test_a_frame_past_the_end_of_a_video_is_reported():
 
     with pytest.raises(DetectorError, match="frame 100000"):
         read_video_frame(fetched("pose2sim/Demo_MultiPerson/videos/cam04.mp4"), 100000)
+
+
+def test_refound_needs_the_same_landmarks_within_a_fraction_of_the_box_height():
+    gen = np.random.default_rng(5)
+    landmarks = np.column_stack([100 + 200 * gen.random(33), 100 + 600 * gen.random(33), np.zeros(33), np.ones((33, 2))])
+    found = Detection(None, landmarks, (1000, 1000), 0.0, landmark_box(landmarks, (1000, 1000)))
+    height = found.box[3] - found.box[1]
+    near, far = landmarks.copy(), landmarks.copy()
+    near[:, :2] += 0.05 * height
+    far[:, 1] += 0.4 * height  # someone else, lower down
+    assert refound(found, near) and not refound(found, far) and not refound(found, None)
+    assert refound(found, far, max_distance=0.5)
+    unseen = near.copy()
+    unseen[4:, 3] = 0.1  # fewer than 5 landmarks visible in both: not found again
+    assert not refound(found, unseen)
+
+
+@needs_detector
+def test_the_verification_look_drops_a_ghost_and_keeps_both_real_people():
+    # cam04 frame 76: the third look reads a person out of the paint over the two real ones
+    camera, frame = "cam04", 76
+    real = np.load(REAL_SET)
+    view = list(real["camera_names"]).index(camera)
+    assert real["detected"][:, frame, view].all()
+    expected = real["boxes"][:, frame, view].astype(np.float64)
+    image = read_video_frame(fetched(f"pose2sim/Demo_MultiPerson/videos/{camera}.mp4"), frame)
+    with MediaPipeDetector() as detector:
+        old = detector.detect_people(image, max_people=4, verify=False)
+        new = detector.detect_people(image, max_people=4)
+    def matched(people: list[Detection]) -> np.ndarray:
+        return np.array([[box_iou(p.box, e) for e in expected] for p in people]).max(1) > 0.5
+    assert len(old) == 3 and matched(old).sum() == 2  # the old rule: both people and a ghost
+    assert len(new) == 2 and matched(new).all()  # the ghost is gone, both people kept
+    real_old = [p for p, m in zip(old, matched(old)) if m]
+    for before, after in zip(real_old, new):  # the real people are the same detections
+        np.testing.assert_allclose(before.landmarks, after.landmarks)

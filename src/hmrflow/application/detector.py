@@ -22,7 +22,14 @@ get confidence 0.
 Several people (:meth:`MediaPipeDetector.detect_people`): BlazePose finds one person per
 call, so the worker looks, paints the person found over (a grey skeleton of thick limbs,
 torso and head) and looks again until nobody is found or ``max_people + 1`` looks were
-made (the spare look makes up for a duplicate). Duplicates -- the same person found twice
+made (the spare look makes up for a duplicate). The paint can itself look like a person
+(a "ghost" between two people): by default each person after the first is verified by
+one more look (:func:`refound`; the worker's ``verify_person``) at the painted image with
+that person's own pixels restored from the original; a ghost loses the paint it was made
+of and is not found again. On pose2sim Demo_MultiPerson (100 frame-views,
+``benchmarks/bench_people_filter.py``) this drops 4 of 10 ghosts and 1 of 173 real
+people (6 of 10 ghosts with the pipeline's :func:`~hmrflow.application.inputs.drop_ghosts`
+after it, against 3 of 10 without verification) for 40 % more time per image. Duplicates -- the same person found twice
 when the paint missed part of them -- are dropped (:func:`suppress_duplicates`: landmark
 boxes overlapping with IoU > 0.5, or keypoints on top of each other), and the people are
 sorted by the area of their landmark box, largest first. Chosen over running BlazePose's
@@ -70,6 +77,7 @@ __all__ = [
     "find_detector_python",
     "landmark_box",
     "read_video_frame",
+    "refound",
     "suppress_duplicates",
 ]
 
@@ -88,6 +96,10 @@ DUPLICATE_IOU = 0.5
 #: Two detections whose shared keypoints lie, in median, closer than this fraction of the
 #: first one's box height: the same person (a partly painted person found again).
 DUPLICATE_DISTANCE = 0.1
+#: A person found after painting is kept when its verification look finds it again with the
+#: landmarks both have (visibility > 0.3, at least 5) within this fraction of its box height,
+#: in median (:func:`refound`).
+VERIFY_DISTANCE = 0.25
 
 SETUP_HINT = "install it with `bash scripts/setup_detector.sh` (a separate .venv-detector with mediapipe 0.10.21)"
 
@@ -207,6 +219,29 @@ def suppress_duplicates(
         if not any(_same_person(k, detection, max_iou, max_distance) for k in kept):
             kept.append(detection)
     return kept
+
+
+def refound(detection: Detection, check: np.ndarray | None, max_distance: float = VERIFY_DISTANCE) -> bool:
+    r"""Whether a verification look ``check`` ``(33, 5)`` (full-image px; None: nobody found)
+    finds the person of ``detection`` again.
+
+    True when at least 5 landmarks are visible (> 0.3) in both and their median distance is
+    under ``max_distance`` times the detection's box height.
+
+    Example:
+        >>> landmarks = np.column_stack([np.zeros(33), np.linspace(0, 100, 33), np.zeros(33), np.ones((33, 2))])
+        >>> found = Detection(None, landmarks, (200, 200), 0.0, landmark_box(landmarks, (200, 200)))
+        >>> refound(found, landmarks + [3, 0, 0, 0, 0]), refound(found, landmarks + [40, 0, 0, 0, 0]), refound(found, None)
+        (True, False, False)
+    """
+    if check is None or detection.landmarks is None or detection.box is None:
+        return False
+    check, landmarks = np.asarray(check, dtype=np.float64), detection.landmarks
+    both = (check[:, 3] > 0.3) & (landmarks[:, 3] > 0.3)
+    if both.sum() < 5:
+        return False
+    distance = np.linalg.norm(check[both, :2] - landmarks[both, :2], axis=-1)
+    return bool(np.median(distance) < max_distance * max(detection.box[3] - detection.box[1], 1.0))
 
 
 def _box_area(detection: Detection) -> float:
@@ -378,12 +413,18 @@ class MediaPipeDetector:
             return Detection(None, None, size, float(answer["seconds"]))
         return self._detection(answer["landmarks"], size, float(answer["seconds"]))
 
-    def detect_people(self, image: np.ndarray, max_people: int = 4) -> list[Detection]:
+    def detect_people(self, image: np.ndarray, max_people: int = 4, verify: bool = True) -> list[Detection]:
         r"""Every person (at most ``max_people``) in ``image`` ``(H, W, 3)`` uint8 RGB.
 
         Look, paint the person found over, look again (see the module docstring); repeats
         of a person are dropped (:func:`suppress_duplicates`). Sorted by the area of the
         landmark box (:attr:`Detection.box`), largest first; ``[]``: nobody.
+
+        With ``verify`` each person found after the first gets a verification look (the
+        worker's ``verify_person``: the painted image with that person's own pixels restored
+        from the original, cropped around them) and is dropped unless it is found there
+        again (:func:`refound`): a "ghost" read out of the paint is not. It costs one
+        BlazePose run on a crop per extra person (``benchmarks/bench_people_filter.py``).
 
         Raises:
             MaxPeopleError: ``max_people`` is not an integer >= 1.
@@ -397,10 +438,16 @@ class MediaPipeDetector:
         """
         if isinstance(max_people, bool) or not isinstance(max_people, (int, np.integer)) or max_people < 1:
             raise MaxPeopleError(f"max_people must be an integer >= 1, got {max_people!r}")
-        answer = self._request(image, looks=int(max_people) + 1)
+        if verify:
+            answer = self._request(image, looks=int(max_people) + 1, verify=True)
+        else:
+            answer = self._request(image, looks=int(max_people) + 1)
         size = (int(answer["width"]), int(answer["height"]))
         seconds = float(answer["seconds"])
         found = [self._detection(landmarks, size, seconds) for landmarks in answer["people"]]
+        if verify:
+            checks = answer.get("checks") or [None] * len(found)
+            found = [d for i, (d, c) in enumerate(zip(found, checks)) if i == 0 or refound(d, c)]
         people = suppress_duplicates(found)
         return sorted(people, key=_box_area, reverse=True)[:max_people]
 
