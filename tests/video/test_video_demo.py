@@ -85,7 +85,8 @@ def test_two_people_are_tracked_apart(clip: VideoResult, real: RealMultiview) ->
     assert people == {0, 1}
 
 
-def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model, tmp_path: Path) -> None:
+def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model, real: RealMultiview,
+                                                      tmp_path: Path) -> None:
     for fit in clip.tracks:
         path = clip.folder / f"track{fit.id}" / "params.npz"
         with np.load(path) as npz:
@@ -93,7 +94,7 @@ def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model, 
             T = len(npz["frame"])
             assert npz["global_orient"].shape == (T, 1, 3) and npz["body_pose"].shape == (T, 23, 3)
             assert npz["transl"].shape == (T, 3) and npz["betas"].shape == (T, model.body.num_betas)
-            assert npz["focal_length"].tolist() == pytest.approx([real_fx(clip)] * 2)
+            assert npz["focal_length"].tolist() == pytest.approx(real.focal_length[VIEW].tolist())  # (fx, fy)
             np.testing.assert_allclose(npz["transl"], fit.translation.numpy(), atol=1e-6)
         saved = read_parameter_file(path)
         assert saved.transl.shape == (T, 3) and saved.fps == pytest.approx(60.0)
@@ -102,10 +103,6 @@ def test_every_frame_has_parameters_that_export_reads(clip: VideoResult, model, 
         (bvh,) = export(saved, model.body, tmp_path, f"track{fit.id}", ["bvh"], saved.fps)
         ours = read_bvh_joints(clip.folder / f"track{fit.id}" / "animation.bvh").positions
         torch.testing.assert_close(read_bvh_joints(bvh).positions, ours, atol=1e-5, rtol=0)
-
-
-def real_fx(clip: VideoResult) -> float:
-    return float(clip.camera.focal_length[0])
 
 
 def test_the_bvh_reads_back_as_the_fitted_joints(clip: VideoResult, model) -> None:
@@ -164,12 +161,10 @@ def test_the_overlay_video_has_every_frame_with_the_bodies(clip: VideoResult) ->
 def test_temporal_weight_zero_is_per_frame_fitting(model, real: RealMultiview, clip: VideoResult) -> None:
     alone = run(model, real, None, temporal_weight=0.0)
     assert alone.folder is None and len(alone.tracks) == 2
-    shift = torch.from_numpy(real.image_size[VIEW] / 2 - real.principal_point[VIEW]).float()
     for fit in alone.tracks:
         seen = fit.observed
         keypoints = fit.keypoints[seen]
-        centred = torch.cat([keypoints[..., :2] + shift, keypoints[..., 2:]], -1)
-        people = People.from_keypoints(centred, torch.tensor([1088.0, 1920.0]), real_fx(alone))
+        people = People.from_camera(keypoints, alone.camera.expand(len(keypoints)))  # fx, fy, principal point
         reference = fit_keypoints(model, people, FitConfig(rules=StopRules(max_steps=STEPS)))
         torch.testing.assert_close(fit.rotmats[seen], reference.rotmats, atol=1e-5, rtol=0)
         torch.testing.assert_close(fit.translation[seen], reference.translation, atol=1e-5, rtol=0)

@@ -23,9 +23,8 @@ Per clip (:meth:`VideoPipeline.run`):
 5. **Outputs** (:mod:`hmrflow.application.video_outputs`).
 
 Camera: the focal length of the image diagonal and the principal point at the image
-centre, or known ``intrinsics`` (the fitters take ``f_x`` for both axes; a principal
-point off the centre is honoured by shifting the keypoints, which leaves the 3D fit
-unchanged). Frames and units: the camera frame of the video (OpenCV: x right, y down,
+centre, or known ``intrinsics`` (``f_x``, ``f_y`` and the principal point, all used by
+the fit). Frames and units: the camera frame of the video (OpenCV: x right, y down,
 +Z forward), metres; ``vertices = body(rotmats, betas, translation)``.
 
 Example (needs a video and the detector)::
@@ -192,14 +191,11 @@ class VideoResult:
 
 
 def video_camera(size: tuple[int, int], intrinsics: Intrinsics | None) -> PinholeCamera:
-    r"""The camera (batch shape ``()``) of ``size`` (W, H) frames; fitting uses ``f_x`` for both axes."""
+    r"""The camera (batch shape ``()``) of ``size`` (W, H) frames, the one the fit uses."""
     image_size = torch.tensor([float(size[0]), float(size[1])])
     if intrinsics is None:
         return PinholeCamera.centred(image_size, default_focal_length(image_size))
-    camera = intrinsics.camera(image_size)
-    if abs(intrinsics.fx - intrinsics.fy) > 0.01 * intrinsics.fx:
-        log.warning("intrinsics fx %g != fy %g: the fit uses fx for both", intrinsics.fx, intrinsics.fy)
-    return PinholeCamera(camera.focal_length[:1].expand(2).clone(), camera.principal_point, camera.image_size)
+    return intrinsics.camera(image_size)
 
 
 def detections_from_keypoints(keypoints: np.ndarray, minimum: int = MIN_KEYPOINTS) -> list[list[Detection]]:
@@ -235,35 +231,30 @@ def limited(source: FrameSource, max_frames: int | None) -> Iterator[Any]:
         yield frame
 
 
-def _shift(camera: PinholeCamera) -> Tensor:
-    r"""``(2,)`` px that move the camera's principal point to the image centre (the fitters' camera)."""
-    return camera.image_size / 2 - camera.principal_point
-
-
 def fit_track(model: ProbabilisticHMR, track: Track, camera: PinholeCamera, config: VideoConfig) -> TrackFit:
     r"""Fit ``track`` over its frames (the module docstring, step 4) in ``camera``'s frame."""
     clock = time.perf_counter()
     device = next(model.parameters()).device
     keypoints = torch.as_tensor(track.dense_keypoints(), dtype=torch.float32, device=device)  # (T, K, 3)
-    shift = _shift(camera).to(device=device, dtype=keypoints.dtype)
-    centred = torch.cat([keypoints[..., :2] + shift, keypoints[..., 2:]], -1) * (keypoints[..., 2:] > 0)
-    size, focal = camera.image_size.to(device), camera.focal_length[0].to(device)
+    detected = keypoints * (keypoints[..., 2:] > 0)
+    camera = camera.to(device, keypoints.dtype)
     if config.temporal_weight > 0:
-        fit = fit_sequence(model, centred, size, focal, config.temporal_config())
+        fit = fit_sequence(model, detected, config=config.temporal_config(), camera=camera)
         S = fit.betas.shape[-1]
         values = (fit.observed, fit.fitted, fit.rotmats, fit.betas.expand(len(fit.z), S), fit.translation,
                   fit.joints, fit.vertices, fit.reprojection_error)  # fmt: skip
     else:
-        values = _per_frame(model, centred, size, focal, config)
+        values = _per_frame(model, detected, camera, config)
     frames = np.arange(track.first, track.last + 1)
     return TrackFit(track.id, frames, *values[:2], keypoints, *values[2:], temporal=config.temporal_weight > 0,
                     seconds=time.perf_counter() - clock)  # fmt: skip
 
 
-def _per_frame(model: ProbabilisticHMR, keypoints: Tensor, size: Tensor, focal: Tensor, config: VideoConfig) -> tuple:
-    """Every detected frame fitted alone (one batch, the photo demo's fit); NaN elsewhere."""
+def _per_frame(model: ProbabilisticHMR, keypoints: Tensor, camera: PinholeCamera, config: VideoConfig) -> tuple:
+    """Every detected frame fitted alone (one batch, the photo demo's fit), seen by ``camera``; NaN elsewhere."""
     observed = (keypoints[..., 2] > 0).sum(-1) >= config.temporal.min_keypoints
-    people = People.from_keypoints(keypoints[observed], size, focal, config.temporal.fit.box_scale)
+    frames = keypoints[observed]
+    people = People.from_camera(frames, camera.expand(len(frames)), config.temporal.fit.box_scale)
     fit_config = config.temporal_config().fit
     fit = fit_keypoints(model, people, fit_config)
 

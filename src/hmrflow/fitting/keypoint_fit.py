@@ -10,8 +10,8 @@ and in eval mode. Energy, per person (summed over the batch for L-BFGS):
 ``E = (1000 / max(W, H))^2 sum_k c_k^2 rho(proj(P_k) - x_k) + 4^2 |z|^2 + 6^2 |betas|^2``
 
 with ``rho`` Geman-McClure (sigma = 100 px) per coordinate, ``P_k`` the model's keypoints
-in the evidence order (COCO-17 + 6 foot points), projected with the person's focal length
-and the image centre as principal point. The flow's additive coupling makes
+in the evidence order (COCO-17 + 6 foot points), projected with the person's pinhole
+camera (``People.camera``: ``f_x``, ``f_y`` and the principal point). The flow's additive coupling makes
 ``-log p(pose | evidence) = |z|^2 / 2 + const``, so ``|z|^2`` is the learned prior.
 
 Speed: a fit evaluates this energy hundreds of times with the model and the people fixed,
@@ -128,8 +128,8 @@ class People:
         keypoints: ``(B, K, 3)`` detections in the evidence order (COCO-17 + feet), image
             px and confidence (0 = missing).
         camera: ``(B,)`` :class:`~hmrflow.geometry.PinholeCamera` of each person's image
-            (no extrinsics: the fitted body lives in that camera's frame); the fitters'
-            cameras have ``f_x = f_y`` and the principal point at the image centre.
+            (no extrinsics: the fitted body lives in that camera's frame); every fitter
+            projects with all of it: ``f_x``, ``f_y`` and the principal point.
         evidence: ``(B, ...)`` the model's input; by default the keypoints in normalised
             box coordinates (keypoint models). Image models need their crops here.
         box_center: ``(B, 2)`` px; box_size: ``(B,)`` px: the person box the evidence
@@ -152,12 +152,12 @@ class People:
 
     @property
     def focal_length(self) -> Tensor:
-        """``(B,)`` px (``f_x``; ``f_y`` is the same)."""
-        return self.camera.focal_length[..., 0]
+        """``(B, 2)`` ``(f_x, f_y)`` px."""
+        return self.camera.focal_length
 
     @property
     def principal_point(self) -> Tensor:
-        """``(B, 2)`` px, the image centres."""
+        """``(B, 2)`` ``(c_x, c_y)`` px."""
         return self.camera.principal_point
 
     @classmethod
@@ -170,8 +170,9 @@ class People:
     ) -> People:
         r"""People from keypoints ``(B, K, 3)`` px and image sizes ``(B, 2)`` (or ``(2,)``).
 
-        The camera is centred on the image, with ``focal_length`` px (``(B,)``, scalar,
-        or None: the image diagonal, :func:`default_focal_length`). The person box is the
+        The camera is centred on the image, with ``focal_length`` px (``(B,)``, ``(B, 2)``
+        ``(f_x, f_y)``, scalar, or None: the image diagonal, :func:`default_focal_length`);
+        :meth:`from_camera` takes any camera. The person box is the
         square around the confident keypoints, ``box_scale`` times their extent (the
         training data's box), and the evidence is the keypoints in it.
         """
@@ -197,10 +198,12 @@ class People:
     def full_translation(self, crop_camera: Tensor) -> Tensor:
         r"""The regressed weak-perspective cameras ``(B, 3)`` of the person boxes as
         translations ``(B, 3)`` in each full image's camera frame (the one place this is
-        derived; :func:`~hmrflow.geometry.crop_camera_to_full_translation`)."""
+        derived; :func:`~hmrflow.geometry.crop_camera_to_full_translation`: the box centre
+        seen through the principal point with ``f_x`` and ``f_y``, the depth from
+        ``sqrt(f_x f_y)``)."""
         # the principal point stands for the image centre (twice it: the "image size" it centres)
         return crop_camera_to_full_translation(
-            crop_camera, self.box_center, self.box_size, 2 * self.principal_point, self.focal_length
+            crop_camera, self.box_center, self.box_size, 2 * self.principal_point, self.camera.focal_length
         )
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
@@ -347,7 +350,8 @@ def project_keypoints(
 ) -> Tensor:
     r"""Model keypoints (evidence order) of ``(B, J, 3, 3)`` poses, projected: ``(B, K, 2)`` px.
 
-    ``rotation`` ``(B, 3, 3)`` and ``translation`` ``(B, 3)`` map the body frame to the camera.
+    ``rotation`` ``(B, 3, 3)`` and ``translation`` ``(B, 3)`` map the body frame to the camera;
+    ``focal_length`` ``(B,)`` or ``(B, 2)`` ``(f_x, f_y)`` px, ``principal_point`` ``(B, 2)`` px.
     """
     sets = evidence_sets(model)
     out = model.body(rotmats, betas, keypoints=sets, vertices=False)
@@ -445,14 +449,14 @@ def translation_scale(targets: Tensor, focal_length: Tensor, translation: Tensor
     unchanged). L-BFGS starts from a scalar guess of the inverse Hessian, and the data
     term's curvature along a translation in metres is some 1e3-1e4 times that along the
     latents and betas; in these units (a unit moves the keypoints by about
-    :data:`TRANSLATION_UNIT_PX`: sideways ``t_z / f`` metres per px, in depth ``t_z / spread``
+    :data:`TRANSLATION_UNIT_PX`: sideways ``t_z / f_x`` and ``t_z / f_y`` metres per px, in depth ``t_z / spread``
     with ``spread`` the RMS distance of the detections from their mean, px) a fit takes
     about 2.5 times fewer iterations and ends at the same energies (measured in
     ``benchmarks/bench_fitting.py``'s notes).
 
     Arguments:
         targets: ``(B, K, 3)`` the detections of the data term (px, confidence; 0 = unused).
-        focal_length: ``(B,)`` px.
+        focal_length: ``(B,)`` or ``(B, 2)`` ``(f_x, f_y)`` px.
         translation: ``(B, 3)`` the start.
     """
     depth = translation[:, 2].abs().clamp_min(1e-3)
@@ -461,8 +465,9 @@ def translation_scale(targets: Tensor, focal_length: Tensor, translation: Tensor
     mean = (targets[..., :2] * valid[..., None]).sum(-2) / count[:, None]
     squared = ((targets[..., :2] - mean[:, None]).square().sum(-1) * valid).sum(-1) / count
     spread = squared.sqrt().clamp_min(1.0)
-    sideways = depth / focal_length
-    return TRANSLATION_UNIT_PX * torch.stack([sideways, sideways, depth / spread], dim=-1)
+    focal = focal_length if focal_length.dim() == 2 else focal_length[:, None].expand(-1, 2)
+    sideways = depth[:, None] / focal
+    return TRANSLATION_UNIT_PX * torch.cat([sideways, (depth / spread)[:, None]], dim=-1)
 
 
 def fit_bodies(
@@ -534,7 +539,7 @@ def fit_keypoints(
 
     Arguments:
         model: A trained model (left unchanged: frozen and in eval mode while fitting).
-        people: :class:`People` (keypoints px in the evidence order, image sizes, focals).
+        people: :class:`People` (keypoints px in the evidence order, each person's camera).
         config: :class:`FitConfig`.
         start: The regression to start from (default: :func:`regress`).
     """

@@ -62,12 +62,13 @@ class KeypointProjector:
     Arguments:
         body: The :class:`~hmrflow.body.BodyModel`.
         sets: Names of its keypoint sets, concatenated in this order (K points in all).
-        focal_length: ``(B,)`` px; principal_point: ``(B, 2)`` px.
+        focal_length: ``(B, 2)`` ``(f_x, f_y)`` px, or ``(B,)`` for ``f_x = f_y``;
+            principal_point: ``(B, 2)`` px.
     """
 
     def __init__(self, body: BodyModel, sets: tuple[str, ...], focal_length: Tensor, principal_point: Tensor):
         self.num_joints = body.num_joints
-        self.focal_length = focal_length[:, None, None]
+        self.focal_length = focal_length[:, None] if focal_length.dim() == 2 else focal_length[:, None, None]
         self.principal_point = principal_point[:, None]
         with torch.no_grad():
             self._fold_rest_joints(body)

@@ -35,11 +35,12 @@ views agree).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
 
+from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import (
     FitConfig,
     People,
@@ -255,7 +256,9 @@ def fit_multiview_calibrated(
 
     Arguments:
         model: A trained model (frozen while fitting).
-        views: V :class:`People` (their ``focal_length`` is ignored: ``cameras`` rules).
+        views: V :class:`People` (their cameras are replaced by the intrinsics of
+            ``cameras``: ``f_x``, ``f_y`` and the principal point of every view, in the
+            start and in the data terms alike).
         cameras: :class:`Cameras` with shapes ``(B, V, ...)``.
         config: :class:`MultiViewConfig` (``reprojection`` is implied).
     """
@@ -266,7 +269,13 @@ def fit_multiview_calibrated(
         assert cameras is not None
         return _fit_calibrated(model, people, B, V, cameras, config)
 
-    return _each_instant(fitter, stack_views(views), V, cameras, config.joint_batch)
+    people = stack_views(views)
+    if cameras.batch_shape != (len(people) // V, V):
+        raise InputError(f"cameras: batch shape {tuple(cameras.batch_shape)}, expected (instants, views) = "
+                         f"({len(people) // V}, {V})")  # fmt: skip
+    intrinsics = PinholeCamera(cameras.focal_length, cameras.principal_point, cameras.image_size).flatten(0, 1)
+    return _each_instant(fitter, replace(people, camera=intrinsics.to(people.keypoints.device, people.keypoints.dtype)), V, cameras,
+                         config.joint_batch)  # fmt: skip
 
 
 def _fit_calibrated(

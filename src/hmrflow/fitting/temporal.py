@@ -93,6 +93,7 @@ from hmrflow.fitting.lbfgs import MinimizeResult, minimize
 from hmrflow.fitting.lean_energy import KeypointProjector
 from hmrflow.fitting.robust import reprojection_error
 from hmrflow.geometry import perspective_projection
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -347,12 +348,12 @@ class _Track:
     betas: Tensor  # (S,) start
 
 
-def _prepare(model: ProbabilisticHMR, keypoints: Tensor, image_size: Tensor, focal: Tensor | None,
-             observed: Tensor, config: TemporalConfig) -> _Track:  # fmt: skip
+def _prepare(model: ProbabilisticHMR, keypoints: Tensor, camera: PinholeCamera, observed: Tensor,
+             config: TemporalConfig) -> _Track:  # fmt: skip
     """Regress every observed frame; fill the missing ones (context nearest, translation interpolated)."""
     T = len(keypoints)
     nearest = _nearest(observed)
-    filled = People.from_keypoints(keypoints[nearest], image_size, focal, config.fit.box_scale)
+    filled = People.from_camera(keypoints[nearest], camera.expand(T), config.fit.box_scale)
     start = regress(model, filled[observed])
     index = torch.cumsum(observed.long(), 0) - 1  # observed frame -> row of start
     rows = index[nearest]
@@ -410,9 +411,11 @@ def _fit_window(model: ProbabilisticHMR, track: _Track, state: _State, start: in
 def fit_sequence(
     model: ProbabilisticHMR,
     keypoints: Tensor,
-    image_size: Tensor,
+    image_size: Tensor | None = None,
     focal_length: Tensor | float | None = None,
     config: TemporalConfig | None = None,
+    *,
+    camera: PinholeCamera | None = None,
 ) -> TemporalFit:
     r"""Fit one tracked person over T frames with the temporal terms (module docstring).
 
@@ -420,23 +423,25 @@ def fit_sequence(
         model: A trained model (left unchanged: frozen and in eval mode while fitting).
         keypoints: ``(T, K, 3)`` the person's detections in every frame, px and confidence
             (a missing frame: all confidences 0), in the model's evidence order.
-        image_size: ``(2,)`` (W, H) px of the video.
-        focal_length: px (default: the image diagonal); the principal point is the image
-            centre.
+        image_size: ``(2,)`` (W, H) px of the video, for a camera centred on the image ...
+        focal_length: ... with this focal length, px: scalar or ``(f_x, f_y)`` (default:
+            the image diagonal).
         config: :class:`TemporalConfig`.
+        camera: Or the video's camera (batch shape ``()``, no extrinsics): ``f_x``, ``f_y``,
+            principal point and image size (instead of ``image_size`` and ``focal_length``).
 
     Returns:
         :class:`TemporalFit`, on the keypoints' device and dtype.
 
     Raises:
-        InputError: ``keypoints`` is not ``(T, K, 3)`` for this model, or T is 0.
+        InputError: ``keypoints`` is not ``(T, K, 3)`` for this model, or T is 0; neither
+            ``image_size`` nor ``camera`` is given, or both.
     """
     config = config or TemporalConfig()
     keypoints = torch.as_tensor(keypoints, dtype=torch.get_default_dtype())
     _check(model, keypoints)
     T, device = keypoints.shape[0], keypoints.device
-    image_size = torch.as_tensor(image_size, dtype=keypoints.dtype, device=device)
-    focal = None if focal_length is None else torch.as_tensor(focal_length, dtype=keypoints.dtype, device=device)
+    camera = _video_camera(image_size, focal_length, camera).to(device, keypoints.dtype)
     finite = torch.isfinite(keypoints).all(-1) & (keypoints[..., 2] > 0)
     observed = finite.sum(-1) >= config.min_keypoints
     parts = segments(observed, config.max_gap)
@@ -445,7 +450,7 @@ def fit_sequence(
     translation = keypoints.new_full((T, 3), float("nan"))
     betas: Tensor | None = None
     results: list[MinimizeResult] = []
-    track = _prepare(model, keypoints, image_size, focal, observed, config) if parts else None
+    track = _prepare(model, keypoints, camera, observed, config) if parts else None
     for first, last in parts:
         assert track is not None
         state = _State(torch.zeros(last - first, D, dtype=keypoints.dtype, device=device),
@@ -459,6 +464,22 @@ def fit_sequence(
     for first, last in parts:
         fitted[first:last] = True
     return _outputs(model, track, z, translation, betas, observed, fitted, results)
+
+
+def _video_camera(image_size: Tensor | None, focal_length: Tensor | float | None,
+                  camera: PinholeCamera | None) -> PinholeCamera:
+    """The camera of :func:`fit_sequence`'s arguments, batch shape ``()``."""
+    if (camera is None) == (image_size is None):
+        raise InputError("fit_sequence needs the video's image_size (and focal_length) or its camera, not both")
+    if camera is None:
+        size = torch.as_tensor(image_size, dtype=torch.get_default_dtype())
+        return PinholeCamera.centred(size, None if focal_length is None else torch.as_tensor(focal_length, dtype=size.dtype))
+    if camera.batch_shape != () or camera.calibrated:
+        raise InputError(f"the video's camera must be one camera without extrinsics, got batch shape "
+                         f"{tuple(camera.batch_shape)}{' with extrinsics' if camera.calibrated else ''}")  # fmt: skip
+    if focal_length is not None:
+        raise InputError("fit_sequence: give the focal length in the camera, not beside it")
+    return camera
 
 
 def _outputs(model: ProbabilisticHMR, track: _Track | None, z: Tensor, translation: Tensor, betas: Tensor | None,
