@@ -9,13 +9,15 @@ betas, and the energy
 over the 23 body joints (the global orientation differs between views). The views are
 pulled together; with no reprojection term (ProHMR has none) the 2D evidence enters only
 through the contexts. ``MultiViewConfig.reprojection`` (on by default) adds each view's
-keypoint data term (each view its own camera translation) and weighs each view's prior
+keypoint data term (each view its own camera translation, projected with that view's
+``People.camera``: ``f_x``, ``f_y``, principal point) and weighs each view's prior
 as single-view fitting does (``4^2 |z_v|^2``), so that one view is single-view fitting
 with fixed betas.
 
 **Calibrated** (:func:`fit_multiview_calibrated`, known cameras): one shared body --
 one body pose, one global orientation and translation in the world, shared betas --
-projected into every view with its calibration. The learned prior is the product of the
+projected into every view with its calibration (intrinsics and extrinsics; the views'
+own cameras give way to the calibration's intrinsics, for the start too). The learned prior is the product of the
 views' distributions: the shared pose, as camera ``v`` sees it (``R_c^v R_world`` at the
 root), is encoded by the flow with view ``v``'s context, ``z_v = f^{-1}(pose_v; c_v)``, and
 

@@ -16,7 +16,8 @@ that frame's mode. Energy:
 with ``Δ² x_t = x_{t+1} - 2 x_t + x_{t-1}`` (the acceleration, per frame²), ``E_data,t``
 the robust keypoint term of the single-frame fit
 (:class:`~hmrflow.fitting.lean_energy.KeypointTerm`: Geman-McClure, confidence weighted,
-``(1000 / max(W, H))^2``), ``P_tk`` ``(T, K, 3)`` the model's K evidence keypoints
+``(1000 / max(W, H))^2``; projected with the video's camera, ``f_x``, ``f_y`` and the
+principal point), ``P_tk`` ``(T, K, 3)`` the model's K evidence keypoints
 (COCO-17 + feet) in the camera frame, and ``w_z``, ``w_b`` the single-frame fit's prior
 weights (:class:`~hmrflow.fitting.keypoint_fit.FitConfig`). With the three smoothness
 weights at 0 the energy is the sum of the single-frame energies (the shape prior counted
