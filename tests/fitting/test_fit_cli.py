@@ -203,3 +203,25 @@ def _always(config):
     config = replace(config, margin=0.0)
     object.__setattr__(config, "margin", -1e12)  # past the check's own >= 0 validation
     return config
+
+
+def test_fit_with_two_focals_and_an_off_centre_principal_point(tmp_path, tiny_model_file, synthetic):
+    # hmrflow fit passes the whole camera to the fitter: keypoints seen with f = (1400, 1000),
+    # c = (600, 420) are fitted to a few px given those intrinsics, worse given f_x for both.
+    import torch
+
+    points = synthetic.keypoints_3d - torch.tensor([0.0, 0.0, 2.5])  # large people
+    uv = points[..., :2] / points[..., 2:] * torch.tensor([1400.0, 1000.0]) + torch.tensor([600.0, 420.0])
+    people = torch.cat([uv, torch.ones_like(uv[..., :1])], -1)
+    np.save(tmp_path / "people.npy", people.numpy())
+    errors = {}
+    for name, intrinsics in (("true", "1400,1000,600,420"), ("fx", "1400,1400,600,420")):
+        assert main(["fit", str(tmp_path / "people.npy"), "--model", str(tiny_model_file), "--out",
+                     str(tmp_path / name), "--image-size", "1280", "960", "--steps", "10", "--no-render",
+                     "--no-mirror-check", "--intrinsics", intrinsics]) == 0  # fmt: skip
+        records = [json.loads(p.read_text()) for p in sorted((tmp_path / name).glob("people/person*/params.json"))]
+        assert len(records) == len(people)
+        errors[name] = np.array([r["reprojection_error_px"]["final"] for r in records])
+        assert records[0]["camera"]["focal_length"] == [1400.0, float(intrinsics.split(",")[1])]
+    assert errors["true"].max() < 10
+    assert errors["fx"].mean() > 2 * errors["true"].mean()
