@@ -11,8 +11,9 @@ and in eval mode. Energy, per person (summed over the batch for L-BFGS):
 
 with ``rho`` Geman-McClure (sigma = 100 px) per coordinate, ``P_k`` the model's keypoints
 in the evidence order (COCO-17 + 6 foot points), projected with the person's pinhole
-camera (``People.camera``: ``f_x``, ``f_y`` and the principal point). The flow's additive coupling makes
-``-log p(pose | evidence) = |z|^2 / 2 + const``, so ``|z|^2`` is the learned prior.
+camera (``People.camera``: ``f_x``, ``f_y`` and the principal point). The flow's additive
+coupling makes ``-log p(pose | evidence) = |z|^2 / 2 + const``, so ``|z|^2`` is the
+learned prior.
 
 Speed: a fit evaluates this energy hundreds of times with the model and the people fixed,
 so by default (``FitConfig.lean_energy``) everything that depends on them alone is
@@ -172,9 +173,9 @@ class People:
 
         The camera is centred on the image, with ``focal_length`` px (``(B,)``, ``(B, 2)``
         ``(f_x, f_y)``, scalar, or None: the image diagonal, :func:`default_focal_length`);
-        :meth:`from_camera` takes any camera. The person box is the
-        square around the confident keypoints, ``box_scale`` times their extent (the
-        training data's box), and the evidence is the keypoints in it.
+        :meth:`from_camera` takes any camera. The person box is the square around the
+        confident keypoints, ``box_scale`` times their extent (the training data's box),
+        and the evidence is the keypoints in it.
         """
         keypoints = torch.as_tensor(keypoints, dtype=torch.get_default_dtype())
         if keypoints.dim() != 3 or keypoints.shape[-1] != 3:
