@@ -276,8 +276,8 @@ def fit_multiview_calibrated(
         raise InputError(f"cameras: batch shape {tuple(cameras.batch_shape)}, expected (instants, views) = "
                          f"({len(people) // V}, {V})")  # fmt: skip
     intrinsics = PinholeCamera(cameras.focal_length, cameras.principal_point, cameras.image_size).flatten(0, 1)
-    return _each_instant(fitter, replace(people, camera=intrinsics.to(people.keypoints.device, people.keypoints.dtype)), V, cameras,
-                         config.joint_batch)  # fmt: skip
+    people = replace(people, camera=intrinsics.to(people.keypoints.device, people.keypoints.dtype))
+    return _each_instant(fitter, people, V, cameras, config.joint_batch)
 
 
 def _fit_calibrated(

@@ -474,7 +474,8 @@ def _video_camera(image_size: Tensor | None, focal_length: Tensor | float | None
         raise InputError("fit_sequence needs the video's image_size (and focal_length) or its camera, not both")
     if camera is None:
         size = torch.as_tensor(image_size, dtype=torch.get_default_dtype())
-        return PinholeCamera.centred(size, None if focal_length is None else torch.as_tensor(focal_length, dtype=size.dtype))
+        focal = None if focal_length is None else torch.as_tensor(focal_length, dtype=size.dtype)
+        return PinholeCamera.centred(size, focal)
     if camera.batch_shape != () or camera.calibrated:
         raise InputError(f"the video's camera must be one camera without extrinsics, got batch shape "
                          f"{tuple(camera.batch_shape)}{' with extrinsics' if camera.calibrated else ''}")  # fmt: skip
