@@ -27,7 +27,7 @@ from hmrflow.data.keypoint_files import check_keypoints
 from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import People
 
-__all__ = ["ImagePeople", "checked_people", "choose_person", "people_of", "read_people", "unique_name", "usable"]
+__all__ = ["ImagePeople", "checked_people", "choose_person", "people_of", "read_people", "usable"]
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,3 @@ def people_of(keypoints: np.ndarray, size: tuple[int, int], intrinsics: Intrinsi
 
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
     return People.from_camera(kp, photo_camera(size, intrinsics, len(kp), device), box_scale)
-
-
-def unique_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_2``, ``name_3``, ... if taken; the name returned is added to ``taken``."""
-    unique, k = name, 2
-    while unique in taken:
-        unique, k = f"{name}_{k}", k + 1
-    taken.add(unique)
-    return unique

@@ -6,7 +6,6 @@ import argparse
 import math
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from hmrflow.errors import InputError
 from hmrflow.folders import prepared_output_folder
 
 if TYPE_CHECKING:
-    from hmrflow.application.results import ImageResult
+    pass
 
 HELP = """\
 Recover 3D bodies from photos, with their uncertainty.
@@ -139,20 +138,6 @@ def pair_keypoints(images: list[Path], keypoints: list[Path] | None) -> list[Pat
     return list(keypoints)
 
 
-def folder_names(images: list[Path], taken: set[str] | None = None) -> list[str]:
-    """An output folder name per image: its stem, made unique (``stem_2``, ...) among
-    themselves and the names in ``taken`` (what the output folder already holds)."""
-    used = set(taken or ())
-    names: list[str] = []
-    for image in images:
-        name, k = image.stem, 2
-        while name in used:
-            name, k = f"{image.stem}_{k}", k + 1
-        used.add(name)
-        names.append(name)
-    return names
-
-
 def check_settings(args: argparse.Namespace) -> None:
     """The numeric settings, before anything is loaded.
 
@@ -180,27 +165,17 @@ def run(args: argparse.Namespace) -> int:
     check_settings(args)
     device = torch_device(args.device)
     with prepared_output_folder(args.out) as out:
-        from hmrflow.application.outputs import read_manifest
+        from hmrflow.application.run_record import RunRecord
 
-        manifest = read_manifest(out)
-        names = folder_names(images, taken=_taken_names(out, manifest))
-        return _run_photos(args, images, keypoint_files, names, out, manifest, device, start)
-
-
-def _taken_names(out: Path, manifest: dict[str, Any]) -> set[str]:
-    """Names a new photo folder must not take: what ``out`` holds and what the manifest lists."""
-    taken = {child.name for child in out.iterdir()}
-    taken |= {str(entry["folder"]).split("/")[0] for entry in manifest["photos"] if entry.get("folder")}
-    return taken
+        record = RunRecord(out, "hmrflow demo")  # a damaged demo.json stops the run before the model loads
+        return _run_photos(args, images, keypoint_files, record, device, start)
 
 
 def _run_photos(
     args: argparse.Namespace,
     images: list[Path],
     keypoint_files: list[Path | None],
-    names: list[str],
-    out: Path,
-    manifest: dict[str, Any],
+    record: Any,
     device: Any,
     start: float,
 ) -> int:
@@ -208,6 +183,8 @@ def _run_photos(
     from hmrflow.application.pipeline import DemoPipeline
     from hmrflow.models.checkpoint import load_model
 
+    out = record.out
+    names = [record.unique_name(image.stem) for image in images]
     model = load_model(args.model, device=device)
     kind = model.config.encoder.kind
     model_name = args.model or "the shipped model"
@@ -218,15 +195,10 @@ def _run_photos(
     )
     print(f"  model loaded in {time.perf_counter() - start:.1f} s")
     fit = "off" if args.no_fit else f"{args.steps} L-BFGS steps"
-    run_info = {
-        "started": datetime.now().isoformat(timespec="seconds"),
-        "details": [
-            f"model: {model_name} ({kind}-conditioned), body model {model.body.name}",
-            f"{args.samples} samples per person; fit with the learned prior: {fit}",
-        ],
-    }
-    _keep_unlisted_index(out, manifest)
-    manifest["runs"].append(run_info)
+    record.run["details"] += [
+        f"model: {model_name} ({kind}-conditioned), body model {model.body.name}",
+        f"{args.samples} samples per person; fit with the learned prior: {fit}",
+    ]
     results = []
     with DemoPipeline(model, demo_config(args)) as pipeline:
         for i, (image, keypoints, name) in enumerate(zip(images, keypoint_files, names)):
@@ -236,10 +208,10 @@ def _run_photos(
             result = pipeline.run_image(image, keypoints, out, name)
             results.append(result)
             print(f"{live}[{i + 1}/{len(images)}] {image.name}: {result.describe()}", flush=True)
-            _record(out, manifest, result)
+            record.add(result)
         if pipeline.writer.render_error:
-            run_info["details"].append(f"no pictures: {pipeline.writer.render_error}")
-        index = _record(out, manifest, None)
+            record.run["details"].append(f"no pictures: {pipeline.writer.render_error}")
+        index = record.write()
     failed = [r.path.name for r in results if not r.ok]
     total = time.perf_counter() - start
     print(f"done in {total:.1f} s: {len(results) - len(failed)} of {len(results)} photo(s) ok; open {index}")
@@ -263,34 +235,3 @@ def demo_config(args: argparse.Namespace) -> Any:
         viewer=not args.no_viewer,
         view=args.view,
     )
-
-
-def _keep_unlisted_index(out: Path, manifest: dict[str, Any]) -> None:
-    """An index.html from before manifests (or from another command) is kept, renamed."""
-    index = out / "index.html"
-    if manifest["runs"] or not index.is_file():
-        return
-    kept = out / "index-earlier.html"
-    k = 2
-    while kept.exists():
-        kept, k = out / f"index-earlier-{k}.html", k + 1
-    index.rename(kept)
-    print(f"  the earlier {index.name} (not in {out}/demo.json) is kept as {kept.name}")
-
-
-def _record(out: Path, manifest: dict[str, Any], result: ImageResult | None) -> Path:
-    """Add ``result`` (if any) to the manifest; write it and index.html from it."""
-    from hmrflow.application.outputs import index_entry, write_index, write_manifest
-
-    run = len(manifest["runs"]) - 1
-    if result is not None:
-        manifest["photos"].append(index_entry(result, out) | {"run": run})
-    write_manifest(out, manifest)
-    runs, photos = manifest["runs"], manifest["photos"]
-    if len(runs) == 1:
-        details = list(runs[0]["details"])
-    else:  # several runs: say which run each photo comes from
-        details = [f"run {k + 1}, {r.get('started', '?')}: " + "; ".join(r["details"]) for k, r in enumerate(runs)]
-        photos = [entry | {"label": f"run {int(entry.get('run', 0)) + 1}"} for entry in photos]
-    details.append("frames: camera frame of each photo (OpenCV: x right, y down), metres")
-    return write_index(out, photos, "hmrflow demo", details)

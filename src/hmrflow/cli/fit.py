@@ -48,7 +48,8 @@ NAME.json, NAME.npz and NAME_person<i>.obj lay side by side in --out):
   NAME/person<i>/params.npz     the same arrays, the vertices, joints and faces
   NAME/person<i>/mesh.obj .ply .glb, samples.glb   meshes, Y up: the camera frame turned to (x, -y, -z)
   NAME/person<i>/overlay.jpg, samples.png, viewer.html   (pictures: with --images, unless --no-render)
-  index.html                    links everything
+  index.html, demo.json         every run into this --out (a rerun keeps the earlier folders:
+                                a taken NAME becomes NAME_2, ...), as `hmrflow demo` does
 person<i> counts the people fitted, in the file's order (people with too few keypoints are
 skipped with a warning).
 
@@ -200,23 +201,26 @@ def run(args: argparse.Namespace) -> int:
     if args.evaluate:
         return _evaluate(load_model(args.model, device=device), args)
     with prepared_output_folder(args.out) as out:
+        from hmrflow.application.run_record import RunRecord
+
+        record = RunRecord(out, "hmrflow fit")  # a damaged demo.json stops the run before the model loads
         model = load_model(args.model, device=device)
-        return _fit_files(model, args, out, device)
+        return _fit_files(model, args, record)
 
 
-def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> int:
+def _fit_files(model: Any, args: argparse.Namespace, record: Any) -> int:
     """Fit every image of every file through the pipeline; a failed input is reported and the others go on."""
     from hmrflow.application.keypoint_fits import read_people
-    from hmrflow.application.outputs import index_entry, write_index
     from hmrflow.application.pipeline import DemoConfig, DemoPipeline
 
     config = DemoConfig(num_samples=0, fit_steps=args.steps or 10, fitter="baseline" if args.baseline else "prior",
                         mirror_check=not args.no_mirror_check, drop_hips=args.drop_hips, intrinsics=args.intrinsics,
                         detect="never", viewer=not args.no_render, pictures=not args.no_render)  # fmt: skip
     failed: list[str] = []
-    results = []
     total = done = 0
-    taken = {child.name for child in out.iterdir()}
+    fitter = "the SMPLify-style baseline" if args.baseline else "the learned prior"
+    record.run["details"].append(f"body model {model.body.name}; fit with {fitter}: {config.fit_steps} L-BFGS steps")
+    out = record.out
     with DemoPipeline(model, config) as pipeline:
         for path in keypoint_paths(args.files):
             try:
@@ -229,7 +233,7 @@ def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> 
             for item in items:
                 total += 1
                 try:
-                    result = _fit_image(pipeline, item, args, out, taken)
+                    result = _fit_image(pipeline, item, args, out, record)
                 except InputError as error:
                     log.error("%s", error)
                     failed.append(item.label)
@@ -241,10 +245,9 @@ def _fit_files(model: Any, args: argparse.Namespace, out: Path, device: Any) -> 
                     log.error("%s", result.error)
                     failed.append(item.label)
                     continue
-                results.append(result)
+                record.add(result)
                 done += len(result.people)
-    if results:
-        write_index(out, [index_entry(r, out) for r in results], "hmrflow fit", [f"body model {model.body.name}"])
+    record.write()
     print(f"fitted {done} people from {total - len(failed)} of {total} inputs; results in {out}")
     return exit_status(failed, total, "inputs")
 
@@ -267,16 +270,16 @@ def keypoint_paths(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def _fit_image(pipeline: Any, item: Any, args: argparse.Namespace, out: Path, taken: set[str]) -> Any:
+def _fit_image(pipeline: Any, item: Any, args: argparse.Namespace, out: Path, record: Any) -> Any:
     """Fit the people of one image and write its folder; None when nobody is usable."""
-    from hmrflow.application.keypoint_fits import checked_people, unique_name, usable
+    from hmrflow.application.keypoint_fits import checked_people, usable
 
     keypoints, size = checked_people(item, args.image_size)
     if not usable(keypoints, item.label):
         log.warning("%s: no person to fit", item.label)
         return None
     photo = _photo(item, size, args.no_render)
-    return pipeline.run_keypoints(photo, keypoints, item.label, out / unique_name(item.name, taken))
+    return pipeline.run_keypoints(photo, keypoints, item.label, out / record.unique_name(item.name))
 
 
 def _photo(item: Any, size: tuple[int, int], no_pictures: bool) -> Any:
