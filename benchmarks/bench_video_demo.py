@@ -33,13 +33,13 @@ import torch
 from hmrflow.application.detector import MediaPipeDetector
 from hmrflow.application.video_outputs import write_overlay_video, write_track
 from hmrflow.application.video_pipeline import (
-    VideoConfig,
     VideoPipeline,
     detections_from_keypoints,
     fit_track,
     limited,
     video_camera,
 )
+from hmrflow.application.video_results import VideoConfig
 from hmrflow.data.real_multiview import RealMultiview
 from hmrflow.models.checkpoint import load_model
 from hmrflow.video import open_frames, track_people

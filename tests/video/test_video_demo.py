@@ -14,7 +14,8 @@ import torch
 from hmrflow.application.animation_files import read_parameter_file
 from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.detector import find_detector_python
-from hmrflow.application.video_pipeline import VideoConfig, VideoPipeline, VideoResult
+from hmrflow.application.video_pipeline import VideoPipeline
+from hmrflow.application.video_results import VideoConfig, VideoResult
 from hmrflow.body.bvh_export import read_bvh_joints
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up

@@ -10,5 +10,6 @@ filter), :mod:`~hmrflow.application.calibration` (the calibration files),
 detector, :mod:`~hmrflow.application.detector` (mediapipe in its own environment, run by
 :mod:`~hmrflow.application.detect_worker`); how figures show a person,
 :mod:`~hmrflow.application.upright_view`; and videos: :mod:`~hmrflow.application.video_pipeline`
-(frames -> detections -> tracks -> temporal fits) and :mod:`~hmrflow.application.video_outputs`.
+(frames -> detections -> tracks -> temporal fits), its records
+:mod:`~hmrflow.application.video_results` and :mod:`~hmrflow.application.video_outputs`.
 """

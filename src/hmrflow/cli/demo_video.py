@@ -89,7 +89,7 @@ def check_video_settings(args: argparse.Namespace) -> None:
 
 def video_config(args: argparse.Namespace) -> Any:
     """The :class:`~hmrflow.application.video_pipeline.VideoConfig` of the command's settings."""
-    from hmrflow.application.video_pipeline import VideoConfig
+    from hmrflow.application.video_results import VideoConfig
 
     return VideoConfig(temporal_weight=args.temporal_weight, fit_steps=args.steps, max_people=args.max_people,
                        max_frames=args.frames, fps=args.fps, intrinsics=args.intrinsics,
