@@ -214,7 +214,7 @@ def test_fit_with_two_focals_and_an_off_centre_principal_point(tmp_path, tiny_mo
     uv = points[..., :2] / points[..., 2:] * torch.tensor([1400.0, 1000.0]) + torch.tensor([600.0, 420.0])
     people = torch.cat([uv, torch.ones_like(uv[..., :1])], -1)
     np.save(tmp_path / "people.npy", people.numpy())
-    errors = {}
+    errors, places = {}, {}
     for name, intrinsics in (("true", "1400,1000,600,420"), ("fx", "1400,1400,600,420")):
         assert main(["fit", str(tmp_path / "people.npy"), "--model", str(tiny_model_file), "--out",
                      str(tmp_path / name), "--image-size", "1280", "960", "--steps", "10", "--no-render",
@@ -222,6 +222,8 @@ def test_fit_with_two_focals_and_an_off_centre_principal_point(tmp_path, tiny_mo
         records = [json.loads(p.read_text()) for p in sorted((tmp_path / name).glob("people/person*/params.json"))]
         assert len(records) == len(people)
         errors[name] = np.array([r["reprojection_error_px"]["final"] for r in records])
+        places[name] = np.array([r["transl"] for r in records]).reshape(len(records), 3)
         assert records[0]["camera"]["focal_length"] == [1400.0, float(intrinsics.split(",")[1])]
     assert errors["true"].max() < 10
-    assert errors["fx"].mean() > 2 * errors["true"].mean()
+    # f_y reached the fitter: the bodies fitted with f_x for both axes stand elsewhere
+    assert np.linalg.norm(places["fx"] - places["true"], axis=-1).min() > 0.05

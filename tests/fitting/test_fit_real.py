@@ -44,7 +44,7 @@ def test_people_are_centred_on_the_principal_point(data: RealMultiview) -> None:
     np.testing.assert_allclose((centred.keypoints - raw.keypoints)[0, seen, :2].numpy(),
                                np.broadcast_to(shift, (int(seen.sum()), 2)), atol=1e-3)  # fmt: skip
     assert np.allclose(centred.evidence.numpy(), raw.evidence.numpy(), atol=1e-6)  # the box moves along
-    assert math.isclose(float(centred.focal_length[0]), data.focal_length[2].mean(), rel_tol=1e-6)
+    assert math.isclose(float(centred.focal_length[0, 0]), data.focal_length[2].mean(), rel_tol=1e-6)
 
 
 def test_real_fitting_tables(tiny_model, data: RealMultiview) -> None:

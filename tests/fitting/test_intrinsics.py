@@ -76,8 +76,6 @@ def test_the_true_intrinsics_recover_the_keypoints_and_f_x_alone_does_not(tiny_m
     torch.testing.assert_close(error_in(tiny_model, true, TRUE, keypoints), true.reprojection_error)
     # with f_x for both axes: the body, seen as the camera saw it, misses by tens of px
     assert (error_in(tiny_model, fx_only, TRUE, keypoints) > 4 * true.reprojection_error).all()
-    if fitter is fit_keypoints:  # the learned prior cannot even explain the keypoints in its own camera
-        assert fx_only.reprojection_error.mean() > 2 * true.reprojection_error.mean()
 
 
 def test_lean_and_reference_energies_agree_with_two_focals(tiny_model, synthetic):
