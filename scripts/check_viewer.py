@@ -101,6 +101,16 @@ class DevTools:
             self.events.append(answer)
         raise TimeoutError(f"no answer to {method}")
 
+    def page_session(self, size: tuple[int, int]) -> str:
+        """A new blank page of ``size`` (W, H) px with its events on; its session id."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Runtime", "Log", "Page", "Network"):
+            self.send(f"{domain}.enable", session=session)
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}, session)  # fmt: skip
+        return session
+
     def wait(self, seconds: float) -> None:
         """Collect events for ``seconds``."""
         deadline = time.monotonic() + seconds
@@ -160,12 +170,7 @@ def check(
     profile = tempfile.mkdtemp(prefix="hmrflow-chromium-")
     tools = DevTools(chromium, profile, size)
     try:
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tools.send(f"{domain}.enable", session=session)
-        tools.send("Emulation.setDeviceMetricsOverride",
-                   {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False}, session)  # fmt: skip
+        session = tools.page_session(size)
         start = time.monotonic()
         tools.send("Page.navigate", {"url": page.resolve().as_uri()}, session)
         tools.wait(settle)

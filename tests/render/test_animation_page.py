@@ -77,12 +77,7 @@ def _screenshots(page: Path, frames: list[int]) -> tuple[list[np.ndarray], list[
     tools = check.DevTools(CHROMIUM, profile, (640, 480))
     shots, count = [], 0
     try:
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Runtime", "Log", "Page", "Network"):
-            tools.send(f"{domain}.enable", session=session)
-        tools.send("Emulation.setDeviceMetricsOverride",
-                   {"width": 640, "height": 480, "deviceScaleFactor": 1, "mobile": False}, session)  # fmt: skip
+        session = tools.page_session((640, 480))
         for frame in frames:
             tools.send("Page.navigate", {"url": f"{page.resolve().as_uri()}?frame={frame}"}, session)
             deadline = time.monotonic() + 60
