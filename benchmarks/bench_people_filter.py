@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hmrflow.application.detector import Detection, MediaPipeDetector, box_iou, read_video_frame
+from hmrflow.application.detector import Detection, MediaPipeDetector, read_video_frame
 from hmrflow.application.inputs import GHOST_CONFIDENCE, GHOST_INSIDE, drop_ghosts
+from hmrflow.geometry.boxes import box_iou
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT / ".cache" / "data" / "pose2sim" / "Demo_MultiPerson" / "videos"
@@ -40,12 +41,11 @@ Found = tuple[np.ndarray, np.ndarray, list[str], int, float]
 
 def classify(people: list[Detection], truth: list[np.ndarray], seconds: float) -> Found:
     """Boxes ``(P, 4)``, keypoints ``(P, 23, 3)``, each detection's class, people missed, seconds."""
-    kinds = []
-    for person in people:
-        iou = max((box_iou(person.box, t) for t in truth), default=0.0)
-        kinds.append("real" if iou > 0.5 else "ghost" if len(truth) == 2 else "unknown")
-    missed = sum(not any(box_iou(p.box, t) > 0.5 for p in people) for t in truth)
     boxes = np.array([p.box for p in people]).reshape(-1, 4)
+    ious = box_iou(boxes, np.array(truth).reshape(-1, 4))  # (P, T)
+    best = ious.max(1, initial=0.0)
+    kinds = ["real" if iou > 0.5 else "ghost" if len(truth) == 2 else "unknown" for iou in best]
+    missed = int((~(ious > 0.5).any(0)).sum())
     keypoints = np.array([p.keypoints for p in people]).reshape(-1, 23, 3)
     return boxes, keypoints, kinds, missed, seconds
 

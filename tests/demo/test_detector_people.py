@@ -12,7 +12,6 @@ from hmrflow.application.detector import (
     Detection,
     MaxPeopleError,
     MediaPipeDetector,
-    box_iou,
     find_detector_python,
     landmark_box,
     read_video_frame,
@@ -21,6 +20,7 @@ from hmrflow.application.detector import (
 )
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.errors import InputError
+from hmrflow.geometry.boxes import box_iou
 from tests.fetched import fetched
 
 DETECTOR = find_detector_python()
@@ -41,9 +41,9 @@ def person(x0: float, y0: float, width: float, height: float, seed: int) -> Dete
 
 def test_box_iou_and_landmark_box():
     a, b = np.array([0.0, 0.0, 4.0, 4.0]), np.array([2.0, 0.0, 6.0, 4.0])
-    assert box_iou(a, b) == pytest.approx(8 / 24)
-    assert box_iou(a, a) == pytest.approx(1.0)
-    assert box_iou(a, np.array([5.0, 5.0, 6.0, 6.0])) == 0.0
+    assert box_iou(a[None], b[None])[0, 0] == pytest.approx(8 / 24)
+    assert box_iou(a[None], a[None])[0, 0] == pytest.approx(1.0)
+    assert box_iou(a[None], np.array([[5.0, 5.0, 6.0, 6.0]]))[0, 0] == 0.0
     landmarks = np.array([[-10.0, 5.0, 0, 1, 1], [50.0, 30.0, 0, 1, 1], [20.0, 90.0, 0, 1, 1]])
     assert landmark_box(landmarks, (40, 60)).tolist() == [0.0, 5.0, 40.0, 60.0]
 
@@ -64,7 +64,7 @@ def test_a_repeat_with_a_smaller_box_is_found_by_its_keypoints():
     box = np.array([visible[:, 0].min(), visible[:, 1].min(), visible[:, 0].max(), visible[:, 1].max()])
     box[1] = box[3] - 0.2 * (box[3] - box[1])  # a small box: IoU alone would keep it
     partial = Detection(legs + np.array([2.0, 2.0, 0.0]), None, whole.image_size, 0.0, box)
-    assert box_iou(whole.box, partial.box) < 0.5
+    assert box_iou(whole.box[None], partial.box[None])[0, 0] < 0.5
     assert suppress_duplicates([whole, partial]) == [whole]
     assert len(suppress_duplicates([whole, partial], max_distance=0.0)) == 2
 
@@ -72,7 +72,7 @@ def test_a_repeat_with_a_smaller_box_is_found_by_its_keypoints():
 def test_overlapping_people_are_both_kept():
     # one in front of the other: boxes overlap (IoU < 0.5) and keypoints are far apart
     back, front = person(100, 100, 300, 800, 3), person(250, 300, 300, 700, 4)
-    assert 0 < box_iou(back.box, front.box) < 0.5
+    assert 0 < box_iou(back.box[None], front.box[None])[0, 0] < 0.5
     assert len(suppress_duplicates([back, front])) == 2
 
 
@@ -103,7 +103,7 @@ def test_both_people_of_a_multi_person_frame_are_found_where_the_real_set_has_th
     with MediaPipeDetector() as detector:
         people = detector.detect_people(image, max_people=4)
     assert len(people) == 2
-    ious = np.array([[box_iou(p.box, e) for e in expected] for p in people])
+    ious = box_iou(np.stack([p.box for p in people]), expected)
     assert (ious.max(0) > 0.5).all()  # each real person matched ...
     assert len(set(ious.argmax(1).tolist())) == 2  # ... by a different detection
     areas = [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) for p in people]
@@ -168,7 +168,7 @@ def test_the_verification_look_drops_a_ghost_and_keeps_both_real_people():
         old = detector.detect_people(image, max_people=4, verify=False)
         new = detector.detect_people(image, max_people=4)
     def matched(people: list[Detection]) -> np.ndarray:
-        return np.array([[box_iou(p.box, e) for e in expected] for p in people]).max(1) > 0.5
+        return box_iou(np.stack([p.box for p in people]), expected).max(1) > 0.5
     assert len(old) == 3 and matched(old).sum() == 2  # the old rule: both people and a ghost
     assert len(new) == 2 and matched(new).all()  # the ghost is gone, both people kept
     real_old = [p for p, m in zip(old, matched(old)) if m]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hmrflow.errors import InputError
-from hmrflow.video.tracking import Detection, TrackingConfig, box_iou, track_people
+from hmrflow.geometry.boxes import box_iou
+from hmrflow.video.tracking import Detection, TrackingConfig, track_people
 
 #: A stick figure: head, shoulders, hips, feet (x, y offsets from the box corner), 7 points.
 FIGURE = np.array([[30, 0], [10, 30], [50, 30], [15, 90], [45, 90], [15, 160], [45, 160]], dtype=float)

@@ -61,6 +61,7 @@ import numpy as np
 
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.errors import InputError
+from hmrflow.geometry.boxes import box_iou
 
 __all__ = [
     "BLAZEPOSE_TO_COCO17",
@@ -73,7 +74,6 @@ __all__ = [
     "MaxPeopleError",
     "LazyDetector",
     "blazepose_to_evidence",
-    "box_iou",
     "find_detector_python",
     "landmark_box",
     "read_video_frame",
@@ -171,24 +171,10 @@ def landmark_box(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarr
     return np.concatenate([np.clip(xy.min(0), 0, size), np.clip(xy.max(0), 0, size)])
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    r"""Intersection over union of two boxes ``(4,)`` ``x0, y0, x1, y1``; 0 for empty boxes.
-
-    Example:
-        >>> box_iou(np.array([0.0, 0, 2, 2]), np.array([1.0, 0, 3, 2]))
-        0.3333333333333333
-    """
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def _same_person(kept: Detection, other: Detection, max_iou: float, max_distance: float) -> bool:
     assert kept.box is not None and other.box is not None
     assert kept.keypoints is not None and other.keypoints is not None
-    if box_iou(kept.box, other.box) > max_iou:
+    if box_iou(kept.box[None], other.box[None])[0, 0] > max_iou:
         return True
     both = (kept.keypoints[:, 2] > 0) & (other.keypoints[:, 2] > 0)
     if both.sum() < 3:

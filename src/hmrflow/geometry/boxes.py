@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["keypoint_box", "normalize_keypoints"]
+__all__ = ["box_iou", "keypoint_box", "normalize_keypoints"]
 
 
 def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,3 +51,21 @@ def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor)
     if keypoints.shape[-1] > 2:
         xy = xy * (keypoints[..., 2:] > 0)
     return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+
+
+def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    r"""Intersection over union of boxes ``(A, 4)`` and ``(B, 4)`` (x0, y0, x1, y1 px): ``(A, B)``;
+    0 where both are empty.
+
+    Example:
+        >>> box_iou(np.array([[0.0, 0, 2, 2]]), np.array([[1.0, 0, 3, 2], [5.0, 5, 6, 6]]))
+        array([[0.33333333, 0.        ]])
+    """
+    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    low = np.maximum(first[:, None, :2], second[None, :, :2])
+    high = np.minimum(first[:, None, 2:], second[None, :, 2:])
+    inter = np.clip(high - low, 0, None).prod(-1)
+    area_first = np.clip(first[:, 2:] - first[:, :2], 0, None).prod(-1)
+    area_second = np.clip(second[:, 2:] - second[:, :2], 0, None).prod(-1)
+    union = area_first[:, None] + area_second[None] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

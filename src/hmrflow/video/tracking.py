@@ -38,8 +38,9 @@ import numpy as np
 
 from hmrflow.config import bounded, check_bounds
 from hmrflow.errors import InputError
+from hmrflow.geometry.boxes import box_iou
 
-__all__ = ["Detection", "Track", "TrackingConfig", "box_iou", "track_people"]
+__all__ = ["Detection", "Track", "TrackingConfig", "track_people"]
 
 #: A track's velocity is the median of its last steps' (between consecutive detections).
 VELOCITY_STEPS = 3
@@ -139,21 +140,6 @@ class Track:
         out = np.zeros((length, *self.keypoints.shape[1:]), dtype=self.keypoints.dtype)
         out[self.frames[inside] - start] = self.keypoints[inside]
         return out
-
-
-def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    r"""Intersection over union of boxes ``(A, 4)`` and ``(B, 4)`` (x0, y0, x1, y1): ``(A, B)``.
-
-    Example:
-        >>> box_iou(np.array([[0.0, 0, 2, 2]]), np.array([[1.0, 0, 3, 2], [5.0, 5, 6, 6]]))
-        array([[0.33333333, 0.        ]])
-    """
-    low = np.maximum(first[:, None, :2], second[None, :, :2])
-    high = np.minimum(first[:, None, 2:], second[None, :, 2:])
-    inter = np.clip(high - low, 0, None).prod(-1)
-    area = lambda b: np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)  # noqa: E731
-    union = area(first)[:, None] + area(second)[None] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 @dataclass
