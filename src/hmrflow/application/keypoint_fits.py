@@ -27,7 +27,7 @@ from hmrflow.data.keypoint_files import check_keypoints
 from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import People
 
-__all__ = ["ImagePeople", "checked_people", "choose_person", "people_of", "read_people", "usable"]
+__all__ = ["ImagePeople", "checked_people", "choose_person", "fit_views", "people_of", "read_people", "usable"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +144,35 @@ def people_of(keypoints: np.ndarray, size: tuple[int, int], intrinsics: Intrinsi
 
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
     return People.from_camera(kp, photo_camera(size, intrinsics, len(kp), device), box_scale)
+
+
+def fit_views(model: Any, views: list[People], names: list[str], cameras: list[dict[str, Any]] | None, out: Path,
+              steps: int = 10, reprojection: bool = True, drop_hips: bool = False) -> None:  # fmt: skip
+    r"""Fit one body to ``views`` (one person each, named ``names``) and write it into ``out``.
+
+    ``cameras``: one calibration entry per view (the format of
+    :func:`~hmrflow.application.calibration.read_camera_list`): one body in the world; None:
+    uncalibrated (each view keeps its latent, the body in view 0's camera frame).
+    """
+    from hmrflow.application.calibration import camera_list_cameras
+    from hmrflow.application.multiview_outputs import write_multiview_body
+    from hmrflow.fitting.lbfgs import StopRules
+    from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
+    from hmrflow.geometry import rotmat_to_rotvec
+
+    config = MultiViewConfig(rules=StopRules(max_steps=steps), reprojection=reprojection, drop_hips=drop_hips)
+    calibrated = cameras is not None
+    world = None
+    if calibrated:
+        world = camera_list_cameras(cameras, torch.cat([view.image_size for view in views]))
+        fit = fit_multiview_calibrated(model, views, world, config)
+    else:
+        fit = fit_multiview(model, views, config)
+    # calibrated: the world translation; uncalibrated: none (view 0's frame, at its origin)
+    translation = fit.translation[0] if calibrated else fit.betas.new_zeros(3)
+    report = {"calibrated": calibrated, "stop_reason": fit.results[0].reason.value, "steps": fit.results[0].steps,
+              "energy": fit.results[0].loss_history,
+              "view_poses_axis_angle": rotmat_to_rotvec(fit.rotmats[0].detach().cpu()).tolist()}  # fmt: skip
+    write_multiview_body(out, model.body, fit.consensus[0].cpu(), fit.betas[0].cpu(), translation.cpu(), names,
+                         "world" if calibrated else f"camera of {names[0]}",
+                         None if world is None else world[0], report)  # fmt: skip

@@ -316,6 +316,7 @@ def _evaluate(model: Any, args: argparse.Namespace) -> int:
 
 def run_multiview(args: argparse.Namespace) -> int:
     """``hmrflow fit-multiview``: check the settings, calibration, --out and --device; fit one body."""
+    from hmrflow.application.keypoint_fits import fit_views
     from hmrflow.models.checkpoint import load_model
 
     check_settings(args)
@@ -333,7 +334,10 @@ def run_multiview(args: argparse.Namespace) -> int:
         if not views:
             print("hmrflow fit-multiview: no usable view")
             return exit_status(failed, len(files), "views")
-        _fit_and_write(model, views, used, entries, files, args, out)
+        entries = None if entries is None else [entries[files.index(path)] for path in used]
+        fit_views(model, views, [path.name for path in used], entries, out, steps=args.steps or 10,
+                  reprojection=args.reprojection, drop_hips=args.drop_hips)  # fmt: skip
+        print(f"one body from {len(views)} views written to {out}")
     return exit_status(failed, len(files), "views")
 
 
@@ -358,41 +362,3 @@ def _read_views(files: list[Path], args: argparse.Namespace, device: Any) -> tup
         views.append(people_of(chosen[None], size, args.intrinsics, device))
         used.append(path)
     return views, used
-
-
-def _fit_and_write(model: Any, views: list[Any], used: list[Path], entries: list[dict[str, Any]] | None,
-                   files: list[Path], args: argparse.Namespace, out: Path) -> None:  # fmt: skip
-    """Fit one body to ``views`` (calibrated with ``entries``, if given) and write its files."""
-    import torch
-
-    from hmrflow.application.calibration import camera_list_cameras
-    from hmrflow.application.multiview_outputs import write_multiview_body
-    from hmrflow.fitting.lbfgs import StopRules
-    from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
-
-    config = MultiViewConfig(rules=StopRules(max_steps=args.steps or 10), reprojection=args.reprojection,
-                             drop_hips=args.drop_hips)  # fmt: skip
-    cameras = None
-    if entries is not None:
-        sizes = torch.cat([view.image_size for view in views])
-        cameras = camera_list_cameras([entries[files.index(path)] for path in used], sizes)
-        fit = fit_multiview_calibrated(model, views, cameras, config)
-    else:
-        fit = fit_multiview(model, views, config)
-    names = [path.name for path in used]
-    calibrated = entries is not None
-    # calibrated: the world translation; uncalibrated: none (view 0's frame, at its origin)
-    translation = fit.translation[0] if calibrated else fit.betas.new_zeros(3)
-    report = {"calibrated": calibrated, "stop_reason": fit.results[0].reason.value, "steps": fit.results[0].steps,
-              "energy": fit.results[0].loss_history,
-              "view_poses_axis_angle": _rotvec(fit.rotmats[0]).tolist()}  # fmt: skip
-    write_multiview_body(out, model.body, fit.consensus[0].cpu(), fit.betas[0].cpu(), translation.cpu(), names,
-                         "world" if calibrated else f"camera of {names[0]}",
-                         None if cameras is None else cameras[0], report)  # fmt: skip
-    print(f"one body from {len(views)} views written to {out}")
-
-
-def _rotvec(rotmats: Any) -> Any:
-    from hmrflow.geometry import rotmat_to_rotvec
-
-    return rotmat_to_rotvec(rotmats.detach().cpu())
