@@ -26,9 +26,24 @@ from pathlib import Path
 from hmrflow.application.outputs import index_entry, read_manifest, write_index, write_manifest
 from hmrflow.application.results import ImageResult
 
-__all__ = ["RunRecord"]
+__all__ = ["RunRecord", "unique_name"]
 
 log = logging.getLogger(__name__)
+
+
+def unique_name(stem: str, taken: set[str]) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``, ...: the first not in ``taken``, which it joins.
+
+    Example:
+        >>> taken = {"clip"}
+        >>> unique_name("clip", taken), unique_name("clip", taken), sorted(taken)
+        ('clip_2', 'clip_3', ['clip', 'clip_2', 'clip_3'])
+    """
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    taken.add(name)
+    return name
 
 
 class RunRecord:
@@ -57,12 +72,8 @@ class RunRecord:
         self.manifest["runs"].append(self.run)
 
     def unique_name(self, stem: str) -> str:
-        """``stem``, or ``stem_2``, ``stem_3``, ... : a folder name no earlier photo or file has; taken from now on."""
-        name, k = stem, 2
-        while name in self._taken:
-            name, k = f"{stem}_{k}", k + 1
-        self._taken.add(name)
-        return name
+        """A folder name no earlier photo or file has (:func:`unique_name`); taken from now on."""
+        return unique_name(stem, self._taken)
 
     def add(self, result: ImageResult) -> Path:
         """List ``result`` under this run and write the manifest and the index again."""

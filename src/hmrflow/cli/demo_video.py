@@ -116,16 +116,10 @@ def _keypoints(args: argparse.Namespace, count: int) -> list[Any]:
 
 def _names(paths: list[Path], out: Path) -> list[str]:
     """An output folder name per video: its stem, made unique among themselves and what ``out`` holds."""
+    from hmrflow.application.run_record import unique_name
+
     used = {child.name for child in out.iterdir()}
-    names = []
-    for path in paths:
-        stem = path.stem if path.is_file() else path.name
-        name, k = stem, 2
-        while name in used:
-            name, k = f"{stem}_{k}", k + 1
-        used.add(name)
-        names.append(name)
-    return names
+    return [unique_name(path.stem if path.is_file() else path.name, used) for path in paths]
 
 
 def _check_readable(videos: list[Path], fps: float | None) -> None:
