@@ -375,3 +375,60 @@ def test_the_learning_rate_follows_the_batch_as_configured(config, rule, factor)
     cfg = apply_overrides(config, [f"optim.lr_scaling={rule}", "optim.reference_batch_size=4", "data.batch_size=16"])
     optimizer = HMRModule(cfg).configure_optimizers()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg.optim.lr * factor)
+
+
+def test_the_cosine_schedule_falls_from_the_rate_to_its_final_share(config):
+    cfg = apply_overrides(config, ["optim.schedule=cosine", "optim.final_lr_ratio=0.1", "trainer.max_steps=10"])
+    configured = HMRModule(cfg).configure_optimizers()
+    optimizer, schedule = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    assert configured["lr_scheduler"]["interval"] == "step"
+    rates = []
+    for _ in range(11):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == pytest.approx(cfg.optim.lr)
+    assert rates[5] == pytest.approx(cfg.optim.lr * 0.55)
+    assert rates[10] == pytest.approx(cfg.optim.lr * 0.1)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    constant = HMRModule(config).configure_optimizers()
+    assert isinstance(constant, torch.optim.AdamW)
+
+
+def test_the_range_of_motion_loss_is_zero_inside_and_pulls_poses_in():
+    from hmrflow.data.joint_limits import joint_limits, plausibility, sample_within_limits
+    from hmrflow.geometry import rotvec_to_rotmat
+    from hmrflow.training.losses import range_of_motion_loss
+
+    limits = joint_limits("rom")
+    g = torch.Generator().manual_seed(0)
+    inside = sample_within_limits(32, g, limits)
+    assert range_of_motion_loss(inside, limits).item() < 1e-8
+    rotvecs = (0.8 * torch.randn(32, 24, 3, generator=g)).requires_grad_(True)
+    assert not plausibility(rotvec_to_rotmat(rotvecs), limits).any()
+    optimizer = torch.optim.SGD([rotvecs], lr=0.5)
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = range_of_motion_loss(rotvec_to_rotmat(rotvecs), limits)
+        loss.backward()
+        assert torch.isfinite(rotvecs.grad).all()
+        optimizer.step()
+    assert plausibility(rotvec_to_rotmat(rotvecs), limits).all()
+
+
+def test_the_range_of_motion_term_counts_when_weighted(config):
+    from hmrflow.config import ConfigError
+
+    module = HMRModule(apply_overrides(config, ["trainer.num_samples=2"]))
+    batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
+    module.initialize_flow(batch)
+    torch.manual_seed(0)
+    off = module.compute_losses(batch)
+    assert off.range_of_motion.item() == 0.0
+    weighted = HMRModule(apply_overrides(module.config, ["losses.range_of_motion=2.0"]), model=module.model)
+    torch.manual_seed(0)
+    on = weighted.compute_losses(batch)
+    assert on.range_of_motion.item() > 0  # an untrained flow's samples leave the ranges
+    torch.testing.assert_close(on.total - off.total, 2.0 * on.range_of_motion)
+    with pytest.raises(ConfigError, match="range_of_motion"):
+        apply_overrides(config, ["losses.range_of_motion=-1"])

@@ -8,6 +8,7 @@ range) with ``key=value`` overrides, and saved inside every checkpoint
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -182,6 +183,10 @@ class OptimConfig:
             (times ``B / reference_batch_size``), B the examples per step over all devices.
         reference_batch_size: The batch ``lr`` was tuned at (ProHMR's 64).
         fused: On CUDA, the fused AdamW kernel (one launch for every parameter).
+        schedule: ``"constant"`` (ProHMR's), or ``"cosine"``: the learning rate falls from
+            ``lr`` to ``lr * final_lr_ratio`` along a half cosine over ``trainer.max_steps``
+            (the last steps at a small rate settle the weights; use it for a run's end).
+        final_lr_ratio: The cosine schedule's last rate over ``lr``.
     """
 
     lr: float = bounded(1e-4, above=0)
@@ -190,6 +195,20 @@ class OptimConfig:
     lr_scaling: Literal["none", "sqrt", "linear"] = "none"
     reference_batch_size: int = bounded(64, minimum=1)
     fused: bool = True
+    schedule: Literal["constant", "cosine"] = "constant"
+    final_lr_ratio: float = bounded(0.0, minimum=0, maximum=1)
+
+    def lr_factor(self, step: int, max_steps: int) -> float:
+        """The schedule's factor on the learning rate at optimiser step ``step`` (0-based).
+
+        Example:
+            >>> OptimConfig(schedule="cosine", final_lr_ratio=0.1).lr_factor(50, 100)
+            0.55
+        """
+        if self.schedule == "constant":
+            return 1.0
+        progress = min(max(step / max(max_steps, 1), 0.0), 1.0)
+        return self.final_lr_ratio + (1 - self.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     def scaled_lr(self, batch_size: int) -> float:
         """The learning rate for ``batch_size`` examples per step (over all devices)."""

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.config import bounded
+from hmrflow.data.joint_limits import JointLimits, clamp_to_limits
 from hmrflow.geometry import sixd_orthonormality_residual
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "nll_loss",
     "betas_loss",
     "orthonormal_loss",
+    "range_of_motion_loss",
 ]
 
 
@@ -50,6 +52,10 @@ class LossWeights:
     betas: float = bounded(0.0005, minimum=0)
     nll: float = bounded(0.001, minimum=0)
     orthonormal: float = bounded(0.1, minimum=0)
+    #: Distance of the mode's and the samples' joints from the ranges of motion
+    #: (:func:`range_of_motion_loss`, the ``rom`` limits; not in ProHMR): keeps the flow's
+    #: samples inside what people can do.
+    range_of_motion: float = bounded(0.0, minimum=0)
     adversarial: float = bounded(0.0005, minimum=0)
     #: Std of the Gaussian noise added to ground-truth 6D poses for the NLL.
     nll_noise_std: float = bounded(0.005, minimum=0)
@@ -236,6 +242,27 @@ def nll_loss(log_prob: Tensor, valid: Tensor | None = None) -> Tensor:
 def orthonormal_loss(sixd: Tensor) -> Tensor:
     r"""Mean over rotations of ``|A^T A - I|^2`` on raw 6D outputs ``(..., 6)``."""
     return sixd_orthonormality_residual(sixd).mean()
+
+
+def range_of_motion_loss(rotmats: Tensor, limits: JointLimits) -> Tensor:
+    r"""Mean over poses of ``sum_j |R_j - P(R_j)|_F^2``, ``P`` the projection into ``limits``.
+
+    Zero for poses inside the limits; outside, the gradient pulls each joint towards its
+    projection (held fixed: :func:`~hmrflow.data.joint_limits.clamp_to_limits` is not
+    differentiated, so the swing-twist split's singularities never reach the gradient).
+
+    Arguments:
+        rotmats: Local rotations ``(..., J, 3, 3)`` (joint 0, the global orientation, is free).
+        limits: Joint limits on the same ``J`` joints, e.g. ``joint_limits("rom")``.
+
+    Example:
+        >>> from hmrflow.data.joint_limits import joint_limits
+        >>> range_of_motion_loss(torch.eye(3).expand(2, 24, 3, 3), joint_limits("rom"))
+        tensor(0.)
+    """
+    with torch.no_grad():
+        target = clamp_to_limits(rotmats.detach(), limits)
+    return (rotmats - target).square().sum(dim=(-1, -2, -3)).mean()
 
 
 def _masked_mean(values: Tensor, valid: Tensor | None) -> Tensor:

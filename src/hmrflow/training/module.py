@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from hmrflow.config import ConfigError, config_to_dict
+from hmrflow.data.joint_limits import JointLimits, joint_limits
 from hmrflow.data.prohmr_format import ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch
 from hmrflow.evaluation.metrics import min_of_n, per_joint_errors
@@ -46,6 +47,7 @@ from hmrflow.training.losses import (
     nll_loss,
     orthonormal_loss,
     pelvis_weights,
+    range_of_motion_loss,
     rotation_loss,
 )
 
@@ -75,6 +77,7 @@ class LossTerms:
     betas: Tensor
     nll: Tensor
     orthonormal: Tensor
+    range_of_motion: Tensor
     total: Tensor
     adversarial: Tensor | None = None
     discriminator: Tensor | None = None
@@ -121,6 +124,12 @@ class HMRModule(L.LightningModule):
         self._mocap: MocapPoses | None = None
         self._hips = self._hip_indices()
         self._frozen = freeze_except(self.model, config.trainer.trainable)
+        self._limits: JointLimits | None = joint_limits("rom") if config.losses.range_of_motion else None
+        if self._limits is not None and self.model.body.num_joints != len(self._limits.twist_axis):
+            raise ConfigError(
+                f"losses.range_of_motion needs a body on the SMPL joint tree; {self.model.body.name!r} "
+                f"has {self.model.body.num_joints} joints"
+            )
         if config.losses.keypoints_3d_energy and config.trainer.num_samples < 2:
             raise ConfigError(
                 "losses.keypoints_3d_energy needs trainer.num_samples >= 2 (two samples besides the mode), "
@@ -182,7 +191,7 @@ class HMRModule(L.LightningModule):
         if stage == "fit" and self.discriminator is not None:
             self.mocap()  # missing mocap files fail now, not at the first step
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         # One AdamW for the model and the discriminator: each parameter's update only
         # depends on its own gradient, and each loss reaches only its own side.
         optim = self.config.optim
@@ -190,7 +199,12 @@ class HMRModule(L.LightningModule):
         world = self.trainer.world_size if self._trainer is not None else 1
         lr = optim.scaled_lr(self.config.data.batch_size * world)
         fused = optim.fused and all(p.device.type == "cuda" for p in trainable)
-        return torch.optim.AdamW(trainable, lr=lr, weight_decay=optim.weight_decay, fused=fused or None)
+        optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=optim.weight_decay, fused=fused or None)
+        if optim.schedule == "constant":
+            return optimizer
+        max_steps = self.config.trainer.max_steps
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: optim.lr_factor(step, max_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_train_batch_start(self, batch: AnyBatch, batch_idx: int) -> None:
         for module in self._frozen:  # Lightning sets train mode after every validation
@@ -251,6 +265,9 @@ class HMRModule(L.LightningModule):
             "betas": betas_loss(out.betas, batch.betas[:, : out.betas.shape[-1]], batch.has_betas),
             "nll": self._nll(batch, out.context),
             "orthonormal": orthonormal_loss(sixd.unflatten(-1, (-1, 6))),
+            "range_of_motion": (
+                range_of_motion_loss(rotmats, self._limits) if self._limits is not None else rotmats.new_zeros(())
+            ),
         }
         total = sum(getattr(weights, name) * value for name, value in terms.items())
         if self.discriminator is not None:
