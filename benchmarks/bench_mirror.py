@@ -46,6 +46,7 @@ from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.mirror import DEFAULT_MARGIN, LabellingCheck, MirrorConfig, check_labelling, mirror_people
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,11 +120,13 @@ def redetect(data: RealMultiview) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def people_of(data: RealMultiview, keypoints: np.ndarray, view: np.ndarray) -> People:
-    r"""Keypoints ``(B, K, 3)`` px of views ``(B,)``, shifted so that the principal point is the image centre."""
-    shift = data.image_size[view] / 2 - data.principal_point[view]
-    points = np.concatenate([keypoints[..., :2] + shift[:, None], keypoints[..., 2:]], -1)
-    size = torch.from_numpy(data.image_size[view]).float()
-    return People.from_keypoints(torch.from_numpy(points).float(), size, torch.from_numpy(data.focal_length[view].mean(-1)).float())
+    r"""Keypoints ``(B, K, 3)`` px of views ``(B,)`` seen by those views' cameras."""
+
+    def tensor(array: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).float()
+
+    camera = PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]), tensor(data.image_size[view]))
+    return People.from_camera(tensor(keypoints), camera)
 
 
 class Scorer:

@@ -46,6 +46,7 @@ from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.temporal import TemporalConfig, acceleration, fit_sequence
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 #: Frames of the moving average that gives the smoothed truth (1/12 s at 60 fps).
@@ -57,9 +58,8 @@ HIPS = (LIMB_JOINTS.index("left_hip"), LIMB_JOINTS.index("right_hip"))
 class Clip:
     """One person seen by one view over F frames."""
 
-    keypoints: Tensor  # (F, K, 3) px, principal point moved to the image centre; 0 where not detected
-    image_size: Tensor  # (2,)
-    focal: float
+    keypoints: Tensor  # (F, K, 3) px; 0 where not detected
+    camera: PinholeCamera  # the view's intrinsics, batch shape ()
     truth: Tensor  # (F, 12, 3) camera frame, metres (NaN where not triangulated)
     valid: Tensor  # (F,) detected and every limb joint triangulated
 
@@ -73,6 +73,15 @@ class Fitted:
     seconds: float
 
 
+def view_camera(data: RealMultiview, view: int) -> PinholeCamera:
+    """The intrinsics of the set's camera ``view`` (f_x, f_y, principal point, image size)."""
+
+    def tensor(array: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).float()
+
+    return PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]), tensor(data.image_size[view]))
+
+
 def clips(data: RealMultiview, people: list[int], views: list[int], frames: int) -> list[Clip]:
     """The (person, view) clips of the first ``frames`` frames."""
     index = [data.keypoint_names.index(n) for n in LIMB_JOINTS]
@@ -81,13 +90,11 @@ def clips(data: RealMultiview, people: list[int], views: list[int], frames: int)
     for p in people:
         for v in views:
             keypoints = torch.from_numpy(data.keypoints_2d[p, :frames, v]).float()
-            size = torch.from_numpy(data.image_size[v]).float()
-            shift = size / 2 - torch.from_numpy(data.principal_point[v]).float()
             detected = torch.from_numpy(data.detected[p, :frames, v])
-            keypoints = torch.cat([keypoints[..., :2] + shift, keypoints[..., 2:]], -1) * detected[:, None, None]
+            keypoints = keypoints * detected[:, None, None]
             truth = torch.from_numpy(camera[p, :frames, v][:, index]).float()
             valid = detected & torch.from_numpy(data.joints_valid[p, :frames][:, index].all(-1))
-            out.append(Clip(keypoints, size, float(data.focal_length[v].mean()), truth, valid))
+            out.append(Clip(keypoints, view_camera(data, v), truth, valid))
     return out
 
 
@@ -95,7 +102,10 @@ def per_frame(model: ProbabilisticHMR, clip: Clip, predictor: JointPredictor, co
     """Today's fit of every detected frame of ``clip``."""
     begin = time.perf_counter()
     seen = (clip.keypoints[..., 2] > 0).sum(-1) >= 4
-    people = People.from_keypoints(clip.keypoints[seen], clip.image_size, torch.tensor(clip.focal))
+    camera = clip.camera
+    count = int(seen.sum())
+    people = People.from_camera(clip.keypoints[seen], PinholeCamera(
+        camera.focal_length.expand(count, 2), camera.principal_point.expand(count, 2), camera.image_size.expand(count, 2)))
     fit = fit_keypoints(model, people, config)
     seconds = time.perf_counter() - begin
     joints = torch.full_like(clip.truth, float("nan"))
@@ -109,7 +119,7 @@ def per_frame(model: ProbabilisticHMR, clip: Clip, predictor: JointPredictor, co
 def temporal(model: ProbabilisticHMR, clip: Clip, predictor: JointPredictor, config: TemporalConfig) -> Fitted:
     """The temporal fit of ``clip``."""
     begin = time.perf_counter()
-    fit = fit_sequence(model, clip.keypoints, clip.image_size, clip.focal, config)
+    fit = fit_sequence(model, clip.keypoints, config=config, camera=clip.camera)
     seconds = time.perf_counter() - begin
     joints = torch.full_like(clip.truth, float("nan"))
     with torch.no_grad():

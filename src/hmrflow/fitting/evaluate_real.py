@@ -8,9 +8,8 @@ the ground truth the joints triangulated from all views
 MPJPE after aligning the hips' midpoint, PA-MPJPE after a similarity Procrustes.
 
 Single view: every example of :func:`~hmrflow.evaluation.real_sets.view_examples` (a view
-of a person at a frame), fitted with the view's known focal length; the keypoints are
-shifted so that the camera's principal point is the image centre (the fitters' camera),
-which changes nothing else. Rows: the regression (the model's mode), fitting with the
+of a person at a frame), fitted with the view's known intrinsics (f_x, f_y, principal
+point). Rows: the regression (the model's mode), fitting with the
 learned prior, the baseline, from the same start with the same data term.
 
 Multi-view: the instants (person, frame) seen in every view, fitted with the first 1, 2
@@ -43,6 +42,7 @@ from hmrflow.fitting.evaluate import METHODS, MULTIVIEW_METHODS, Errors, Evaluat
 from hmrflow.fitting.keypoint_fit import People, fit_keypoints, frozen, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, MultiViewFit, fit_multiview, fit_multiview_calibrated
+from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = ["RealFittingTables", "evaluate_real_fitting", "format_real_tables", "real_instants", "spread"]
@@ -75,18 +75,18 @@ def real_instants(data: RealMultiview, joints: Sequence[str] = LIMB_JOINTS) -> n
     return np.argwhere(data.detected.all(-1) & data.joints_valid[..., index].all(-1))
 
 
-def _people(data: RealMultiview, person: np.ndarray, frame: np.ndarray, view: np.ndarray, device: torch.device,
-            centred: bool = True) -> People:  # fmt: skip
-    r"""The detections of (person, frame, view) ``(B,)`` each as :class:`People` with the
-    view's focal length; ``centred``: shifted so that the principal point is the image centre."""
+def _people(data: RealMultiview, person: np.ndarray, frame: np.ndarray, view: np.ndarray,
+            device: torch.device) -> People:  # fmt: skip
+    r"""The detections of (person, frame, view) ``(B,)`` each as :class:`People` seen by the
+    view's camera (f_x, f_y and principal point)."""
     dtype = torch.get_default_dtype()
-    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view]).to(dtype)
-    size = torch.from_numpy(data.image_size[view]).to(dtype)
-    if centred:
-        shift = size / 2 - torch.from_numpy(data.principal_point[view]).to(dtype)
-        keypoints = torch.cat([keypoints[..., :2] + shift[:, None], keypoints[..., 2:]], -1)
-    focal = torch.from_numpy(data.focal_length[view].mean(-1)).to(dtype)
-    return People.from_keypoints(keypoints.to(device), size.to(device), focal.to(device))
+
+    def tensor(array: np.ndarray) -> Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).to(dtype).to(device)
+
+    camera = PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]),
+                           tensor(data.image_size[view]))  # fmt: skip
+    return People.from_camera(tensor(data.keypoints_2d[person, frame, view]), camera)
 
 
 def _cameras(data: RealMultiview, views: list[int], count: int, device: torch.device) -> Cameras:
@@ -97,9 +97,8 @@ def _cameras(data: RealMultiview, views: list[int], count: int, device: torch.de
         value = torch.from_numpy(np.ascontiguousarray(array[views])).to(dtype)
         return value.to(device).expand(count, *value.shape).clone()
 
-    focal = tensor(data.focal_length.mean(-1))[..., None].expand(-1, -1, 2)  # the fitters' f_x = f_y
-    return Cameras(focal.clone(), tensor(data.principal_point), tensor(data.image_size), tensor(data.rotation),
-                   tensor(data.translation))  # fmt: skip
+    return Cameras(tensor(data.focal_length), tensor(data.principal_point), tensor(data.image_size),
+                   tensor(data.rotation), tensor(data.translation))  # fmt: skip
 
 
 def _errors(joints: Tensor, target: Tensor, reprojection: Tensor | None = None) -> Errors:
@@ -179,7 +178,7 @@ def _fit_views(model: ProbabilisticHMR, data: RealMultiview, rows: np.ndarray, V
     """One multi-view fitter on instants ``rows`` ``(B, 2)`` with the first ``V`` views."""
     calibrated = method == "calibrated"
     person, frame = rows.T
-    views = [_people(data, person, frame, np.full(len(rows), v), device, centred=not calibrated) for v in range(V)]
+    views = [_people(data, person, frame, np.full(len(rows), v), device) for v in range(V)]
     config = MultiViewConfig(rules=rules, reprojection=method != MULTIVIEW_METHODS[0])
     if calibrated:
         return fit_multiview_calibrated(model, views, _cameras(data, list(range(V)), len(rows), device), config)
