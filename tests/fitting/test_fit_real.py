@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from hmrflow.cli.main import main
 from hmrflow.data.real_multiview import RealMultiview
@@ -35,16 +36,18 @@ def test_instants_are_seen_by_every_view(data: RealMultiview) -> None:
     assert data.detected[instants[:, 0], instants[:, 1]].all()
 
 
-def test_people_are_centred_on_the_principal_point(data: RealMultiview) -> None:
-    person, frame, view = np.array([0]), np.array([10]), np.array([2])
-    centred = _people(data, person, frame, view, "cpu")
-    raw = _people(data, person, frame, view, "cpu", centred=False)
-    seen = raw.keypoints[0, :, 2] > 0
-    shift = data.image_size[2] / 2 - data.principal_point[2]
-    np.testing.assert_allclose((centred.keypoints - raw.keypoints)[0, seen, :2].numpy(),
-                               np.broadcast_to(shift, (int(seen.sum()), 2)), atol=1e-3)  # fmt: skip
-    assert np.allclose(centred.evidence.numpy(), raw.evidence.numpy(), atol=1e-6)  # the box moves along
-    assert math.isclose(float(centred.focal_length[0, 0]), data.focal_length[2].mean(), rel_tol=1e-6)
+def test_people_are_seen_by_their_views_cameras(data: RealMultiview) -> None:
+    person, frame, view = np.array([0, 1]), np.array([10, 10]), np.array([2, 3])
+    people = _people(data, person, frame, view, "cpu")
+    np.testing.assert_allclose(people.focal_length.numpy(), data.focal_length[view], rtol=1e-6)  # f_x and f_y
+    np.testing.assert_allclose(people.principal_point.numpy(), data.principal_point[view], rtol=1e-6)
+    np.testing.assert_allclose(people.image_size.numpy(), data.image_size[view])
+    np.testing.assert_allclose(people.keypoints.numpy(), data.keypoints_2d[person, frame, view], atol=1e-4)
+    # the triangulated joints, seen by that camera, land on their projections
+    index = [data.keypoint_names.index(n) for n in ("left_hip", "right_knee")]
+    points = torch.from_numpy(data.camera_joints()[person, frame, view][:, index]).float()
+    pixels = people.camera.project(points)
+    np.testing.assert_allclose(pixels.numpy(), data.projected()[person, frame, view][:, index], atol=1e-2)
 
 
 def test_real_fitting_tables(tiny_model, data: RealMultiview) -> None:
