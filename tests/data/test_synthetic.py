@@ -87,3 +87,33 @@ def test_camera_roll_and_mirrored_labels_when_asked():
     angle = lambda v: torch.atan2(v[:, 0], -v[:, 1])  # noqa: E731  in the image, from "up"
     turned = torch.rad2deg(angle(up(c)) - angle(up(a)))
     assert torch.allclose((turned + 180) % 360 - 180, torch.full_like(turned, 30.0), atol=1.0)  # clockwise
+
+
+def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig, segment_parents
+
+    body = BodyModel.from_name("anny_lowpoly")
+    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
+                    swap_probability=0.0)  # fmt: skip
+    plain = SyntheticConfig(corruption=clean)
+    noisy = replace(plain, corruption=replace(clean, segment_noise=(0.1, 0.1)))
+    a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))
+    b = SyntheticKeypoints(body, None, noisy).sample(64, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(b.clean_2d, a.clean_2d)  # same examples; the labels stay true
+    names = SyntheticKeypoints(body, None, plain).names
+    parents = segment_parents(names)
+    seen = (a.keypoints_2d[..., 2] > 0) & (b.keypoints_2d[..., 2] > 0)
+    shift = b.keypoints_2d[..., :2] - a.keypoints_2d[..., :2]
+    for k, parent in enumerate(parents):
+        if parent < 0:  # the face keeps its place
+            assert torch.equal(shift[seen[:, k], k], torch.zeros_like(shift[seen[:, k], k])), names[k]
+            continue
+        segment = a.clean_2d[:, k, :2] - a.clean_2d[:, parent, :2]
+        rows = seen[:, k] & seen[:, parent] & (segment.norm(dim=-1) > 5)
+        cross = shift[rows, k, 0] * segment[rows, 1] - shift[rows, k, 1] * segment[rows, 0]
+        assert cross.abs().max() < 1e-2 * segment[rows].norm(dim=-1).square().max(), names[k]  # parallel
+        ratio = (shift[rows, k] * segment[rows]).sum(-1) / segment[rows].norm(dim=-1).square()
+        assert 0.05 < ratio.std() < 0.15, names[k]  # std 0.1 of the segment
+    assert parents[names.index("left_knee")] == names.index("left_hip")

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import torch
@@ -39,10 +40,12 @@ from hmrflow.geometry.cameras import perspective_projection
 __all__ = [
     "CameraConfig",
     "CorruptionConfig",
+    "SEGMENT_PARENTS",
     "SyntheticConfig",
     "SyntheticBatch",
     "SyntheticKeypoints",
     "make_evaluation_set",
+    "segment_parents",
 ]
 
 
@@ -69,6 +72,34 @@ class CorruptionConfig:
     mirror_probability: float = 0.0  #: chance that every left/right label is swapped (a detector's mirror error)
     confidence: tuple[float, float] = (0.5, 1.0)  #: confidences of kept points
     box_scale: float = 1.2  #: box side over the visible keypoints' extent
+    #: Per-example std range of each keypoint's shift along its segment (the vector from
+    #: :data:`SEGMENT_PARENTS`' point to it), as a fraction of that segment: detectors
+    #: place keypoints differently from the body model, and people are built differently.
+    segment_noise: tuple[float, float] = (0.0, 0.0)
+
+
+#: Keypoint name part -> the name part of the point its segment starts at (same side):
+#: hips and shoulders move along the torso, the rest along their limb.
+SEGMENT_PARENTS: dict[str, str] = {
+    "hip": "shoulder", "shoulder": "hip", "knee": "hip", "ankle": "knee", "elbow": "shoulder",
+    "wrist": "elbow", "big_toe": "ankle", "small_toe": "ankle", "heel": "ankle",
+}  # fmt: skip
+
+
+def segment_parents(names: Sequence[str]) -> list[int]:
+    r"""Per keypoint, the index of its segment's start in ``names`` (-1: none, e.g. the face).
+
+    Example:
+        >>> segment_parents(["nose", "left_hip", "left_knee", "left_shoulder"])
+        [-1, 3, 1, 1]
+    """
+    index = {name: k for k, name in enumerate(names)}
+    parents = []
+    for name in names:
+        side, _, part = name.partition("_")
+        parent = f"{side}_{SEGMENT_PARENTS[part]}" if part in SEGMENT_PARENTS else None
+        parents.append(index.get(parent, -1) if parent else -1)
+    return parents
 
 
 @dataclass(frozen=True)
@@ -276,6 +307,8 @@ class SyntheticKeypoints:
         center, extent = keypoint_box(clean_2d[..., :2], visible)
         jitter = _uniform(B, cfg.jitter, generator)[:, None, None] * extent[:, None, None]
         xy = clean_2d[..., :2] + torch.randn(B, K, 2, generator=generator, device=device) * jitter
+        if cfg.segment_noise != (0.0, 0.0):  # drawn only when asked: the default sets keep their stream
+            xy = xy + self._segment_shift(clean_2d[..., :2], generator)
         if self.swap_pairs:  # left/right swap of one random pair
             pairs = torch.tensor(self.swap_pairs, device=device)
             pick = pairs[torch.randint(len(pairs), (B,), generator=generator, device=device)]
@@ -294,6 +327,15 @@ class SyntheticKeypoints:
         keypoints_2d = torch.cat([xy * keep[..., None], confidence[..., None]], dim=-1)
         center, extent = keypoint_box(xy, keep)
         return keypoints_2d, center, extent * cfg.box_scale
+
+    def _segment_shift(self, points: Tensor, generator: torch.Generator) -> Tensor:
+        r"""``(B, K, 2)`` shifts of ``points`` ``(B, K, 2)`` along their segments (:class:`CorruptionConfig`)."""
+        B, K, _ = points.shape
+        parents = torch.tensor(segment_parents(self.names), device=points.device)
+        has = parents >= 0
+        segment = (points - points[:, parents.clamp_min(0)]) * has[None, :, None]
+        scale = _uniform(B, self.config.corruption.segment_noise, generator)[:, None, None]
+        return segment * torch.randn(B, K, 1, generator=generator, device=points.device) * scale
 
     def _part_occlusion(self, B: int, generator: torch.Generator) -> Tensor:
         """``(B, K)`` bool: every keypoint of one limb (one side's arm or leg) occluded."""

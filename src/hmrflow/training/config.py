@@ -55,6 +55,7 @@ declare_bounds(
     mirror_probability=_PROBABILITY,
     confidence=_PROBABILITY_RANGE,
     box_scale=Bounds(above=0),
+    segment_noise=Bounds(minimum=0, ordered=True),
 )
 declare_bounds(SyntheticConfig, betas_std=_NON_NEGATIVE, num_betas=Bounds(minimum=1))
 declare_bounds(
