@@ -297,16 +297,22 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(config, tmp_path):
         initialize_from(target.model, scaled_path)
 
 
-def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(config):
+def off_and_weighted(config, term: str, weight: float):
+    """The loss terms of one batch with the default weights and with ``losses.<term>=weight``,
+    the same model and random stream; and the module and batch."""
     module = HMRModule(apply_overrides(config, ["trainer.num_samples=2"]))
     batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
     module.initialize_flow(batch)
     torch.manual_seed(0)
     off = module.compute_losses(batch)
-    assert off.keypoints_3d_samples.item() == 0.0
-    weighted = HMRModule(apply_overrides(module.config, ["losses.keypoints_3d_samples=0.5"]), model=module.model)
+    weighted = HMRModule(apply_overrides(module.config, [f"losses.{term}={weight}"]), model=module.model)
     torch.manual_seed(0)
-    on = weighted.compute_losses(batch)
+    return off, weighted.compute_losses(batch), module, batch
+
+
+def test_the_3d_loss_on_samples_is_off_by_default_and_counts_when_weighted(config):
+    off, on, module, batch = off_and_weighted(config, "keypoints_3d_samples", 0.5)
+    assert off.keypoints_3d_samples.item() == 0.0
     assert on.keypoints_3d_samples.item() > 0
     torch.testing.assert_close(on.total - off.total, 0.5 * on.keypoints_3d_samples)
     best_of = ["losses.keypoints_3d_samples=0.5", "losses.keypoints_3d_samples_best_of=true"]
@@ -419,15 +425,8 @@ def test_the_range_of_motion_loss_is_zero_inside_and_pulls_poses_in():
 def test_the_range_of_motion_term_counts_when_weighted(config):
     from hmrflow.config import ConfigError
 
-    module = HMRModule(apply_overrides(config, ["trainer.num_samples=2"]))
-    batch = SyntheticDataModule(config.data, module.model.body).initialization_batch()
-    module.initialize_flow(batch)
-    torch.manual_seed(0)
-    off = module.compute_losses(batch)
+    off, on, _, _ = off_and_weighted(config, "range_of_motion", 2.0)
     assert off.range_of_motion.item() == 0.0
-    weighted = HMRModule(apply_overrides(module.config, ["losses.range_of_motion=2.0"]), model=module.model)
-    torch.manual_seed(0)
-    on = weighted.compute_losses(batch)
     assert on.range_of_motion.item() > 0  # an untrained flow's samples leave the ranges
     torch.testing.assert_close(on.total - off.total, 2.0 * on.range_of_motion)
     with pytest.raises(ConfigError, match="range_of_motion"):
