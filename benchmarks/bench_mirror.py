@@ -46,7 +46,6 @@ from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.mirror import DEFAULT_MARGIN, LabellingCheck, MirrorConfig, check_labelling, mirror_people
-from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,12 +120,7 @@ def redetect(data: RealMultiview) -> tuple[np.ndarray, np.ndarray] | None:
 
 def people_of(data: RealMultiview, keypoints: np.ndarray, view: np.ndarray) -> People:
     r"""Keypoints ``(B, K, 3)`` px of views ``(B,)`` seen by those views' cameras."""
-
-    def tensor(array: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).float()
-
-    camera = PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]), tensor(data.image_size[view]))
-    return People.from_camera(tensor(keypoints), camera)
+    return People.from_camera(torch.from_numpy(keypoints).float(), data.intrinsics(view))
 
 
 class Scorer:

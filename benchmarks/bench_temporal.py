@@ -73,15 +73,6 @@ class Fitted:
     seconds: float
 
 
-def view_camera(data: RealMultiview, view: int) -> PinholeCamera:
-    """The intrinsics of the set's camera ``view`` (f_x, f_y, principal point, image size)."""
-
-    def tensor(array: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).float()
-
-    return PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]), tensor(data.image_size[view]))
-
-
 def clips(data: RealMultiview, people: list[int], views: list[int], frames: int) -> list[Clip]:
     """The (person, view) clips of the first ``frames`` frames."""
     index = [data.keypoint_names.index(n) for n in LIMB_JOINTS]
@@ -94,7 +85,7 @@ def clips(data: RealMultiview, people: list[int], views: list[int], frames: int)
             keypoints = keypoints * detected[:, None, None]
             truth = torch.from_numpy(camera[p, :frames, v][:, index]).float()
             valid = detected & torch.from_numpy(data.joints_valid[p, :frames][:, index].all(-1))
-            out.append(Clip(keypoints, view_camera(data, v), truth, valid))
+            out.append(Clip(keypoints, data.intrinsics(v), truth, valid))
     return out
 
 
@@ -102,10 +93,7 @@ def per_frame(model: ProbabilisticHMR, clip: Clip, predictor: JointPredictor, co
     """Today's fit of every detected frame of ``clip``."""
     begin = time.perf_counter()
     seen = (clip.keypoints[..., 2] > 0).sum(-1) >= 4
-    camera = clip.camera
-    count = int(seen.sum())
-    people = People.from_camera(clip.keypoints[seen], PinholeCamera(
-        camera.focal_length.expand(count, 2), camera.principal_point.expand(count, 2), camera.image_size.expand(count, 2)))
+    people = People.from_camera(clip.keypoints[seen], clip.camera.expand(int(seen.sum())))
     fit = fit_keypoints(model, people, config)
     seconds = time.perf_counter() - begin
     joints = torch.full_like(clip.truth, float("nan"))

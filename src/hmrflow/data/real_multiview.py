@@ -48,8 +48,10 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.geometry.pinhole import PinholeCamera
 
 __all__ = [
     "ASSET",
@@ -152,6 +154,21 @@ class RealMultiview:
         """``(P, F, V, K, 3)`` the 3D joints in each camera's frame (metres; NaN stays NaN)."""
         rotated = np.einsum("vij,pfkj->pfvki", self.rotation, self.joints_3d.astype(np.float64))
         return rotated + self.translation[None, None, :, None, :]
+
+    def intrinsics(self, view: int | np.ndarray) -> PinholeCamera:
+        r"""Camera(s) ``view`` (an index, or indices ``(B,)``) as a :class:`PinholeCamera` of
+        their f_x, f_y, principal point and image size (no extrinsics), float32 on the CPU.
+
+        Example:
+            >>> RealMultiview.load().intrinsics(np.array([0, 3])).focal_length.shape
+            torch.Size([2, 2])
+        """
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+        return PinholeCamera(tensor(self.focal_length[view]), tensor(self.principal_point[view]),
+                             tensor(self.image_size[view]))  # fmt: skip
 
     def projected(self) -> np.ndarray:
         """``(P, F, V, K, 2)`` the 3D joints projected into every view, px."""

@@ -42,7 +42,6 @@ from hmrflow.fitting.evaluate import METHODS, MULTIVIEW_METHODS, Errors, Evaluat
 from hmrflow.fitting.keypoint_fit import People, fit_keypoints, frozen, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, MultiViewFit, fit_multiview, fit_multiview_calibrated
-from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = ["RealFittingTables", "evaluate_real_fitting", "format_real_tables", "real_instants", "spread"]
@@ -80,13 +79,8 @@ def _people(data: RealMultiview, person: np.ndarray, frame: np.ndarray, view: np
     r"""The detections of (person, frame, view) ``(B,)`` each as :class:`People` seen by the
     view's camera (f_x, f_y and principal point)."""
     dtype = torch.get_default_dtype()
-
-    def tensor(array: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(dtype).to(device)
-
-    camera = PinholeCamera(tensor(data.focal_length[view]), tensor(data.principal_point[view]),
-                           tensor(data.image_size[view]))  # fmt: skip
-    return People.from_camera(tensor(data.keypoints_2d[person, frame, view]), camera)
+    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view]).to(device, dtype)
+    return People.from_camera(keypoints, data.intrinsics(view).to(device, dtype))
 
 
 def _cameras(data: RealMultiview, views: list[int], count: int, device: torch.device) -> Cameras:
