@@ -218,6 +218,8 @@ class SyntheticKeypoints:
             name for set_name in self.config.evidence_sets for name in body.keypoint_sets[set_name].names
         )
         self.flip_order = flip_permutation(self.names)
+        #: ``(K,)`` CPU: each keypoint's segment start (-1: none), for ``corruption.segment_noise``.
+        self.segment_starts = torch.tensor(segment_parents(self.names), device="cpu")
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
         # Keypoint indices of each side's arm and leg, for whole-limb occlusion.
         limbs = [
@@ -331,7 +333,7 @@ class SyntheticKeypoints:
     def _segment_shift(self, points: Tensor, generator: torch.Generator) -> Tensor:
         r"""``(B, K, 2)`` shifts of ``points`` ``(B, K, 2)`` along their segments (:class:`CorruptionConfig`)."""
         B, K, _ = points.shape
-        parents = torch.tensor(segment_parents(self.names), device=points.device)
+        parents = self.segment_starts.to(points.device)
         has = parents >= 0
         segment = (points - points[:, parents.clamp_min(0)]) * has[None, :, None]
         scale = _uniform(B, self.config.corruption.segment_noise, generator)[:, None, None]
