@@ -16,8 +16,8 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_error_sources.py [--mo
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,9 +25,8 @@ from hmrflow import load_model
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
-from hmrflow.evaluation.real_sets import BOX_SCALE, real_multiview_set, view_examples
+from hmrflow.evaluation.real_sets import real_multiview_set, view_examples
 from hmrflow.evaluation.runner import JointPredictor
-from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 
 BENDS = {
@@ -35,19 +34,6 @@ BENDS = {
     "knees": [("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle")],
     "hips": [("left_shoulder", "left_hip", "left_knee"), ("right_shoulder", "right_hip", "right_knee")],
 }
-
-
-def evidence(data: RealMultiview, keypoints: np.ndarray) -> Tensor:
-    """``(B, K_e, 3)`` the model's evidence from the set's keypoints ``(B, K, 3)`` px."""
-    points = torch.from_numpy(keypoints.astype(np.float32))
-    centre, extent = keypoint_box(points[..., :2], points[..., 2] > 0)
-    normalised = normalize_keypoints(points, centre, extent * BOX_SCALE)
-    out = normalised.new_zeros(len(points), len(EVIDENCE_NAMES), 3)
-    names = list(data.keypoint_names)
-    for k, name in enumerate(EVIDENCE_NAMES):
-        if name in names:
-            out[:, k] = normalised[:, names.index(name)]
-    return out
 
 
 @torch.no_grad()
@@ -101,12 +87,11 @@ def main() -> None:
 
     joints, rotmats, betas = mode_joints(model, predictor, dataset.evidence)
     detected = pa_mpjpe(joints, truth)
-    clean_keypoints = data.keypoints_2d[person, frame, view].copy()
-    projected = data.projected()[person, frame, view]
-    for name in LIMB_JOINTS:
-        k = data.keypoint_names.index(name)
-        clean_keypoints[:, k, :2] = projected[:, k]
-    clean = pa_mpjpe(mode_joints(model, predictor, evidence(data, clean_keypoints))[0], truth)
+    reprojected = data.keypoints_2d.copy()
+    limbs = [data.keypoint_names.index(name) for name in LIMB_JOINTS]
+    reprojected[..., limbs, :2] = data.projected()[..., limbs, :].astype(reprojected.dtype)
+    clean_set = real_multiview_set(EVIDENCE_NAMES, replace(data, keypoints_2d=reprojected))
+    clean = pa_mpjpe(mode_joints(model, predictor, clean_set.evidence)[0], truth)
 
     print(f"real-multiview-v1, {len(examples)} views; model: {args.model or 'shipped'}; mode PA-MPJPE mm")
     print(f"  detector keypoints {detected.mean():.1f}   limb keypoints from the triangulation {clean.mean():.1f}")
