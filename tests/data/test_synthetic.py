@@ -117,3 +117,34 @@ def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
         ratio = (shift[rows, k] * segment[rows]).sum(-1) / segment[rows].norm(dim=-1).square()
         assert 0.05 < ratio.std() < 0.15, names[k]  # std 0.1 of the segment
     assert parents[names.index("left_knee")] == names.index("left_hip")
+
+
+def test_other_person_limb_comes_from_the_neighbouring_example_only_when_asked():
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig
+
+    body = BodyModel.from_name("anny_lowpoly")
+    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
+                    swap_probability=0.0)  # fmt: skip
+    plain = SyntheticConfig(corruption=clean)
+    mixed = replace(plain, corruption=replace(clean, other_person_probability=1.0))
+    a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))
+    generator = SyntheticKeypoints(body, None, mixed)
+    b = generator.sample(64, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(b.clean_2d, a.clean_2d)  # same examples; the labels stay true
+    seen = (a.keypoints_2d[..., 2] > 0) & (b.keypoints_2d[..., 2] > 0)
+    moved = ((b.keypoints_2d[..., :2] - a.keypoints_2d[..., :2]).norm(dim=-1) > 1e-3) & seen
+    limbs = generator.limb_members
+    for i in range(64):
+        changed = moved[i]
+        assert changed.any()  # probability 1: every example has a foreign limb
+        owners = [limb for limb in limbs if bool((changed & ~limb).logical_not().all())]
+        assert owners, "the moved points belong to one limb"
+        limb = owners[0] & seen[i] & a.keypoints_2d[i - 1, :, 2].gt(0)
+        # The limb keeps the neighbour's shape: same shape up to scale and shift.
+        ours, theirs = b.keypoints_2d[i, limb, :2], a.keypoints_2d[i - 1, limb, :2]
+        if limb.sum() >= 2:
+            ours, theirs = ours - ours.mean(0), theirs - theirs.mean(0)
+            scale = ours.norm() / theirs.norm()
+            torch.testing.assert_close(ours, theirs * scale, atol=1e-2 * float(ours.norm()) + 1e-3, rtol=0)

@@ -76,6 +76,10 @@ class CorruptionConfig:
     #: :data:`SEGMENT_PARENTS`' point to it), as a fraction of that segment: detectors
     #: place keypoints differently from the body model, and people are built differently.
     segment_noise: tuple[float, float] = (0.0, 0.0)
+    #: Chance that one limb's keypoints (an arm or a leg) land on another person next to
+    #: this one: a detector in a crowd mixes people up where they overlap. That limb's
+    #: points become another example's limb, placed within half a box of this one.
+    other_person_probability: float = 0.0
 
 
 #: Keypoint name part -> the name part of the point its segment starts at (same side):
@@ -321,6 +325,8 @@ class SyntheticKeypoints:
             flip = torch.tensor(self.flip_order, device=device)
             xy = torch.where(mirror[:, None, None], xy[:, flip], xy)
             visible = torch.where(mirror[:, None], visible[:, flip], visible)
+        if cfg.other_person_probability > 0 and self.limbs:  # drawn only when asked: the default sets keep their stream
+            xy = self._other_person_limb(xy, visible, generator)
         draw = torch.rand(B, K, generator=generator, device=device)  # before the rates: the sets' stream
         drop = draw < _uniform(B, cfg.drop_probability, generator)[:, None]
         drop |= self._part_occlusion(B, generator)
@@ -338,6 +344,22 @@ class SyntheticKeypoints:
         segment = (points - points[:, parents.clamp_min(0)]) * has[None, :, None]
         scale = _uniform(B, self.config.corruption.segment_noise, generator)[:, None, None]
         return segment * torch.randn(B, K, 1, generator=generator, device=points.device) * scale
+
+    def _other_person_limb(self, xy: Tensor, visible: Tensor, generator: torch.Generator) -> Tensor:
+        r"""``xy`` ``(B, K, 2)`` with, by chance (:class:`CorruptionConfig`), one limb's points
+        replaced by the same limb of the next example in the batch, scaled to this example's
+        box and shifted by up to half of it (a neighbour the detector mixed in)."""
+        B, K, _ = xy.shape
+        device = xy.device
+        centre, extent = keypoint_box(xy, visible)
+        other_xy, other_centre, other_extent = xy.roll(1, 0), centre.roll(1, 0), extent.roll(1, 0)
+        moved = (other_xy - other_centre[:, None]) * (extent / other_extent.clamp_min(1e-6))[:, None, None]
+        shift = (torch.rand(B, 2, generator=generator, device=device) - 0.5) * extent[:, None]
+        moved = moved + (centre + shift)[:, None]
+        mixed = torch.rand(B, generator=generator, device=device) < self.config.corruption.other_person_probability
+        choice = torch.randint(len(self.limbs), (B,), generator=generator, device=device)
+        members = mixed[:, None] & self.limb_members.to(device)[choice] & visible.roll(1, 0)
+        return torch.where(members[..., None], moved, xy)
 
     def _part_occlusion(self, B: int, generator: torch.Generator) -> Tensor:
         """``(B, K)`` bool: every keypoint of one limb (one side's arm or leg) occluded."""

@@ -56,6 +56,7 @@ declare_bounds(
     confidence=_PROBABILITY_RANGE,
     box_scale=Bounds(above=0),
     segment_noise=Bounds(minimum=0, ordered=True),
+    other_person_probability=_PROBABILITY,
 )
 declare_bounds(SyntheticConfig, betas_std=_NON_NEGATIVE, num_betas=Bounds(minimum=1))
 declare_bounds(
