@@ -15,10 +15,11 @@ from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.real_sets import (
     REAL_SETS,
-    orientation_figures,
+    real_figures,
     real_multiview_set,
     real_set,
     rotation_angle_deg,
+    stray_examples,
     torso_frames,
     view_examples,
 )
@@ -104,10 +105,36 @@ def test_eval_on_a_tiny_model_runs(tiny_model, data: RealMultiview) -> None:
     result, predictor = evaluate_model(model, evaluation, hypotheses=3, min_of_n=(1, 3), batch_size=256)
     assert result.count == len(evaluation) and predictor.names == LIMB_JOINTS and not predictor.missing
     assert all(math.isfinite(v) for v in result.figures.values())
-    figures, torso, root = orientation_figures(model, evaluation, batch_size=256)
+    strays = stray_examples(data)
+    figures, torso, root = real_figures(model, evaluation, strays, batch_size=256)
     assert torso.shape == root.shape == (len(evaluation),)
     assert 0 <= figures["torso_orientation_median_deg"] <= figures["torso_orientation_p90_deg"] <= 180
     assert 0 <= figures["torso_flip_rate"] <= 1
+    # The mode's PA-MPJPE apart on the views with and without strays averages to the whole set's.
+    rate = figures["stray_view_rate"]
+    assert 0 < rate < 0.5 and math.isclose(rate, float(strays.double().mean()))
+    whole = rate * figures["pa_mpjpe_stray_views"] + (1 - rate) * figures["pa_mpjpe_clean_views"]
+    assert math.isclose(whole, result.figures["pa_mpjpe"], rel_tol=1e-4)
+    with pytest.raises(ValueError, match="strays has shape"):
+        real_figures(model, evaluation, strays[:-1], batch_size=256)
+
+
+def test_a_keypoint_moved_off_the_person_makes_its_view_stray(data: RealMultiview) -> None:
+    from dataclasses import replace
+
+    k = data.keypoint_names.index("left_wrist")
+    judged = data.detected & (data.keypoints_2d[..., k, 2] > 0) & data.joints_valid[:, :, None, k]
+    person, frame, view = np.argwhere(~data.stray_views() & judged)[0]
+    height = data.boxes[person, frame, view, 3] - data.boxes[person, frame, view, 1]
+    for shift, stray in ((0.05, False), (0.3, True)):
+        moved = data.keypoints_2d.copy()
+        moved[person, frame, view, k, 0] = data.projected()[person, frame, view, k, 0] + shift * height
+        moved[person, frame, view, k, 1] = data.projected()[person, frame, view, k, 1]
+        assert replace(data, keypoints_2d=moved).stray_views()[person, frame, view] == stray
+    # A keypoint the detector did not find is not judged.
+    hidden = data.keypoints_2d.copy()
+    hidden[person, frame, view, k] = [1e4, 1e4, 0.0]
+    assert not replace(data, keypoints_2d=hidden).stray_views()[person, frame, view]
 
 
 def test_eval_command_on_the_real_set(tiny_model, tmp_path, capsys) -> None:
@@ -120,6 +147,7 @@ def test_eval_command_on_the_real_set(tiny_model, tmp_path, capsys) -> None:
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "real-multiview-v1" in printed and "torso orientation error, median" in printed and " deg" in printed
+    assert "PA-MPJPE (mode), views with" in printed
     document = json.loads((out / "results.json").read_text())
     assert document["set"]["name"] == "real-multiview-v1" and document["set"]["fingerprint"]
     assert document["units"]["torso_orientation_p90_deg"] == "deg" and document["units"]["torso_flip_rate"] == ""

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ImportError as error:  # no Pillow
         raise InputError(str(error)) from None
-    result = _with_orientation(result, model, data, args)
+    result = _with_real_figures(result, model, data, args)
     reference = reference_for(data.info.protocol)
     if reference is not None and predictor.missing:
         print(f"note: joints {list(predictor.missing)} undefined for this body model: the protocol "
@@ -170,17 +170,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_orientation(result: Any, model: Any, data: Any, args: argparse.Namespace) -> Any:
-    """``result`` with the torso orientation figures, on the real sets."""
+def _with_real_figures(result: Any, model: Any, data: Any, args: argparse.Namespace) -> Any:
+    """``result`` with the real sets' own figures (orientation, stray detections), on them."""
     from dataclasses import replace
 
     from hmrflow.evaluation.real_sets import REAL_SETS
 
     if args.data not in REAL_SETS:
         return result
-    from hmrflow.evaluation.real_sets import orientation_figures
+    from hmrflow.evaluation.real_sets import real_figures, stray_examples
 
-    figures, _, _ = orientation_figures(model, data, args.batch_size)
+    figures, _, _ = real_figures(model, data, stray_examples(), args.batch_size)
     return replace(result, figures={**result.figures, **figures})
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "LIMB_JOINTS",
     "PERSON_NAMES",
     "SET_NAME",
+    "STRAY_FRACTION",
     "RealMultiview",
     "array_fingerprint",
     "save_real_multiview",
@@ -75,6 +76,10 @@ LIMB_JOINTS: tuple[str, ...] = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
+#: A view's detection strays when one of its limb keypoints lies farther than this share of
+#: the person's box height from the projection of the joint triangulated from all views
+#: (:meth:`RealMultiview.stray_views`): the detector put it on something else.
+STRAY_FRACTION = 0.1
 
 
 def array_fingerprint(arrays: dict[str, np.ndarray]) -> str:
@@ -174,6 +179,24 @@ class RealMultiview:
         """``(P, F, V, K, 2)`` the 3D joints projected into every view, px."""
         points = self.camera_joints()
         return points[..., :2] / points[..., 2:] * self.focal_length[:, None] + self.principal_point[:, None]
+
+    def stray_views(self, names: tuple[str, ...] = LIMB_JOINTS, fraction: float = STRAY_FRACTION) -> np.ndarray:
+        r"""``(P, F, V)`` bool: the view's detected keypoints ``names`` include one farther than
+        ``fraction`` x the person's box height from its triangulated joint's projection
+        (joints not triangulated are not judged).
+
+        Example:
+            >>> data = RealMultiview.load()
+            >>> strays = data.stray_views()
+            >>> strays.shape, bool((strays <= data.detected).all())
+            ((2, 100, 4), True)
+        """
+        index = [self.keypoint_names.index(n) for n in names]
+        detected = self.keypoints_2d[..., index, :]
+        distance = np.linalg.norm(detected[..., :2] - self.projected()[..., index, :], axis=-1)
+        judged = (detected[..., 2] > 0) & self.joints_valid[:, :, None, index] & self.detected[..., None]
+        height = (self.boxes[..., 3] - self.boxes[..., 1])[..., None]
+        return (judged & (distance > fraction * height)).any(-1)
 
     def error_summary(self, names: tuple[str, ...] = LIMB_JOINTS) -> dict[str, float]:
         """Reprojection errors of the used views and valid share of the joints ``names``."""

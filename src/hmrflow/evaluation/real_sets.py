@@ -23,6 +23,14 @@ vectors (made orthogonal to up), forward their cross product -- of the ground tr
 angles in degrees (median and 90th percentile over examples), and the fraction of
 examples whose torso faces more than 90 degrees away (``torso_flip_rate``).
 
+Stray detections (:func:`stray_examples`, given to :func:`real_figures`): views where the
+detector put a limb keypoint on something else -- farther than
+:data:`~hmrflow.data.real_multiview.STRAY_FRACTION` of the person's height from the joint
+triangulated from all views, typically on the other person where they overlap. The mode's
+PA-MPJPE is reported apart on them and on the other views (``pa_mpjpe_stray_views``,
+``pa_mpjpe_clean_views``, ``stray_view_rate``): what the model does with good evidence and
+what the detector's mistakes cost.
+
 Example:
     >>> from hmrflow.data.keypoint_files import EVIDENCE_NAMES
     >>> data = real_multiview_set(EVIDENCE_NAMES)
@@ -32,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,7 +51,8 @@ from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.sets import EvaluationSet, SetInfo
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 
-__all__ = ["BOX_SCALE", "REAL_SETS", "orientation_figures", "real_multiview_set", "real_set", "torso_frames", "view_examples"]
+__all__ = ["BOX_SCALE", "REAL_SETS", "real_figures", "real_multiview_set", "real_set", "stray_examples", "torso_frames",
+           "view_examples"]
 
 #: Person box side over the keypoints' extent (the training data's).
 BOX_SCALE = 1.2
@@ -139,35 +149,51 @@ def rotation_angle_deg(first: Tensor, second: Tensor) -> Tensor:
     return torch.rad2deg(torch.acos(((trace - 1) / 2).clamp(-1.0, 1.0)))
 
 
+def stray_examples(data: RealMultiview | None = None, joints: Sequence[str] = LIMB_JOINTS) -> Tensor:
+    r"""``(B,)`` bool, in the order of :func:`real_multiview_set`'s examples: the view's
+    detection strays (:meth:`~hmrflow.data.real_multiview.RealMultiview.stray_views`)."""
+    data = RealMultiview.load() if data is None else data
+    person, frame, view = view_examples(data, joints).T
+    return torch.from_numpy(data.stray_views(tuple(joints))[person, frame, view])
+
+
 @torch.no_grad()
-def orientation_figures(
-    model: torch.nn.Module, data: EvaluationSet, batch_size: int = 128
+def real_figures(
+    model: torch.nn.Module, data: EvaluationSet, strays: Tensor | None = None, batch_size: int = 128
 ) -> tuple[dict[str, float], Tensor, Tensor]:
-    r"""The mode's orientation errors on ``data`` (a set from :func:`real_multiview_set`).
+    r"""The figures only the real sets have: the mode's orientation errors on ``data`` (a
+    set from :func:`real_multiview_set`) and, given ``strays``, its PA-MPJPE apart on the
+    views with and without stray detections (the module docstring says which).
 
     Arguments:
         model: A keypoint :class:`~hmrflow.models.ProbabilisticHMR`, on the device to run on.
         data: The set; its joints must include the shoulders and hips.
+        strays: ``(B,)`` bool, the examples whose detection strays (:func:`stray_examples`).
         batch_size: Examples per forward pass.
 
     Returns:
         The figures (``torso_orientation_median_deg``, ``torso_orientation_p90_deg``,
-        ``torso_flip_rate``, ``root_orientation_median_deg``, ``root_orientation_p90_deg``),
-        and the per-example torso and root errors ``(B,)`` in degrees (CPU).
+        ``torso_flip_rate``, ``root_orientation_median_deg``, ``root_orientation_p90_deg``;
+        with ``strays`` also ``stray_view_rate``, ``pa_mpjpe_clean_views``,
+        ``pa_mpjpe_stray_views``), and the per-example torso and root errors ``(B,)`` in
+        degrees (CPU).
     """
+    from hmrflow.evaluation.metrics import pa_mpjpe
     from hmrflow.evaluation.runner import JointPredictor
 
     device = next(model.parameters()).device
     model.eval()
     names = list(data.info.joint_names)
     predictor = JointPredictor(model.body, names, data.info.pelvis)
-    torso, root = [], []
+    torso, root, errors = [], [], []
     for batch in data.batches(batch_size):
         batch = batch.to(device)
         out = model(batch.evidence)
         rotmats = out.mode.rotmats  # (B, 1, J, 3, 3)
         truth = torso_frames(batch.joints_3d, names)
-        predicted = torso_frames(predictor(rotmats, out.betas)[:, 0], list(predictor.names))
+        joints = predictor(rotmats, out.betas)[:, 0]
+        predicted = torso_frames(joints, list(predictor.names))
+        errors.append(pa_mpjpe(joints, batch.joints_3d[:, predictor.kept]).cpu())
         rest = torso_frames(predictor(_rest(rotmats), out.betas)[:, 0], list(predictor.names))
         torso.append(rotation_angle_deg(truth, predicted).cpu())
         root.append(rotation_angle_deg(truth, rotmats[:, 0, 0] @ rest).cpu())
@@ -179,6 +205,13 @@ def orientation_figures(
         "root_orientation_median_deg": root_errors.median().item(),
         "root_orientation_p90_deg": root_errors.quantile(0.9).item(),
     }
+    if strays is not None:
+        if strays.shape != torso_errors.shape:
+            raise ValueError(f"strays has shape {tuple(strays.shape)}, the set {len(data)} examples")
+        pa, strays = torch.cat(errors).double(), strays.cpu()
+        figures["stray_view_rate"] = strays.double().mean().item()
+        figures["pa_mpjpe_clean_views"] = pa[~strays].mean().item() if bool((~strays).any()) else math.nan
+        figures["pa_mpjpe_stray_views"] = pa[strays].mean().item() if bool(strays.any()) else math.nan
     return figures, torso_errors, root_errors
 
 

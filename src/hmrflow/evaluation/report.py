@@ -53,6 +53,9 @@ _LABELS = {
     "torso_flip_rate": "torso facing > 90 deg wrong",
     "root_orientation_median_deg": "global orientation error, median",
     "root_orientation_p90_deg": "global orientation error, 90th pct",
+    "stray_view_rate": "views with a stray detected keypoint",
+    "pa_mpjpe_clean_views": "PA-MPJPE (mode), views without",
+    "pa_mpjpe_stray_views": "PA-MPJPE (mode), views with",
 }
 
 
