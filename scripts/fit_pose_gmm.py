@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from hmrflow.data.pose_sampler import PoseSampler, mirror_poses
+from hmrflow.body.joints import mirror_poses
+from hmrflow.data.pose_sampler import PoseSampler
 from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.fitting.gmm import fit_gaussian_mixture
 from hmrflow.geometry import rotmat_to_rotvec

@@ -8,7 +8,7 @@ import pytest
 import roma
 import torch
 
-from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
 from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour
 from hmrflow.data.joint_limits import ROM_JOINT_LIMITS_DEG, joint_limits, limit_excess, sample_within_limits
 from hmrflow.data.pose_families import (
@@ -18,7 +18,7 @@ from hmrflow.data.pose_families import (
     family_names,
     sample_families,
 )
-from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig, mirror_poses
+from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig
 from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.self_contact import capsule_penetration, self_intersections
 

@@ -8,7 +8,7 @@ import pytest
 import roma
 import torch
 
-from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_index
+from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_index, mirror_poses
 from hmrflow.data.joint_limits import (
     JointLimits,
     clamp_to_limits,
@@ -21,7 +21,6 @@ from hmrflow.data.pose_sampler import (
     LIMB_GROUPS,
     PoseSampler,
     PoseSamplerConfig,
-    mirror_poses,
     mix_limbs,
     random_global_orientation,
 )

@@ -152,3 +152,13 @@ def test_eval_command_on_the_real_set(tiny_model, tmp_path, capsys) -> None:
     assert document["set"]["name"] == "real-multiview-v1" and document["set"]["fingerprint"]
     assert document["units"]["torso_orientation_p90_deg"] == "deg" and document["units"]["torso_flip_rate"] == ""
     assert document["result"]["joint_names"] == list(LIMB_JOINTS)
+    assert document["run"]["flip_test"] is False
+    # --flip-test: the flip-tested mode's figures, as the library gives them.
+    assert main([*argv[:-3], str(tmp_path / "flip"), "--no-plots", "--no-progress", "--flip-test"]) == 0
+    flipped = json.loads((tmp_path / "flip" / "results.json").read_text())
+    assert flipped["run"]["flip_test"] is True
+    evaluation = real_multiview_set(EVIDENCE_NAMES)
+    figures, _, _ = real_figures(model, evaluation, stray_examples(), batch_size=300, flip_test=True)
+    assert math.isclose(flipped["result"]["figures"]["torso_orientation_median_deg"],
+                        figures["torso_orientation_median_deg"], rel_tol=1e-6)  # fmt: skip
+    assert flipped["result"]["figures"]["pa_mpjpe"] != document["result"]["figures"]["pa_mpjpe"]

@@ -110,3 +110,15 @@ def test_orthonormality_residual_hand_values() -> None:
     )
     expected = torch.tensor([200.0, 9.0], dtype=F64)
     torch.testing.assert_close(sixd_orthonormality_residual(x), expected)
+
+
+def test_rotmat_midpoint_halves_the_arc_from_either_end():
+    from hmrflow.geometry import rotmat_midpoint
+
+    a, b = rotvec_to_rotmat(random_rotvecs(64, seed=1)), rotvec_to_rotmat(random_rotvecs(64, seed=2))
+    middle = rotmat_midpoint(a, b)
+    angle = lambda p, q: rotmat_to_rotvec(p.transpose(-1, -2) @ q).norm(dim=-1)  # noqa: E731
+    torch.testing.assert_close(angle(a, middle), angle(a, b) / 2)
+    torch.testing.assert_close(angle(middle, b), angle(a, b) / 2)
+    torch.testing.assert_close(rotmat_midpoint(b, a), middle)
+    torch.testing.assert_close(rotmat_midpoint(a[:1], a[:1]), a[:1])

@@ -82,6 +82,30 @@ def test_temperature_scales_the_latents_of_the_samples(model):
         model(evidence, num_samples=1, temperature=-1.0)
 
 
+def test_the_flip_tested_mode_is_mirror_symmetric(model):
+    from hmrflow.body.joints import mirror_poses
+
+    evidence = torch.rand(5, 23, 3) - torch.tensor([0.5, 0.5, 0.0])
+    mirrored = model.mirror_evidence(evidence)
+    torch.testing.assert_close(model.mirror_evidence(mirrored), evidence, rtol=0, atol=0)  # an involution
+    coco = model.body.keypoint_sets["coco"].names
+    left, right = coco.index("left_wrist"), coco.index("right_wrist")
+    torch.testing.assert_close(mirrored[:, left], evidence[:, right] * torch.tensor([-1.0, 1.0, 1.0]))
+    plain, tested = model(evidence), model(evidence, flip_test=True)
+    of_mirror = model(mirrored, flip_test=True)
+    # The person's mirror image gets the mirror image of the flip-tested mode (the plain
+    # mode of an untrained model has no such symmetry).
+    torch.testing.assert_close(of_mirror.mode.rotmats, mirror_poses(tested.mode.rotmats), atol=1e-5, rtol=0)
+    assert not torch.allclose(model(mirrored).mode.rotmats, mirror_poses(plain.mode.rotmats), atol=1e-3)
+    torch.testing.assert_close(of_mirror.betas, tested.betas)
+    torch.testing.assert_close(of_mirror.camera, tested.camera * torch.tensor([1.0, -1.0, 1.0]))
+    # The mode's latent and likelihood are the model's for the new pose; samples untouched.
+    torch.testing.assert_close(tested.mode.log_prob, model.log_prob(evidence, tested.mode.rotmats), atol=1e-3, rtol=1e-4)
+    with_samples = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(0), flip_test=True)
+    same = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(with_samples.samples.rotmats, same.samples.rotmats)
+
+
 def test_projection_of_the_camera_centre_is_the_box_centre(model):
     out = model(torch.rand(2, 23, 3))
     body = model.pose(out.mode, out.betas, keypoints=("coco",), vertices=False)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import torch
+from torch import Tensor
+
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
     "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
@@ -29,3 +32,18 @@ def mirror_index(names: tuple[str, ...]) -> list[int]:
         return name
 
     return [position[twin(name)] for name in names]
+
+
+def mirror_poses(rotmats: Tensor) -> Tensor:
+    r"""Mirror poses on the SMPL tree ``(..., 24, 3, 3)`` left-right: reflect x (the body's
+    left-right axis, and the camera's when joint 0 is in the camera frame) and swap the
+    left and right joints. An involution.
+
+    Example:
+        >>> turn = torch.eye(3).expand(24, 3, 3).clone()
+        >>> turn[1] = torch.tensor([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # left hip
+        >>> torch.equal(mirror_poses(turn)[2], turn[1]), torch.equal(mirror_poses(mirror_poses(turn)), turn)
+        (True, True)
+    """
+    M = torch.diag(rotmats.new_tensor([-1.0, 1.0, 1.0]))
+    return (M @ rotmats @ M)[..., mirror_index(SMPL_JOINT_NAMES), :, :]

@@ -87,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="poses per example: the mode and N - 1 samples (25)")  # fmt: skip
     add("--temperature", type=float, default=1.0, metavar="T",
         help="scale of the samples' latents: below 1 keeps them closer to the mode (1)")  # fmt: skip
+    add("--flip-test", action="store_true",
+        help="evaluate the flip-tested mode: averaged with the mirror image of the mirrored "
+             "evidence's mode (the samples stay the model's)")  # fmt: skip
     add("--min-of-n", type=_counts, default=None, metavar="N,N,...",
         help="min-of-N counts (default 1,5,10,25 up to --hypotheses, and --hypotheses)")  # fmt: skip
     add("--out", metavar="DIR", help="output folder (default runs/eval/MODEL/DATA)")
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         result, predictor = evaluate_model(
             model, data, hypotheses=args.hypotheses, min_of_n=counts, batch_size=args.batch_size,
             regressor=regressor, generator=generator, progress=not args.no_progress,
-            temperature=args.temperature,
+            temperature=args.temperature, flip_test=args.flip_test,
         )  # fmt: skip
     except ImportError as error:  # no Pillow
         raise InputError(str(error)) from None
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {
         "model": {"checkpoint": model_name, "body_model": model.body.name,
                   "encoder": model.config.encoder.kind},
-        "run": {"hypotheses": args.hypotheses, "seed": args.seed,
+        "run": {"hypotheses": args.hypotheses, "seed": args.seed, "flip_test": args.flip_test,
                 "missing_joints": list(predictor.missing), "regressor": args.regressor},
     }  # fmt: skip
     try:
@@ -180,7 +183,7 @@ def _with_real_figures(result: Any, model: Any, data: Any, args: argparse.Namesp
         return result
     from hmrflow.evaluation.real_sets import real_figures, stray_examples
 
-    figures, _, _ = real_figures(model, data, stray_examples(), args.batch_size)
+    figures, _, _ = real_figures(model, data, stray_examples(), args.batch_size, flip_test=args.flip_test)
     return replace(result, figures={**result.figures, **figures})
 
 

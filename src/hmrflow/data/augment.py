@@ -14,7 +14,7 @@ The 3D side follows: the rotation turns the crop's content by ``rotation_deg`` o
 (clockwise, image y pointing down), which is the rotation
 :func:`camera_axis_rotation` about the camera's optical axis; the flip mirrors the
 camera's x axis and swaps left and right, for keypoints (:func:`flip_points`) and poses
-(:func:`~hmrflow.data.pose_sampler.mirror_poses`).
+(:func:`~hmrflow.body.joints.mirror_poses`).
 
 Example:
     >>> aug = Augmentation(rotation_deg=90.0)
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hmrflow.data.pose_sampler import mirror_poses
+from hmrflow.body.joints import mirror_poses
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -235,7 +235,7 @@ def augment_rotmats(rotmats: Tensor, augmentation: Augmentation) -> Tensor:
     r"""Local rotations ``(..., J, 3, 3)`` (joint 0 in the camera frame) under the augmentation.
 
     The global orientation turns with the camera-axis rotation; a flip mirrors the pose
-    (:func:`~hmrflow.data.pose_sampler.mirror_poses`).
+    (:func:`~hmrflow.body.joints.mirror_poses`).
     """
     R = camera_axis_rotation(augmentation.rotation_deg, rotmats.dtype).to(rotmats.device)
     out = torch.cat([(R @ rotmats[..., :1, :, :]), rotmats[..., 1:, :, :]], dim=-3)

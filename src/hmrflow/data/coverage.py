@@ -33,9 +33,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
 from hmrflow.data.joint_limits import JointLimits, joint_limits, limit_excess, swing_twist
-from hmrflow.data.pose_sampler import mirror_poses
 from hmrflow.data.self_contact import self_intersections
 from hmrflow.data.skeleton import forward_kinematics, rest_joints
 

@@ -28,13 +28,13 @@ import roma
 import torch
 from torch import Tensor
 
-from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES, mirror_index
+from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES, mirror_poses
 from hmrflow.data.joint_limits import JointLimits, clamp_to_limits, joint_limits, sample_within_limits
 from hmrflow.data.pose_families import sample_families
 from hmrflow.data.self_contact import self_intersections
 from hmrflow.errors import ConfigError
 
-__all__ = ["LIMB_GROUPS", "UNRELIABLE_REAL_JOINTS", "PoseSampler", "PoseSamplerConfig", "mirror_poses", "mix_limbs", "random_global_orientation"]
+__all__ = ["LIMB_GROUPS", "UNRELIABLE_REAL_JOINTS", "PoseSampler", "PoseSamplerConfig", "mix_limbs", "random_global_orientation"]
 
 #: Joint groups exchanged between frames when mixing limbs.
 LIMB_GROUPS: dict[str, tuple[int, ...]] = {
@@ -60,12 +60,6 @@ UNRELIABLE_REAL_JOINTS: tuple[str, ...] = (
     "left_wrist", "right_wrist", "left_hand", "right_hand",
     "spine1", "spine2", "spine3", "neck", "head",
 )  # fmt: skip
-
-
-def mirror_poses(rotmats: Tensor) -> Tensor:
-    r"""Mirror poses ``(..., J, 3, 3)`` left-right (reflect x, swap left and right joints)."""
-    M = torch.diag(rotmats.new_tensor([-1.0, 1.0, 1.0]))
-    return (M @ rotmats @ M)[..., mirror_index(SMPL_JOINT_NAMES), :, :]
 
 
 def mix_limbs(

@@ -159,7 +159,11 @@ def stray_examples(data: RealMultiview | None = None, joints: Sequence[str] = LI
 
 @torch.no_grad()
 def real_figures(
-    model: torch.nn.Module, data: EvaluationSet, strays: Tensor | None = None, batch_size: int = 128
+    model: torch.nn.Module,
+    data: EvaluationSet,
+    strays: Tensor | None = None,
+    batch_size: int = 128,
+    flip_test: bool = False,
 ) -> tuple[dict[str, float], Tensor, Tensor]:
     r"""The figures only the real sets have: the mode's orientation errors on ``data`` (a
     set from :func:`real_multiview_set`) and, given ``strays``, its PA-MPJPE apart on the
@@ -170,6 +174,7 @@ def real_figures(
         data: The set; its joints must include the shoulders and hips.
         strays: ``(B,)`` bool, the examples whose detection strays (:func:`stray_examples`).
         batch_size: Examples per forward pass.
+        flip_test: Of the flip-tested mode (:meth:`~hmrflow.models.ProbabilisticHMR.flip_tested`).
 
     Returns:
         The figures (``torso_orientation_median_deg``, ``torso_orientation_p90_deg``,
@@ -188,7 +193,7 @@ def real_figures(
     torso, root, errors = [], [], []
     for batch in data.batches(batch_size):
         batch = batch.to(device)
-        out = model(batch.evidence)
+        out = model(batch.evidence, flip_test=flip_test)
         rotmats = out.mode.rotmats  # (B, 1, J, 3, 3)
         truth = torso_frames(batch.joints_3d, names)
         joints = predictor(rotmats, out.betas)[:, 0]

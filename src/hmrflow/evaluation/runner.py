@@ -147,6 +147,7 @@ def evaluate_model(
     generator: torch.Generator | None = None,
     progress: bool = False,
     temperature: float = 1.0,
+    flip_test: bool = False,
 ) -> tuple[EvaluationResult, JointPredictor]:
     r"""Evaluate ``model`` (a :class:`~hmrflow.models.ProbabilisticHMR`) on ``data``.
 
@@ -160,6 +161,7 @@ def evaluate_model(
         generator: Randomness of the samples (on the model's device).
         progress: Show a progress bar.
         temperature: Scale of the samples' latents (1: the model's distribution).
+        flip_test: Evaluate the flip-tested mode (:meth:`~hmrflow.models.ProbabilisticHMR.flip_tested`).
 
     Returns:
         The figures and the joint predictor (which joints were evaluated).
@@ -181,7 +183,8 @@ def evaluate_model(
     plausible = SamplePlausibility() if model.body.num_joints == NUM_JOINTS else None
     for batch in batches:
         batch = batch.to(device)
-        out = model(batch.evidence, num_samples=hypotheses - 1, generator=generator, temperature=temperature)
+        out = model(batch.evidence, num_samples=hypotheses - 1, generator=generator, temperature=temperature,
+                    flip_test=flip_test)  # fmt: skip
         if plausible is not None and out.samples is not None:
             plausible.update(out.samples.rotmats)
         mode = predictor(out.mode.rotmats, out.betas)[:, 0]

@@ -17,6 +17,7 @@ from hmrflow.geometry.cameras import (
 from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
 from hmrflow.geometry.procrustes import Similarity, align, similarity_procrustes
 from hmrflow.geometry.rotations import (
+    rotmat_midpoint,
     rotmat_to_rotvec,
     rotmat_to_sixd,
     rotvec_to_rotmat,
@@ -42,6 +43,7 @@ __all__ = [
     "normalized_to_pixels",
     "perspective_projection",
     "pixels_to_normalized",
+    "rotmat_midpoint",
     "rotmat_to_rotvec",
     "rotmat_to_sixd",
     "rotvec_to_rotmat",

@@ -25,6 +25,7 @@ __all__ = [
     "rotvec_to_sixd",
     "sixd_to_rotvec",
     "sixd_orthonormality_residual",
+    "rotmat_midpoint",
 ]
 
 
@@ -104,3 +105,16 @@ def sixd_orthonormality_residual(x: Tensor) -> Tensor:
     gram = A.transpose(-1, -2) @ A
     eye = torch.eye(2, dtype=x.dtype, device=x.device)
     return (gram - eye).square().sum(dim=(-1, -2))
+
+
+def rotmat_midpoint(first: Tensor, second: Tensor) -> Tensor:
+    r"""The rotation halfway along the shortest arc from ``first`` to ``second`` (both
+    ``(..., 3, 3)``): ``first exp(log(first^T second) / 2)``, their geodesic mean.
+
+    Example:
+        >>> quarter = rotvec_to_rotmat(torch.tensor([0.0, 0.0, torch.pi / 2]))
+        >>> rotmat_to_rotvec(rotmat_midpoint(torch.eye(3), quarter))
+        tensor([0.0000, 0.0000, 0.7854])
+    """
+    half = 0.5 * rotmat_to_rotvec(first.transpose(-1, -2) @ second)
+    return first @ rotvec_to_rotmat(half)

@@ -36,9 +36,11 @@ import torch
 from torch import Tensor, nn
 
 from hmrflow.body import BodyModel, BodyOutput
+from hmrflow.body.joints import NUM_JOINTS, mirror_poses
+from hmrflow.body.keypoints import flip_permutation
 from hmrflow.flows import ConditionalGlow, FlowSample
 from hmrflow.flows.frozen import FrozenDecoder
-from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
+from hmrflow.geometry import rotmat_midpoint, rotmat_to_sixd, sixd_to_rotmat
 from hmrflow.geometry.cameras import perspective_projection, weak_perspective_to_translation
 from hmrflow.models.config import EncoderConfig, ModelConfig
 from hmrflow.models.head import ShapeCameraHead
@@ -165,6 +167,7 @@ class ProbabilisticHMR(nn.Module):
         generator: torch.Generator | None = None,
         z: Tensor | None = None,
         temperature: float = 1.0,
+        flip_test: bool = False,
     ) -> HMROutput:
         r"""The distribution's mode and ``num_samples`` samples (or the poses of ``z``).
 
@@ -177,12 +180,53 @@ class ProbabilisticHMR(nn.Module):
                 the samples stay closer to the mode (0: every sample is the mode), for
                 users who want tighter hypotheses; 1 samples the model's distribution.
                 Their ``log_prob`` stays the model's density of each drawn pose.
+            flip_test: Replace the mode by the flip-tested mode (:meth:`flip_tested`); the
+                samples, the context and the distribution stay the model's.
         """
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         context = self.encode(evidence)
         with full_precision(context.device):
-            return self._decode_all(context, num_samples, generator, z, temperature)
+            out = self._decode_all(context, num_samples, generator, z, temperature)
+        return self.flip_tested(evidence, out) if flip_test else out
+
+    def mirror_evidence(self, evidence: Tensor) -> Tensor:
+        r"""The evidence of the person's mirror image: keypoints ``(B, K, 3)`` with x negated
+        and every ``left_*`` point exchanged with its ``right_*`` twin, or images
+        ``(B, 3, H, W)`` flipped left-right."""
+        if self.config.encoder.kind == "image":
+            return evidence.flip(-1)
+        sets = self.body.keypoint_sets
+        names = [name for key in self.config.encoder.keypoint_sets for name in sets[key].names]
+        mirrored = evidence[..., flip_permutation(names), :].clone()
+        mirrored[..., 0] = -mirrored[..., 0]
+        return mirrored
+
+    def flip_tested(self, evidence: Tensor, out: HMROutput) -> HMROutput:
+        r"""``out`` (the model's output for ``evidence``) with the flip-tested mode: the
+        geodesic mean, per joint, of its mode and the mirror image of the mode of the
+        mirrored evidence (:meth:`mirror_evidence`); betas (which the samples share) and
+        camera averaged the same way.
+
+        A test-time ensemble of the person and its mirror image, as 2D pose estimators do:
+        a trained model is not exactly mirror-symmetric, and the two errors partly cancel.
+        The mode's ``z`` and ``log_prob`` are the model's for the new pose (one inverse
+        pass); the samples and the context stay ``out``'s. Needs the SMPL joint tree.
+        """
+        if self.body.num_joints != NUM_JOINTS:
+            raise ValueError(f"the flip test mirrors poses on the SMPL tree ({NUM_JOINTS} joints); "
+                             f"body model {self.body.name!r} has {self.body.num_joints}")  # fmt: skip
+        context = self.encode(self.mirror_evidence(evidence))
+        with full_precision(context.device):
+            other = self._decode_all(context, 0, None, None)
+            rotmats = rotmat_midpoint(out.mode.rotmats, mirror_poses(other.mode.rotmats))
+            sixd = rotmat_to_sixd(rotmats).flatten(-2)
+            encoded = self.flow.encode(sixd, out.context)
+            camera = (out.camera + other.camera * other.camera.new_tensor([1.0, -1.0, 1.0])) / 2
+            translation = weak_perspective_to_translation(camera, self.focal_length, self.crop_size)
+        mode = PoseSet(rotmats=rotmats, sixd=sixd, z=encoded.z, log_prob=encoded.log_prob)
+        betas = (out.betas + other.betas) / 2
+        return HMROutput(out.context, mode, out.samples, betas, camera, translation)
 
     def encode(self, evidence: Tensor) -> Tensor:
         r"""The context ``(B, C)`` in the model's dtype (float32).
