@@ -47,7 +47,11 @@ min-of-N over N hypotheses that include the mode; NLL in nats; calibration error
 perfect (negative bias = over-confident). Synthetic sets are measured on the 24 body
 joints, ProHMR-format files on the 14 evaluation joints, real sets on the 12 limb joints
 (shoulders, elbows, wrists, hips, knees, ankles; MPJPE after aligning the hips' midpoint),
-with the orientation of the torso (hips and shoulders) in degrees.
+with the orientation of the torso (hips and shoulders) in degrees, and the mode's PA-MPJPE
+apart on the views where the detector put a limb keypoint on something else (more than 10 %
+of the person's height from the triangulated joint) and on the others.
+--flip-test evaluates the flip-tested mode (averaged with the mirror image of the mirrored
+evidence's mode) in place of the mode.
 """
 
 
