@@ -148,3 +148,23 @@ def test_other_person_limb_comes_from_the_neighbouring_example_only_when_asked()
             ours, theirs = ours - ours.mean(0), theirs - theirs.mean(0)
             scale = ours.norm() / theirs.norm()
             torch.testing.assert_close(ours, theirs * scale, atol=1e-2 * float(ours.norm()) + 1e-3, rtol=0)
+
+
+def test_missing_keypoints_are_always_dropped_and_unknown_names_fail():
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig
+
+    body = BodyModel.from_name("anny_lowpoly")
+    plain = SyntheticConfig()
+    toes = replace(plain, corruption=replace(CorruptionConfig(), missing=("left_small_toe", "right_small_toe")))
+    a = SyntheticKeypoints(body, None, plain).sample(256, torch.Generator().manual_seed(0))
+    generator = SyntheticKeypoints(body, None, toes)
+    b = generator.sample(256, torch.Generator().manual_seed(0))
+    gone = [generator.names.index("left_small_toe"), generator.names.index("right_small_toe")]
+    assert a.keypoints_2d[:, gone, 2].gt(0).any()  # without the option the toes are seen
+    assert torch.equal(b.keypoints_2d[:, gone], torch.zeros_like(b.keypoints_2d[:, gone]))
+    kept = [k for k in range(len(generator.names)) if k not in gone]
+    torch.testing.assert_close(b.keypoints_2d[:, kept, 2].gt(0), a.keypoints_2d[:, kept, 2].gt(0))  # same stream
+    with pytest.raises(ValueError, match="small_toe_typo"):
+        SyntheticKeypoints(body, None, replace(plain, corruption=CorruptionConfig(missing=("small_toe_typo",))))

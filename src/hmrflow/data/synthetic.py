@@ -80,6 +80,9 @@ class CorruptionConfig:
     #: this one: a detector in a crowd mixes people up where they overlap. That limb's
     #: points become another example's limb, placed within half a box of this one.
     other_person_probability: float = 0.0
+    #: Keypoints the detector never gives, always dropped (names of the evidence keypoints;
+    #: e.g. BlazePose, the bundled detector, has no small toes).
+    missing: tuple[str, ...] = ()
 
 
 #: Keypoint name part -> the name part of the point its segment starts at (same side):
@@ -225,6 +228,11 @@ class SyntheticKeypoints:
         #: ``(K,)`` CPU: each keypoint's segment start (-1: none), for ``corruption.segment_noise``.
         self.segment_starts = torch.tensor(segment_parents(self.names), device="cpu")
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
+        unknown = [name for name in self.config.corruption.missing if name not in self.names]
+        if unknown:
+            raise ValueError(f"corruption.missing names {unknown}, not evidence keypoints; they are {list(self.names)}")
+        #: ``(K,)`` bool, CPU: the keypoints ``corruption.missing`` always drops.
+        self.never_given = torch.tensor([name in self.config.corruption.missing for name in self.names], device="cpu")
         # Keypoint indices of each side's arm and leg, for whole-limb occlusion.
         limbs = [
             [i for i, n in enumerate(self.names) if n.startswith(side) and any(p in n for p in part)]
@@ -330,6 +338,8 @@ class SyntheticKeypoints:
         draw = torch.rand(B, K, generator=generator, device=device)  # before the rates: the sets' stream
         drop = draw < _uniform(B, cfg.drop_probability, generator)[:, None]
         drop |= self._part_occlusion(B, generator)
+        if cfg.missing:
+            drop |= self.never_given.to(device)
         keep = visible & ~drop
         confidence = _uniform(B * K, cfg.confidence, generator).view(B, K) * keep
         keypoints_2d = torch.cat([xy * keep[..., None], confidence[..., None]], dim=-1)
