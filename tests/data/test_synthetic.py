@@ -9,6 +9,18 @@ from hmrflow.data.synthetic import SyntheticConfig, SyntheticKeypoints, make_eva
 from hmrflow.geometry.cameras import perspective_projection
 
 
+def _noiseless(**corruption: object) -> tuple[SyntheticConfig, SyntheticConfig]:
+    """A configuration without jitter, dropped points or swaps, and the same with ``corruption`` set."""
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig
+
+    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
+                    swap_probability=0.0)  # fmt: skip
+    plain = SyntheticConfig(corruption=clean)
+    return plain, replace(plain, corruption=replace(clean, **corruption))
+
+
 @pytest.fixture(scope="module")
 def generator() -> SyntheticKeypoints:
     return SyntheticKeypoints(BodyModel.from_name("anny_lowpoly"), load_cmu_demo().rotmats)
@@ -68,13 +80,10 @@ def test_camera_roll_and_mirrored_labels_when_asked():
 
     from hmrflow.body import BodyModel
     from hmrflow.body.keypoints import flip_permutation
-    from hmrflow.data.synthetic import CameraConfig, CorruptionConfig, SyntheticConfig, SyntheticKeypoints
+    from hmrflow.data.synthetic import CameraConfig, SyntheticKeypoints
 
     body = BodyModel.from_name("anny_lowpoly")
-    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
-                    swap_probability=0.0)  # fmt: skip
-    plain = SyntheticConfig(corruption=clean)
-    mirrored = replace(plain, corruption=replace(clean, mirror_probability=1.0))
+    plain, mirrored = _noiseless(mirror_probability=1.0)
     a = SyntheticKeypoints(body, None, plain).sample(8, torch.Generator().manual_seed(0))
     b = SyntheticKeypoints(body, None, mirrored).sample(8, torch.Generator().manual_seed(0))
     flip = flip_permutation(SyntheticKeypoints(body, None, plain).names)
@@ -90,15 +99,11 @@ def test_camera_roll_and_mirrored_labels_when_asked():
 
 
 def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
-    from dataclasses import replace
 
-    from hmrflow.data.synthetic import CorruptionConfig, segment_parents
+    from hmrflow.data.synthetic import segment_parents
 
     body = BodyModel.from_name("anny_lowpoly")
-    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
-                    swap_probability=0.0)  # fmt: skip
-    plain = SyntheticConfig(corruption=clean)
-    noisy = replace(plain, corruption=replace(clean, segment_noise=(0.1, 0.1)))
+    plain, noisy = _noiseless(segment_noise=(0.1, 0.1))
     a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))
     b = SyntheticKeypoints(body, None, noisy).sample(64, torch.Generator().manual_seed(0))
     torch.testing.assert_close(b.clean_2d, a.clean_2d)  # same examples; the labels stay true
@@ -120,15 +125,10 @@ def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
 
 
 def test_other_person_limb_comes_from_the_neighbouring_example_only_when_asked():
-    from dataclasses import replace
 
-    from hmrflow.data.synthetic import CorruptionConfig
 
     body = BodyModel.from_name("anny_lowpoly")
-    clean = replace(CorruptionConfig(), jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0,
-                    swap_probability=0.0)  # fmt: skip
-    plain = SyntheticConfig(corruption=clean)
-    mixed = replace(plain, corruption=replace(clean, other_person_probability=1.0))
+    plain, mixed = _noiseless(other_person_probability=1.0)
     a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))
     generator = SyntheticKeypoints(body, None, mixed)
     b = generator.sample(64, torch.Generator().manual_seed(0))
