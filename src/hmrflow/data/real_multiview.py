@@ -7,7 +7,7 @@ it), the cameras, and the 3D joints triangulated from the views.
 ``scripts/make_real_multiview.py`` builds it from the pose2sim 0.10.49 wheel (BSD-3) that
 ``scripts/fetch_data.sh`` fetches; the file ships in ``hmrflow/assets/real/``.
 
-Shapes: P = 2 people (0 the man, 1 the woman), F = 100 frames, V = 4 views, K = 23
+Shapes: P = 2 people (0 the woman, 1 the man: ``person_names``), F = 100 frames, V = 4 views, K = 23
 keypoints in the evidence order (:data:`~hmrflow.data.keypoint_files.EVIDENCE_NAMES`:
 COCO-17, then left big toe, small toe, heel, right big toe, small toe, heel; BlazePose
 has no small toes: they are always missing). Fields of :class:`RealMultiview`:
