@@ -13,7 +13,6 @@ from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, learn
 from hmrflow.fitting.mirror import (
     MirrorConfig,
     check_labelling,
-    evidence_names,
     fit_energy,
     mirror_keypoints,
     mirror_people,
@@ -40,7 +39,7 @@ def test_swap_is_the_synthetic_corruption_swap(shipped: ProbabilisticHMR) -> Non
     generator = SyntheticKeypoints(shipped.body, None)
     labels = torch.arange(len(generator.names))[:, None]
     assert mirror_keypoints(labels, generator.names)[:, 0].tolist() == list(generator.flip_order)
-    assert evidence_names(shipped) == EVIDENCE_NAMES
+    assert shipped.evidence_names == EVIDENCE_NAMES
 
 
 def test_bad_inputs_are_named() -> None:

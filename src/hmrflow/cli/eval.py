@@ -199,8 +199,7 @@ def _load_data(args: argparse.Namespace, model: Any) -> Any:
     if args.data in REAL_SETS:
         if kind != "keypoints":
             raise NotImplementedError(f"the real sets give keypoint evidence; this model takes {kind} evidence")
-        sets = model.body.keypoint_sets
-        return real_set(args.data, [n for key in model.config.encoder.keypoint_sets for n in sets[key].names])
+        return real_set(args.data, model.evidence_names)
     if args.data in SYNTHETIC_SETS:
         if kind != "keypoints":
             raise NotImplementedError(

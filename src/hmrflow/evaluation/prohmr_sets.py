@@ -210,9 +210,7 @@ def open_prohmr_set(
         root = path.parent if image_root is None else Path(image_root)
         return ProHMRImageSet(arrays, root, name=path.name, crop_size=encoder.crop_size,
                               protocol=protocol, num_workers=num_workers)  # fmt: skip
-    sets = model.body.keypoint_sets
-    names = [n for key in encoder.keypoint_sets for n in sets[key].names]
-    return prohmr_keypoint_set(arrays, names, name=path.name, keypoints=keypoints, protocol=protocol)
+    return prohmr_keypoint_set(arrays, model.evidence_names, name=path.name, keypoints=keypoints, protocol=protocol)
 
 
 def _choose_source(arrays: ProHMRArrays, keypoints: KeypointSource, name: str) -> str:

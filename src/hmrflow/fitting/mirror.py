@@ -56,7 +56,6 @@ __all__ = [
     "LabellingCheck",
     "MirrorConfig",
     "check_labelling",
-    "evidence_names",
     "fit_energy",
     "mirror_keypoints",
     "mirror_people",
@@ -95,12 +94,6 @@ def mirror_keypoints(keypoints: Tensor, names: Sequence[str] = EVIDENCE_NAMES) -
                          f"got {tuple(keypoints.shape)}")  # fmt: skip
     order = torch.tensor(flip_permutation(names), device=keypoints.device)
     return keypoints.index_select(-2, order)
-
-
-def evidence_names(model: ProbabilisticHMR) -> tuple[str, ...]:
-    """The names of the model's K evidence keypoints, in its order (COCO-17 + feet by default)."""
-    sets = model.body.keypoint_sets
-    return tuple(name for s in model.config.encoder.keypoint_sets for name in sets[s].names)
 
 
 def mirror_people(people: People, names: Sequence[str] = EVIDENCE_NAMES) -> People:
@@ -176,7 +169,7 @@ def check_labelling(
         :class:`LabellingCheck`.
     """
     config = config or MirrorConfig()
-    names = evidence_names(model)
+    names = model.evidence_names
     mirrored_people = mirror_people(people, names)
     # Two problems, not one batch of 2B: the given labelling's fit is then exactly the
     # plain fit (L-BFGS on a joint batch shares its line search and stop across people).

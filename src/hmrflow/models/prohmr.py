@@ -147,8 +147,14 @@ class ProbabilisticHMR(nn.Module):
         missing = [name for name in config.keypoint_sets if name not in self.body.keypoint_sets]
         if missing:
             raise ValueError(f"body model {self.body.name!r} lacks keypoint set(s) {missing}")
-        num_keypoints = sum(len(self.body.keypoint_sets[name].names) for name in config.keypoint_sets)
-        return KeypointEncoder(num_keypoints, config.width, config.num_blocks, config.dropout)
+        return KeypointEncoder(len(self.evidence_names), config.width, config.num_blocks, config.dropout)
+
+    @property
+    def evidence_names(self) -> tuple[str, ...]:
+        """The K evidence keypoints' names, in the model's order (keypoint models; COCO-17 +
+        feet for the shipped one)."""
+        sets = self.body.keypoint_sets
+        return tuple(name for key in self.config.encoder.keypoint_sets for name in sets[key].names)
 
     @property
     def crop_size(self) -> float:
@@ -196,9 +202,7 @@ class ProbabilisticHMR(nn.Module):
         ``(B, 3, H, W)`` flipped left-right."""
         if self.config.encoder.kind == "image":
             return evidence.flip(-1)
-        sets = self.body.keypoint_sets
-        names = [name for key in self.config.encoder.keypoint_sets for name in sets[key].names]
-        mirrored = evidence[..., flip_permutation(names), :].clone()
+        mirrored = evidence[..., flip_permutation(self.evidence_names), :].clone()
         mirrored[..., 0] = -mirrored[..., 0]
         return mirrored
 
