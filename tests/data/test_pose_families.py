@@ -9,7 +9,7 @@ import roma
 import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
-from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour
+from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour, root_aligned_positions
 from hmrflow.data.joint_limits import ROM_JOINT_LIMITS_DEG, joint_limits, limit_excess, sample_within_limits
 from hmrflow.data.pose_families import (
     FAMILIES,
@@ -130,6 +130,41 @@ def test_the_deep_crouch_family_reaches_deep_hip_and_knee_flexion() -> None:
     hip, knee = hip_knee_flexion(poses.double())
     assert hip.quantile(0.9) > 100 and knee.quantile(0.9) > 140  # hip: the sagittal part of the swing
     assert hip.max() <= 131 and knee.max() <= 160.5
+
+
+def test_the_side_lunge_stands_wide_to_the_side_and_the_lunge_long_to_the_front() -> None:
+    def ankle_spread(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        poses = sample_families(200, torch.Generator().manual_seed(0), [name], heading=False).rotmats
+        joints = root_aligned_positions(poses)
+        apart = joints[:, SMPL_JOINT_NAMES.index("left_ankle")] - joints[:, SMPL_JOINT_NAMES.index("right_ankle")]
+        return apart[:, 0].abs(), apart[:, 2].abs()  # sideways (x), front to back (z)
+
+    sideways, forward = ankle_spread("side_lunge")
+    assert (sideways > forward).all() and sideways.median() > 0.6
+    sideways, forward = ankle_spread("lunge")
+    assert (forward > sideways).all() and forward.median() > 0.6
+
+
+def test_mixing_gives_family_legs_arms_from_other_draws() -> None:
+    """Sitting legs with both hands above the head: rare in a sitting family, common when mixed."""
+
+    def sitting_and_overhead(mix: float) -> tuple[float, float]:
+        generator = torch.Generator().manual_seed(0)
+        poses = sample_families(400, generator, ["sit_chair", "arms_overhead"], mix_probability=mix).rotmats
+        hip, _ = hip_knee_flexion(poses)
+        sitting = hip.view(2, -1).amin(0) > 60  # both thighs forward
+        joints = root_aligned_positions(poses)
+        head = joints[:, SMPL_JOINT_NAMES.index("head"), 1]
+        wrists = joints[:, [SMPL_JOINT_NAMES.index("left_wrist"), SMPL_JOINT_NAMES.index("right_wrist")], 1]
+        overhead = (wrists > head[:, None] + 0.05).all(-1)
+        return sitting.float().mean().item(), (sitting & overhead).float().mean().item()
+
+    sitting, both = sitting_and_overhead(0.0)
+    sitting_mixed, both_mixed = sitting_and_overhead(1.0)
+    assert both < 0.08 and both_mixed > 0.18
+    assert sitting_mixed == pytest.approx(sitting, abs=0.05)  # the legs stay the family's
+    unmixed = sample_families(50, torch.Generator().manual_seed(0), mix_probability=0.0).rotmats
+    assert torch.equal(unmixed, sample_families(50, torch.Generator().manual_seed(0)).rotmats)  # nothing drawn
 
 
 def test_family_names_resolve_groups_and_reject_unknown_names() -> None:

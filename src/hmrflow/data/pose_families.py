@@ -65,6 +65,7 @@ __all__ = [
     "FAMILIES",
     "FAMILY_GROUPS",
     "GESTURES",
+    "MIXED_CHANNELS",
     "Family",
     "FamilySample",
     "anatomical_to_rotmats",
@@ -87,6 +88,12 @@ _SIDE = (
 
 #: Anatomical angle channels (degrees): the trunk's, then the left side's, then the right's.
 CHANNELS: tuple[str, ...] = _CENTRE + tuple(f"l_{c}" for c in _SIDE) + tuple(f"r_{c}" for c in _SIDE)
+_ARM = ("collar_elev", "collar_prot", "arm_flex", "arm_abd", "arm_rot", "elbow_flex", "forearm_pron",
+        "wrist_ext", "wrist_dev", "finger_flex")
+#: Channels :func:`sample_families` may take from another draw (``mix_probability``): both
+#: arms, the trunk's side bend and twist (the legs, the pelvis and the forward bend, which
+#: the grounding and the family's balance depend on, stay).
+MIXED_CHANNELS: tuple[str, ...] = ("spine_lat", "spine_rot") + tuple(f"{p}_{c}" for p in "lr" for c in _ARM)
 _INDEX = {name: i for i, name in enumerate(CHANNELS)}
 
 #: Noise scale per channel kind (times a family's ``noise_deg``).
@@ -412,6 +419,17 @@ def _families() -> tuple[Family, ...]:
                 | right(hip_flex=(-15.0, -5.0), knee_flex=(70.0, 95.0), ankle_dorsi=(0.0, 20.0), toe_ext=(40.0, 60.0))
                 | key(spine_flex=(-5.0, 10.0))),
                mode="path", arms=("hips", "down", "overhead", "forward", "out"), ground="feet", support=1.0),
+        Family("side_lunge", "a side lunge: one knee bent out to the side, the other leg straight, trunk leaning",
+               (left(hip_flex=(20.0, 40.0), hip_abd=(20.0, 35.0), hip_rot=(10.0, 30.0), knee_flex=(30.0, 50.0),
+                     ankle_dorsi=(5.0, 15.0))
+                | right(hip_abd=(20.0, 30.0), hip_flex=(-5.0, 10.0), knee_flex=(0.0, 10.0), ankle_inv=(5.0, 15.0))
+                | key(spine_flex=(0.0, 15.0), spine_lat=(-10.0, 5.0)),
+                left(hip_flex=(60.0, 90.0), hip_abd=(30.0, 45.0), hip_rot=(20.0, 40.0), knee_flex=(80.0, 115.0),
+                     ankle_dorsi=(15.0, 30.0))
+                | right(hip_abd=(30.0, 45.0), hip_flex=(-5.0, 15.0), knee_flex=(0.0, 10.0), ankle_inv=(10.0, 25.0))
+                | key(spine_flex=(15.0, 40.0), spine_lat=(-25.0, 10.0), spine_rot=(-20.0, 20.0))),
+               mode="path", arms=("forward", "hips", "out", "overhead", "balance", "down", "wave"), ground="feet",
+               support=1.0),
         Family("jump", "jumping: take-off crouch, push-off, tuck, star, split leap, landing",
                (both(hip_flex=(60.0, 90.0), knee_flex=(60.0, 100.0), ankle_dorsi=(15.0, 30.0), arm_flex=(-60.0, -30.0),
                      arm_abd=(0.0, 20.0), elbow_flex=(0.0, 30.0)) | key(spine_flex=(20.0, 40.0), root_pitch=(5.0, 25.0)),
@@ -461,7 +479,7 @@ FAMILY_GROUPS: dict[str, tuple[str, ...]] = {
     "crouch": ("squat", "crouch_toes"),
     "kneel": ("kneel_one", "kneel_both"),
     "lie": ("lie_back", "lie_front", "lie_side"),
-    "sport": ("throw", "kick", "lunge", "jump", "dance"),
+    "sport": ("throw", "kick", "lunge", "side_lunge", "jump", "dance"),
     "everyday": ("stand", "bend", "reach", "arms_overhead"),
 }
 
@@ -755,6 +773,7 @@ def sample_families(
     candidates: int = 4,
     tolerance: float = 0.03,
     heading: bool = True,
+    mix_probability: float = 0.0,
 ) -> FamilySample:
     r"""Draw ``n`` coordinated poses from the pose families, intersection-free.
 
@@ -769,6 +788,10 @@ def sample_families(
             (:func:`~hmrflow.data.self_contact.self_intersections`).
         heading: Turn each body to a random heading about the vertical (False: every body
             faces +Z, for figures; the random draws are the same).
+        mix_probability: Chance that a pose's arms and its trunk's side bend and twist
+            (:data:`MIXED_CHANNELS`) come from another draw, mostly of another family (a
+            lunge with a reach overhead, a squat with a wave): combinations no family
+            lists. 0: none, and no extra random draws.
 
     Returns:
         :class:`FamilySample`; the rotations lie within the "rom" limits.
@@ -783,6 +806,10 @@ def sample_families(
     for index, name in enumerate(names):
         drawn = _family_angles(FAMILIES[name], m, generator, dtype)
         angles = torch.where((per_draw == index)[:, None], drawn, angles)
+    if mix_probability > 0:  # drawn only when asked: the default stream stays
+        mixed = torch.rand(m, generator=generator, dtype=dtype, device=device) < mix_probability
+        columns = torch.tensor([name in MIXED_CHANNELS for name in CHANNELS], device=device)
+        angles = torch.where(mixed[:, None] & columns, angles.roll(1, 0), angles)  # the previous draw's
     yaw = (2.0 * torch.rand(m, generator=generator, dtype=dtype, device=device) - 1.0) * math.pi * float(heading)
     limits = joint_limits("rom")
     rotmats = clamp_to_limits(_heading(anatomical_to_rotmats(angles), yaw), limits)

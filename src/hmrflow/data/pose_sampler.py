@@ -141,6 +141,9 @@ class PoseSamplerConfig:
         family_fraction: Share of samples from the pose families
             (:mod:`hmrflow.data.pose_families`; 0: none, and no extra random draws).
         families: Family (or family group) -> weight; empty: every family, equally.
+        family_mix_probability: Chance that a family pose takes its arms and trunk side
+            bend and twist from another family draw (``mix_probability`` of
+            :func:`~hmrflow.data.pose_families.sample_families`).
     """
 
     real_fraction: float = 0.8
@@ -156,6 +159,7 @@ class PoseSamplerConfig:
     candidates: int = 1
     family_fraction: float = 0.0
     families: dict[str, float] = field(default_factory=dict)
+    family_mix_probability: float = 0.0
 
 
 @dataclass
@@ -225,7 +229,9 @@ class PoseSampler:
         orientation = random_global_orientation(n, generator, cfg.tilt_deg, cfg.uniform_orientation_fraction, dtype)
         poses = torch.cat([orientation[:, None], poses[:, 1:]], dim=1)
         if cfg.family_fraction > 0:
-            family = sample_families(n, generator, cfg.families or None, dtype=dtype).rotmats
+            family = sample_families(
+                n, generator, cfg.families or None, dtype=dtype, mix_probability=cfg.family_mix_probability
+            ).rotmats
             use_family = torch.rand(n, **like) < cfg.family_fraction
             poses = torch.where(use_family[:, None, None, None], family, poses)
         return poses

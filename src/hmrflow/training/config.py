@@ -70,6 +70,7 @@ declare_bounds(
     uniform_orientation_fraction=_PROBABILITY,
     family_fraction=_PROBABILITY,
     families=_NON_NEGATIVE,
+    family_mix_probability=_PROBABILITY,
 )
 declare_bounds(
     AugmentConfig,
