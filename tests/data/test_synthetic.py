@@ -168,3 +168,19 @@ def test_missing_keypoints_are_always_dropped_and_unknown_names_fail():
     torch.testing.assert_close(b.keypoints_2d[:, kept, 2].gt(0), a.keypoints_2d[:, kept, 2].gt(0))  # same stream
     with pytest.raises(ValueError, match="small_toe_typo"):
         SyntheticKeypoints(body, None, replace(plain, corruption=CorruptionConfig(missing=("small_toe_typo",))))
+
+
+def test_examples_with_fewer_than_two_kept_keypoints_stay_on_scale(generator):
+    """An example with one kept keypoint once got a 1-pixel box: evidence and 2D targets in
+    the hundreds, which blew up the encoder's batch-norm statistics and the 2D loss."""
+    from dataclasses import replace
+
+    from hmrflow.data.synthetic import CorruptionConfig
+
+    sparse = replace(SyntheticConfig(), corruption=replace(CorruptionConfig(), drop_probability=(0.9, 1.0)))
+    batch = SyntheticKeypoints(generator.body, None, sparse).sample(256, torch.Generator().manual_seed(0))
+    kept = (batch.evidence[..., 2] > 0).sum(-1)
+    assert (kept == 1).any() and (kept == 0).any() and (kept >= 2).any()
+    assert batch.evidence[..., :2].abs().max() < 0.6  # the one point placed in its person's box
+    few = batch.target_2d[kept < 2]
+    assert few[..., :2][few[..., 2] > 0].abs().max() < 0.6  # boxed around the visible points

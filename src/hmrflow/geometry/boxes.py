@@ -29,14 +29,21 @@ def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
 
     Arguments:
         xy: ``(..., K, 2)`` points; valid: ``(..., K)`` bool. Rows with fewer than two
-        valid points get a box of side 1 around their mean (or the origin).
+        valid points get a box of side 1 px around their one point (or the origin), so
+        that the point normalises to 0 rather than to its pixel position.
+
+    Example:
+        >>> keypoint_box(torch.tensor([[[600.0, 400.0], [5.0, 5.0]]]), torch.tensor([[True, False]]))
+        (tensor([[600., 400.]]), tensor([1.]))
     """
     big = torch.finfo(xy.dtype).max
     v = valid[..., None]
     low = torch.where(v, xy, torch.full_like(xy, big)).amin(dim=-2)
     high = torch.where(v, xy, torch.full_like(xy, -big)).amax(dim=-2)
-    ok = valid.sum(-1) >= 2
-    center = torch.where(ok[..., None], (low + high) / 2, torch.zeros_like(low))
+    count = valid.sum(-1)
+    ok = count >= 2
+    one = (xy * v).sum(-2)  # the one valid point's position, or the origin
+    center = torch.where(ok[..., None], (low + high) / 2, torch.where((count == 1)[..., None], one, 0.0 * one))
     side = torch.where(ok, (high - low).amax(-1), torch.ones_like(low[..., 0]))
     return center, side.clamp_min(1.0)
 
