@@ -93,8 +93,8 @@ def resynthesised_keypoints(model, data: RealMultiview, examples, rotmats: Tenso
     person, frame, view = examples.T
     with torch.no_grad():
         keypoints = everything(rotmats[:, None], betas)[:, 0]
-        unposed = predictor_pelvis(everything, keypoints)
-        keypoints = keypoints - unposed[:, None] + joints[:, 6:8].mean(1)[:, None]
+        hips = keypoints[:, list(everything.pelvis)].mean(1, keepdim=True)
+        keypoints = keypoints - hips + joints[:, 6:8].mean(1, keepdim=True)  # onto the fitted joints' hips
     focal = torch.from_numpy(data.focal_length[view]).float()
     centre = torch.from_numpy(data.principal_point[view]).float()
     pixels = keypoints[..., :2] / keypoints[..., 2:] * focal[:, None] + centre[:, None]
@@ -102,11 +102,6 @@ def resynthesised_keypoints(model, data: RealMultiview, examples, rotmats: Tenso
     seen = out[person, frame, view][..., 2:] > 0
     out[person, frame, view] = np.concatenate([pixels.numpy(), seen.astype(out.dtype)], -1)
     return out
-
-
-def predictor_pelvis(predictor: JointPredictor, keypoints: Tensor) -> Tensor:
-    """The midpoint ``(B, 3)`` of the hips among a predictor's keypoints ``(B, K, 3)``."""
-    return keypoints[:, list(predictor.pelvis)].mean(1)
 
 
 def bend(points: Tensor, names: list[str], triple: tuple[str, str, str]) -> Tensor:

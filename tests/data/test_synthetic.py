@@ -54,15 +54,7 @@ def test_labels_are_consistent(generator):
 
 
 def test_corruption_can_be_switched_off(generator):
-    from dataclasses import replace
-
-    from hmrflow.data.synthetic import CorruptionConfig
-
-    clean = replace(
-        SyntheticConfig(),
-        corruption=CorruptionConfig(jitter=(0.0, 0.0), drop_probability=(0.0, 0.0), part_drop_probability=0.0, swap_probability=0.0),
-    )
-    gen = SyntheticKeypoints(generator.body, None, clean)
+    gen = SyntheticKeypoints(generator.body, None, _noiseless()[0])
     batch = gen.sample(32, torch.Generator().manual_seed(1))
     visible = batch.clean_2d[..., 2] > 0
     torch.testing.assert_close(batch.keypoints_2d[..., :2][visible], batch.clean_2d[..., :2][visible])
@@ -99,7 +91,6 @@ def test_camera_roll_and_mirrored_labels_when_asked():
 
 
 def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
-
     from hmrflow.data.synthetic import segment_parents
 
     body = BodyModel.from_name("anny_lowpoly")
@@ -125,8 +116,6 @@ def test_segment_noise_moves_keypoints_along_their_segments_only_when_asked():
 
 
 def test_other_person_limb_comes_from_the_neighbouring_example_only_when_asked():
-
-
     body = BodyModel.from_name("anny_lowpoly")
     plain, mixed = _noiseless(other_person_probability=1.0)
     a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))

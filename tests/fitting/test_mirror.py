@@ -11,6 +11,7 @@ from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
 from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, learned_prior_energy, regress
 from hmrflow.fitting.mirror import (
+    LabellingCheck,
     MirrorConfig,
     check_labelling,
     fit_energy,
@@ -66,8 +67,15 @@ def near_people(shipped: ProbabilisticHMR) -> People:
     return People.from_keypoints(data.clean_2d[near], data.image_size[near], data.focal_length[near])
 
 
-def test_check_recovers_mirrored_labels_and_leaves_correct_ones(shipped: ProbabilisticHMR, near_people: People) -> None:
-    correct = check_labelling(shipped, near_people)
+@pytest.fixture(scope="module")
+def correct(shipped: ProbabilisticHMR, near_people: People) -> LabellingCheck:
+    """The check on the people as labelled."""
+    return check_labelling(shipped, near_people)
+
+
+def test_check_recovers_mirrored_labels_and_leaves_correct_ones(
+    shipped: ProbabilisticHMR, near_people: People, correct: LabellingCheck
+) -> None:
     mirrored = check_labelling(shipped, mirror_people(near_people))
     # Most near people are told apart both ways (the shipped model prefers the mirror image of
     # one of these four; benchmarks/bench_mirror.py measures the rates on real people).
@@ -81,8 +89,10 @@ def test_check_recovers_mirrored_labels_and_leaves_correct_ones(shipped: Probabi
     torch.testing.assert_close(mirrored.mirrored_energy[right], correct.energy[right], rtol=0.1, atol=5.0)
 
 
-def test_a_large_margin_keeps_the_given_labels(shipped: ProbabilisticHMR, near_people: People) -> None:
-    clearest = int(check_labelling(shipped, near_people).gain.argmin())  # the person told apart most clearly
+def test_a_large_margin_keeps_the_given_labels(
+    shipped: ProbabilisticHMR, near_people: People, correct: LabellingCheck
+) -> None:
+    clearest = int(correct.gain.argmin())  # the person told apart most clearly
     person = near_people[clearest : clearest + 1]
     check = check_labelling(shipped, mirror_people(person), MirrorConfig(margin=1e9))
     assert not check.swapped.any() and check.gain.item() > 0

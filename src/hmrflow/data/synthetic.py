@@ -343,15 +343,13 @@ class SyntheticKeypoints:
         keep = visible & ~drop
         confidence = _uniform(B * K, cfg.confidence, generator).view(B, K) * keep
         keypoints_2d = torch.cat([xy * keep[..., None], confidence[..., None]], dim=-1)
-        center, extent = keypoint_box(xy, keep)
         # Fewer than two kept points make no box: such an example (no detector would report
         # it) is boxed around its visible points, else around all of them, so that its 2D
         # targets stay on the scale of the others (a 1-pixel box made them hundreds).
-        few = keep.sum(-1) < 2
+        few = (keep.sum(-1) < 2)[:, None]
         around = torch.where((visible.sum(-1) >= 2)[:, None], visible, torch.ones_like(visible))
-        fallback_center, fallback_extent = keypoint_box(clean_2d[..., :2], around)
-        center = torch.where(few[:, None], fallback_center, center)
-        extent = torch.where(few, fallback_extent, extent)
+        boxed = torch.where(few[..., None], clean_2d[..., :2], xy)
+        center, extent = keypoint_box(boxed, torch.where(few, around, keep))
         return keypoints_2d, center, extent * cfg.box_scale
 
     def _segment_shift(self, points: Tensor, generator: torch.Generator) -> Tensor:

@@ -40,10 +40,9 @@ def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     v = valid[..., None]
     low = torch.where(v, xy, torch.full_like(xy, big)).amin(dim=-2)
     high = torch.where(v, xy, torch.full_like(xy, -big)).amax(dim=-2)
-    count = valid.sum(-1)
-    ok = count >= 2
-    one = (xy * v).sum(-2)  # the one valid point's position, or the origin
-    center = torch.where(ok[..., None], (low + high) / 2, torch.where((count == 1)[..., None], one, 0.0 * one))
+    ok = valid.sum(-1) >= 2
+    lone = (xy * v).sum(-2)  # with fewer than two valid points: the one point, or the origin
+    center = torch.where(ok[..., None], (low + high) / 2, lone)
     side = torch.where(ok, (high - low).amax(-1), torch.ones_like(low[..., 0]))
     return center, side.clamp_min(1.0)
 
