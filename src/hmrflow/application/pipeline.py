@@ -21,7 +21,7 @@ Per photo (:meth:`DemoPipeline.run_image`):
    (:func:`hmrflow.fitting.keypoint_fit.fit_keypoints`, 30 L-BFGS steps), starting at
    the mode, or the SMPLify-style baseline (``fitter="baseline"``). With the learned
    prior, the labelling check (:func:`hmrflow.fitting.mirror.check_labelling`, on by
-   default: about 2.3 times the fit's time) fits both left/right labellings of every
+   default: about 3 times the fit's time) fits both left/right labellings of every
    person and keeps the mirrored one where it fits far better; that person is then
    predicted, fitted and written with the mirrored keypoints (``labels_mirrored``).
 5. **Outputs** (:mod:`hmrflow.application.outputs`) per person.

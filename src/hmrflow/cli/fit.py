@@ -54,8 +54,8 @@ person<i> counts the people fitted, in the file's order (people with too few key
 skipped with a warning).
 
 Left/right labels: every person's keypoints are fitted as given and mirrored, and the
-mirrored labelling is kept where it fits far better (about 2.3 times the time of a plain
-fit; on real-multiview-v1 it put back 9 of 21 detector mirrors, with 0.9 % of correct
+mirrored labelling is kept where it fits far better (about 3 times the time of a plain
+fit; on real-multiview-v1 it put back 15 of 21 detector mirrors, with 1.3 % of correct
 labellings swapped); --no-mirror-check skips it; --baseline has none.
 
   hmrflow fit frame_keypoints.json --images frames/ --out fits/
@@ -116,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--drop-hips", action="store_true", help="ignore the detector's hips")
     parser.add_argument("--no-render", action="store_true", help="write no pictures and no 3D viewers")
     parser.add_argument("--no-mirror-check", action="store_true",
-                        help="skip the left/right labelling check (about 2.3x a plain fit's time)")  # fmt: skip
+                        help="skip the left/right labelling check (about 3x a plain fit's time)")  # fmt: skip
     parser.add_argument("--evaluate", action="store_true", help="print the evaluation tables instead")
     parser.add_argument("--data", default="synthetic", metavar="NAME",
                         help="--evaluate: synthetic (the default) or real-multiview-v1")  # fmt: skip
