@@ -173,3 +173,35 @@ def test_examples_with_fewer_than_two_kept_keypoints_stay_on_scale(generator):
     assert batch.evidence[..., :2].abs().max() < 0.6  # the one point placed in its person's box
     few = batch.target_2d[kept < 2]
     assert few[..., :2][few[..., 2] > 0].abs().max() < 0.6  # boxed around the visible points
+
+
+def test_detector_placement_moves_the_named_points_only():
+    body = BodyModel.from_name("anny_lowpoly")
+    plain, placed = _noiseless(detector_shift={"hip": -0.05, "knee": -0.1}, detector_hip_width=0.8)
+    a = SyntheticKeypoints(body, None, plain).sample(32, torch.Generator().manual_seed(0))
+    generator = SyntheticKeypoints(body, None, placed)
+    b = generator.sample(32, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(b.clean_2d, a.clean_2d)  # same examples; the labels stay the body's points
+    names = generator.names
+    at = {name: k for k, name in enumerate(names)}
+    seen = (a.keypoints_2d[..., 2] > 0) & (b.keypoints_2d[..., 2] > 0)
+    point = lambda batch, name: batch.clean_2d[:, at[name], :2]  # noqa: E731
+    moved = lambda name: (b.keypoints_2d[:, at[name], :2] - a.keypoints_2d[:, at[name], :2])  # noqa: E731
+    torso = ((point(a, "left_shoulder") + point(a, "right_shoulder")) / 2
+             - (point(a, "left_hip") + point(a, "right_hip")) / 2).norm(dim=-1)  # fmt: skip
+    rows = seen[:, at["left_knee"]] & seen[:, at["left_hip"]]
+    thigh = point(a, "left_knee") - point(a, "left_hip")
+    expected = -0.1 * torso[:, None] * thigh / thigh.norm(dim=-1, keepdim=True)
+    torch.testing.assert_close(moved("left_knee")[rows], expected[rows], atol=1e-3, rtol=1e-3)
+    rows = seen[:, at["left_hip"]] & seen[:, at["right_hip"]]
+    width = lambda batch: (batch.keypoints_2d[:, at["left_hip"], :2] - batch.keypoints_2d[:, at["right_hip"], :2])  # noqa: E731
+    ratio = width(b)[rows].norm(dim=-1) / (width(a)[rows].norm(dim=-1))
+    torch.testing.assert_close(ratio, torch.full_like(ratio, 0.8), atol=1e-3, rtol=1e-3)  # hips shift alike: width scales
+    up = (point(a, "left_shoulder") + point(a, "right_shoulder") - point(a, "left_hip") - point(a, "right_hip")) / 2
+    mid_moved = (moved("left_hip") + moved("right_hip")) / 2  # hips 0.05 torso lengths up the torso
+    torch.testing.assert_close(mid_moved[rows], 0.05 * up[rows], atol=1e-3, rtol=1e-3)
+    for name in ("nose", "left_shoulder", "left_elbow", "left_wrist", "left_ankle", "right_heel"):
+        rows = seen[:, at[name]]
+        assert torch.equal(moved(name)[rows], torch.zeros_like(moved(name)[rows])), name
+    with pytest.raises(ValueError, match="wrist_tip"):
+        _noiseless(detector_shift={"wrist_tip": 0.1})

@@ -83,6 +83,23 @@ class CorruptionConfig:
     #: Keypoints the detector never gives, always dropped (names of the evidence keypoints;
     #: e.g. BlazePose, the bundled detector, has no small toes).
     missing: tuple[str, ...] = ()
+    #: Where a detector puts the body's points, systematically: name part (``hip``,
+    #: ``knee``, ...) -> shift along its segment (:data:`SEGMENT_PARENTS`; hips and
+    #: shoulders: the torso's axis, shoulders' midpoint to hips' midpoint) in 2D torso
+    #: lengths, negative towards the segment's start. BlazePose on renders of the body (``benchmarks/detector_on_renders.py``):
+    #: ``{hip: -0.034, knee: -0.040, ankle: -0.030}`` (hips up the torso, knees and ankles
+    #: towards their parents); the labels stay the body's own points.
+    detector_shift: dict[str, float] = field(default_factory=dict)
+    #: The detector's hip width over the body's (BlazePose on renders: 0.88); the hips move
+    #: towards their midpoint, after ``detector_shift``.
+    detector_hip_width: float = 1.0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.detector_shift) - set(SEGMENT_PARENTS))
+        if unknown:
+            raise ValueError(f"detector_shift names {unknown}, not segment ends; they are {list(SEGMENT_PARENTS)}")
+        if not self.detector_hip_width > 0:
+            raise ValueError(f"detector_hip_width must be > 0, got {self.detector_hip_width}")
 
 
 #: Keypoint name part -> the name part of the point its segment starts at (same side):
@@ -228,6 +245,10 @@ class SyntheticKeypoints:
         #: ``(K,)`` CPU: each keypoint's segment start (-1: none), for ``corruption.segment_noise``.
         self.segment_starts = torch.tensor(segment_parents(self.names), device="cpu")
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
+        index = {name: k for k, name in enumerate(self.names)}
+        #: Indices of the (left, right) hips and shoulders in the evidence (-1: absent).
+        self._torso_points = tuple([index.get(f"{side}_{part}", -1) for side in ("left", "right")]
+                                   for part in ("hip", "shoulder"))  # fmt: skip
         unknown = [name for name in self.config.corruption.missing if name not in self.names]
         if unknown:
             raise ValueError(f"corruption.missing names {unknown}, not evidence keypoints; they are {list(self.names)}")
@@ -320,7 +341,8 @@ class SyntheticKeypoints:
         visible = clean_2d[..., 2] > 0
         center, extent = keypoint_box(clean_2d[..., :2], visible)
         jitter = _uniform(B, cfg.jitter, generator)[:, None, None] * extent[:, None, None]
-        xy = clean_2d[..., :2] + torch.randn(B, K, 2, generator=generator, device=device) * jitter
+        xy = self._detector_placement(clean_2d[..., :2])
+        xy = xy + torch.randn(B, K, 2, generator=generator, device=device) * jitter
         if cfg.segment_noise != (0.0, 0.0):  # drawn only when asked: the default sets keep their stream
             xy = xy + self._segment_shift(clean_2d[..., :2], generator)
         if self.swap_pairs:  # left/right swap of one random pair
@@ -351,6 +373,30 @@ class SyntheticKeypoints:
         boxed = torch.where(few[..., None], clean_2d[..., :2], xy)
         center, extent = keypoint_box(boxed, torch.where(few, around, keep))
         return keypoints_2d, center, extent * cfg.box_scale
+
+    def _detector_placement(self, points: Tensor) -> Tensor:
+        r"""``points`` ``(B, K, 2)`` moved where the detector puts them
+        (``detector_shift``, ``detector_hip_width``); ``points`` itself when neither is set."""
+        cfg = self.config.corruption
+        if not cfg.detector_shift and cfg.detector_hip_width == 1.0:
+            return points
+        hips, shoulders = self._torso_points
+        if min(hips + shoulders) < 0:
+            raise ValueError("detector_shift and detector_hip_width need both hips and shoulders in the evidence")
+        up = points[:, shoulders].mean(1, keepdim=True) - points[:, hips].mean(1, keepdim=True)  # (B, 1, 2)
+        torso = up.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        parents = self.segment_starts.to(points.device)
+        along = torch.tensor([cfg.detector_shift.get(name.partition("_")[2], 0.0) for name in self.names],
+                             dtype=points.dtype, device=points.device)  # fmt: skip
+        segment = points - points[:, parents.clamp_min(0)]
+        # Hips and shoulders move along the torso's axis (hips' segment: down it; shoulders': up).
+        segment[:, hips], segment[:, shoulders] = -up.expand(-1, 2, -1), up.expand(-1, 2, -1)
+        unit = segment / segment.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        moved = points + unit * (along * (parents >= 0))[None, :, None] * torso
+        if cfg.detector_hip_width != 1.0:
+            mid = moved[:, hips].mean(1, keepdim=True)
+            moved[:, hips] = mid + cfg.detector_hip_width * (moved[:, hips] - mid)
+        return moved
 
     def _segment_shift(self, points: Tensor, generator: torch.Generator) -> Tensor:
         r"""``(B, K, 2)`` shifts of ``points`` ``(B, K, 2)`` along their segments (:class:`CorruptionConfig`)."""
