@@ -205,3 +205,24 @@ def test_detector_placement_moves_the_named_points_only():
         assert torch.equal(moved(name)[rows], torch.zeros_like(moved(name)[rows])), name
     with pytest.raises(ValueError, match="wrist_tip"):
         _noiseless(detector_shift={"wrist_tip": 0.1})
+
+
+def test_outliers_move_far_and_take_their_own_confidences_only_when_asked():
+    body = BodyModel.from_name("anny_lowpoly")
+    plain, strays = _noiseless(outlier_probability=0.2, outlier_reach=(0.2, 0.3), outlier_confidence=(0.1, 0.3),
+                               confidence=(0.8, 1.0))  # fmt: skip
+    a = SyntheticKeypoints(body, None, plain).sample(64, torch.Generator().manual_seed(0))
+    b = SyntheticKeypoints(body, None, strays).sample(64, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(b.clean_2d, a.clean_2d)  # same examples; the labels stay true
+    from hmrflow.geometry.boxes import keypoint_box
+
+    kept = b.keypoints_2d[..., 2] > 0
+    _, extent = keypoint_box(b.clean_2d[..., :2], b.clean_2d[..., 2] > 0)  # the reach's unit: the true extent
+    error = (b.keypoints_2d[..., :2] - b.clean_2d[..., :2]).norm(dim=-1)[kept] / extent[:, None].expand_as(kept)[kept]
+    confidence = b.keypoints_2d[..., 2][kept]
+    low = confidence < 0.5
+    assert 0.1 < low.float().mean() < 0.3  # about a fifth of the points
+    assert error[~low].abs().max() < 1e-4  # the others stay on their points (no jitter here)
+    assert (error[low] > 0.2 - 1e-4).all() and (error[low] < 0.3 + 1e-4).all()
+    with pytest.raises(ValueError, match="outlier_reach"):
+        _noiseless(outlier_reach=(0.5, 0.1))
