@@ -99,11 +99,31 @@ def test_the_flip_tested_mode_is_mirror_symmetric(model):
     assert not torch.allclose(model(mirrored).mode.rotmats, mirror_poses(plain.mode.rotmats), atol=1e-3)
     torch.testing.assert_close(of_mirror.betas, tested.betas)
     torch.testing.assert_close(of_mirror.camera, tested.camera * torch.tensor([1.0, -1.0, 1.0]))
-    # The mode's latent and likelihood are the model's for the new pose; samples untouched.
+    # The mode's latent and likelihood are the model's for the new pose.
     torch.testing.assert_close(tested.mode.log_prob, model.log_prob(evidence, tested.mode.rotmats), atol=1e-3, rtol=1e-4)
-    with_samples = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(0), flip_test=True)
-    same = model(evidence, num_samples=3, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(with_samples.samples.rotmats, same.samples.rotmats)
+
+
+def test_the_flip_test_draws_half_the_samples_from_the_mirror_twin(model):
+    from hmrflow.body.joints import mirror_poses
+
+    evidence = torch.rand(4, 23, 3) - torch.tensor([0.5, 0.5, 0.0])
+    mixed = model(evidence, num_samples=5, generator=torch.Generator().manual_seed(0), flip_test=True)
+    generator = torch.Generator().manual_seed(0)
+    own = model(evidence, num_samples=3, generator=generator)  # the first S - S // 2, then the twin's S // 2
+    twin = model(model.mirror_evidence(evidence), num_samples=2, generator=generator)
+    assert mixed.samples.rotmats.shape == (4, 5, 24, 3, 3)
+    torch.testing.assert_close(mixed.samples.rotmats[:, :3], own.samples.rotmats)
+    torch.testing.assert_close(mixed.samples.rotmats[:, 3:], mirror_poses(twin.samples.rotmats), atol=1e-5, rtol=0)
+    # Every sample's latent and likelihood are the model's for that pose.
+    torch.testing.assert_close(mixed.samples.log_prob[:, :3], own.samples.log_prob)
+    torch.testing.assert_close(mixed.samples.log_prob[:, 3:], model.log_prob(evidence, mixed.samples.rotmats[:, 3:]),
+                               atol=1e-3, rtol=1e-4)  # fmt: skip
+    decoded = model.decode_latent(mixed.samples.z, mixed.context)
+    torch.testing.assert_close(decoded.rotmats, mixed.samples.rotmats, atol=1e-4, rtol=0)
+    # One sample: the model's own; given latents: their poses, none from the twin.
+    assert model(evidence, num_samples=1, flip_test=True).samples.rotmats.shape[1] == 1
+    z = torch.randn(4, 2, model.latent_features, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model(evidence, z=z, flip_test=True).samples.rotmats, model(evidence, z=z).samples.rotmats)
 
 
 def test_projection_of_the_camera_centre_is_the_box_centre(model):

@@ -50,8 +50,8 @@ joints, ProHMR-format files on the 14 evaluation joints, real sets on the 12 lim
 with the orientation of the torso (hips and shoulders) in degrees, and the mode's PA-MPJPE
 apart on the views where the detector put a limb keypoint on something else (more than 10 %
 of the person's height from the triangulated joint) and on the others.
---flip-test evaluates the flip-tested mode (averaged with the mirror image of the mirrored
-evidence's mode) in place of the mode.
+--flip-test evaluates the flip-test ensemble: the mode averaged with the mirror image of the
+mirrored evidence's mode, and half the samples drawn by that mirror twin.
 """
 
 
@@ -92,8 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--temperature", type=float, default=1.0, metavar="T",
         help="scale of the samples' latents: below 1 keeps them closer to the mode (1)")  # fmt: skip
     add("--flip-test", action="store_true",
-        help="evaluate the flip-tested mode: averaged with the mirror image of the mirrored "
-             "evidence's mode (the samples stay the model's)")  # fmt: skip
+        help="evaluate the flip-test ensemble: the mode averaged with the mirror image of the "
+             "mirrored evidence's mode, half the samples drawn by that mirror twin")  # fmt: skip
     add("--min-of-n", type=_counts, default=None, metavar="N,N,...",
         help="min-of-N counts (default 1,5,10,25 up to --hypotheses, and --hypotheses)")  # fmt: skip
     add("--out", metavar="DIR", help="output folder (default runs/eval/MODEL/DATA)")
