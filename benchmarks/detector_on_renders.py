@@ -91,10 +91,28 @@ def report(detected: np.ndarray, truth: np.ndarray) -> None:
             point(truth, a) - point(truth, b), axis=-1
         )
         print(f"{a} - {b}: detector / body length {np.median(ratio[rows]):.3f}")
+    report_confidences(detected, truth)
     width = np.linalg.norm(point(truth, "left_hip") - point(truth, "right_hip"), axis=-1)
     frontal = usable & (width / torso > 0.3)
     detected_width = np.linalg.norm(point(detected, "left_hip") - point(detected, "right_hip"), axis=-1)
     print(f"hip width, detector / body (views that show it): {np.median(detected_width[frontal] / width[frontal]):.3f}")
+
+
+def report_confidences(detected: np.ndarray, truth: np.ndarray) -> None:
+    """Print, by the detector's confidence, how often its point strays (farther than a tenth
+    of the person's height from the body's) and its median distance (heights), over every
+    detection (left/right swaps included)."""
+    visible = truth[..., 2] > 0
+    height = np.array([np.ptp(t[v, 1]) if v.sum() > 1 else np.nan for t, v in zip(truth, visible)])
+    distance = np.linalg.norm(detected[..., :2] - truth[..., :2], axis=-1) / height[:, None]
+    rows = visible & (detected[..., 2] > 0) & np.isfinite(distance)
+    confidence, distance = detected[..., 2][rows], distance[rows]
+    print("confidence    points   stray (> 0.1 height)   median distance (heights)")
+    for low, high in ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 0.97), (0.97, 1.01)):
+        band = (confidence >= low) & (confidence < high)
+        if band.any():
+            print(f"{low:.2f}-{min(high, 1.0):.2f}  {int(band.sum()):8d}   {np.mean(distance[band] > 0.1):20.3f}"
+                  f"   {np.median(distance[band]):.3f}")
 
 
 def main() -> None:

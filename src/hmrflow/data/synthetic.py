@@ -98,8 +98,9 @@ class CorruptionConfig:
     #: another person): moved by ``outlier_reach`` (a range, in the unit of ``jitter``) in a random
     #: direction, with a confidence from ``outlier_confidence`` instead of ``confidence``.
     #: Detectors are less sure of such points, though not always: with the ranges apart,
-    #: the model learns what a confidence says (BlazePose on the real set: 30 % of points
-    #: under confidence 0.5 stray, 2 % of those over 0.9).
+    #: the model learns what a confidence says (BlazePose on renders of the body,
+    #: ``benchmarks/detector_on_renders.py``: 19 % of its points under confidence 0.5 stray
+    #: by over a tenth of the person's height, 4.5 % of those over 0.97).
     outlier_probability: float = 0.0
     outlier_reach: tuple[float, float] = (0.05, 0.4)
     outlier_confidence: tuple[float, float] = (0.1, 0.9)
