@@ -123,7 +123,8 @@ def test_the_flip_test_draws_half_the_samples_from_the_mirror_twin(model):
     # One sample: the model's own; given latents: their poses, none from the twin.
     assert model(evidence, num_samples=1, flip_test=True).samples.rotmats.shape[1] == 1
     z = torch.randn(4, 2, model.latent_features, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(model(evidence, z=z, flip_test=True).samples.rotmats, model(evidence, z=z).samples.rotmats)
+    given = model(evidence, z=z, flip_test=True).samples.rotmats
+    torch.testing.assert_close(given, model(evidence, z=z).samples.rotmats)
 
 
 def test_projection_of_the_camera_centre_is_the_box_centre(model):

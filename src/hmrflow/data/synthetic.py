@@ -86,17 +86,17 @@ class CorruptionConfig:
     #: Where a detector puts the body's points, systematically: name part (``hip``,
     #: ``knee``, ...) -> shift along its segment (:data:`SEGMENT_PARENTS`; hips and
     #: shoulders: the torso's axis, shoulders' midpoint to hips' midpoint) in 2D torso
-    #: lengths, negative towards the segment's start. BlazePose on renders of the body (``benchmarks/detector_on_renders.py``):
-    #: ``{hip: -0.034, knee: -0.040, ankle: -0.030}`` (hips up the torso, knees and ankles
-    #: towards their parents); the labels stay the body's own points.
+    #: lengths, negative towards the segment's start. BlazePose on renders of the body
+    #: (``benchmarks/detector_on_renders.py``): ``{hip: -0.034, knee: -0.040, ankle: -0.030}``
+    #: (hips up the torso, knees and ankles towards their parents); the labels stay the
+    #: body's own points.
     detector_shift: dict[str, float] = field(default_factory=dict)
     #: The detector's hip width over the body's (BlazePose on renders: 0.88); the hips move
     #: towards their midpoint, after ``detector_shift``.
     detector_hip_width: float = 1.0
-
     #: Chance that a keypoint is an outlier (a detector's stray point: on another limb, on
-    #: another person): moved by ``outlier_reach`` (a range, in the unit of ``jitter``) in a random
-    #: direction, with a confidence from ``outlier_confidence`` instead of ``confidence``.
+    #: another person): moved by ``outlier_reach`` (a range, in the unit of ``jitter``) in a
+    #: random direction, with a confidence from ``outlier_confidence`` instead of ``confidence``.
     #: Detectors are less sure of such points, though not always: with the ranges apart,
     #: the model learns what a confidence says (BlazePose on renders of the body,
     #: ``benchmarks/detector_on_renders.py``: 19 % of its points under confidence 0.5 stray

@@ -254,8 +254,10 @@ class ProbabilisticHMR(nn.Module):
             camera = (out.camera + other.camera * other.camera.new_tensor([1.0, -1.0, 1.0])) / 2
             translation = weak_perspective_to_translation(camera, self.focal_length, self.crop_size)
         poses = PoseSet(rotmats=rotmats, sixd=sixd, z=encoded.z, log_prob=encoded.log_prob)
-        mode, twins = poses[:, :1], poses[:, 1:] if other.samples is not None else None
-        samples = out.samples if twins is None else twins if out.samples is None else out.samples.cat(twins)
+        mode, samples = poses[:, :1], out.samples
+        if other.samples is not None:
+            twins = poses[:, 1:]
+            samples = twins if samples is None else samples.cat(twins)
         betas = (out.betas + other.betas) / 2
         return HMROutput(out.context, mode, samples, betas, camera, translation)
 
