@@ -194,7 +194,8 @@ def test_detector_placement_moves_the_named_points_only():
     expected = -0.1 * torso[:, None] * thigh / thigh.norm(dim=-1, keepdim=True)
     torch.testing.assert_close(moved("left_knee")[rows], expected[rows], atol=1e-3, rtol=1e-3)
     rows = seen[:, at["left_hip"]] & seen[:, at["right_hip"]]
-    width = lambda batch: batch.keypoints_2d[:, at["left_hip"], :2] - batch.keypoints_2d[:, at["right_hip"], :2]  # noqa: E731
+    hips = [at["left_hip"], at["right_hip"]]
+    width = lambda batch: batch.keypoints_2d[:, hips[0], :2] - batch.keypoints_2d[:, hips[1], :2]  # noqa: E731
     ratio = width(b)[rows].norm(dim=-1) / (width(a)[rows].norm(dim=-1))
     # The hips move alike along the torso, so their width scales by the ratio alone.
     torch.testing.assert_close(ratio, torch.full_like(ratio, 0.8), atol=1e-3, rtol=1e-3)
