@@ -408,14 +408,13 @@ class SyntheticKeypoints:
             raise ValueError("detector_shift and detector_hip_width need both hips and shoulders in the evidence")
         up = points[:, shoulders].mean(1, keepdim=True) - points[:, hips].mean(1, keepdim=True)  # (B, 1, 2)
         torso = up.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        parents = self.segment_starts.to(points.device)
         along = torch.tensor([cfg.detector_shift.get(name.partition("_")[2], 0.0) for name in self.names],
                              dtype=points.dtype, device=points.device)  # fmt: skip
-        segment = points - points[:, parents.clamp_min(0)]
+        segment = self._segments(points)  # zero where a point has no segment: it stays
         # Hips and shoulders move along the torso's axis (hips' segment: down it; shoulders': up).
         segment[:, hips], segment[:, shoulders] = -up.expand(-1, 2, -1), up.expand(-1, 2, -1)
         unit = segment / segment.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        moved = points + unit * (along * (parents >= 0))[None, :, None] * torso
+        moved = points + unit * along[None, :, None] * torso
         if cfg.detector_hip_width != 1.0:
             mid = moved[:, hips].mean(1, keepdim=True)
             moved[:, hips] = mid + cfg.detector_hip_width * (moved[:, hips] - mid)
@@ -423,7 +422,7 @@ class SyntheticKeypoints:
 
     def _outliers(self, xy: Tensor, extent: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         r"""``xy`` ``(B, K, 2)`` with outliers moved (:class:`CorruptionConfig`), and the
-        outliers ``(B, K)`` bool; ``extent`` ``(B,)`` the boxes' sides."""
+        outliers ``(B, K)`` bool; ``extent`` ``(B,)`` the visible points' extents (``jitter``'s unit)."""
         cfg = self.config.corruption
         B, K, _ = xy.shape
         outlier = torch.rand(B, K, generator=generator, device=xy.device) < cfg.outlier_probability
@@ -432,14 +431,17 @@ class SyntheticKeypoints:
         step = torch.stack([angle.cos(), angle.sin()], dim=-1) * reach[..., None]
         return torch.where(outlier[..., None], xy + step, xy), outlier
 
+    def _segments(self, points: Tensor) -> Tensor:
+        r"""``(B, K, 2)`` each point of ``points`` ``(B, K, 2)`` minus its segment's start
+        (:data:`SEGMENT_PARENTS`); zero for points without one."""
+        parents = self.segment_starts.to(points.device)
+        return (points - points[:, parents.clamp_min(0)]) * (parents >= 0)[None, :, None]
+
     def _segment_shift(self, points: Tensor, generator: torch.Generator) -> Tensor:
         r"""``(B, K, 2)`` shifts of ``points`` ``(B, K, 2)`` along their segments (:class:`CorruptionConfig`)."""
         B, K, _ = points.shape
-        parents = self.segment_starts.to(points.device)
-        has = parents >= 0
-        segment = (points - points[:, parents.clamp_min(0)]) * has[None, :, None]
         scale = _uniform(B, self.config.corruption.segment_noise, generator)[:, None, None]
-        return segment * torch.randn(B, K, 1, generator=generator, device=points.device) * scale
+        return self._segments(points) * torch.randn(B, K, 1, generator=generator, device=points.device) * scale
 
     def _other_person_limb(self, xy: Tensor, visible: Tensor, generator: torch.Generator) -> Tensor:
         r"""``xy`` ``(B, K, 2)`` with, by chance (:class:`CorruptionConfig`), one limb's points

@@ -68,7 +68,7 @@ class PoseSet:
 
     def __getitem__(self, index: tuple[slice, slice]) -> PoseSet:
         """The poses ``index`` (over ``(B, S)``) of every field."""
-        return PoseSet(self.rotmats[index], self.sixd[index], self.z[index], self.log_prob[index])
+        return PoseSet(*(getattr(self, f.name)[index] for f in fields(self)))
 
     def cat(self, other: PoseSet) -> PoseSet:
         """These poses and then ``other``'s, per input: ``S + S'`` poses."""
