@@ -6,7 +6,8 @@ import torch
 from hmrflow.body import BodyModel
 from hmrflow.body.upright import gravity_up, upright_rotation
 from hmrflow.data.pose_families import sample_families
-from hmrflow.data.synthetic import camera_from_world, roll_about_optical_axis
+from hmrflow.data.synthetic import camera_from_world
+from hmrflow.geometry import angle_to_rotmat
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def seen_from_pitched_cameras(body: BodyModel, families: list[str], n: int, seed
     g = torch.Generator().manual_seed(seed)
     poses = sample_families(n, g, families).rotmats
     view = camera_from_world(torch.deg2rad(torch.rand(n, generator=g) * 70 - 10))
-    view = roll_about_optical_axis(torch.deg2rad((2 * torch.rand(n, generator=g) - 1) * roll_deg)) @ view
+    view = angle_to_rotmat(torch.deg2rad((2 * torch.rand(n, generator=g) - 1) * roll_deg), "z") @ view
     rotmats = torch.cat([(view @ poses[:, 0])[:, None], poses[:, 1:]], 1)
     joints = body(rotmats, torch.zeros(n, 10), vertices=False).joints
     return joints, view @ torch.tensor([0.0, 1.0, 0.0])  # world +Y in camera coordinates

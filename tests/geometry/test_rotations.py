@@ -7,6 +7,7 @@ import math
 import torch
 
 from hmrflow.geometry.rotations import (
+    angle_to_rotmat,
     rotmat_to_rotvec,
     rotmat_to_sixd,
     rotvec_to_rotmat,
@@ -122,3 +123,15 @@ def test_rotmat_midpoint_halves_the_arc_from_either_end():
     torch.testing.assert_close(angle(middle, b), angle(a, b) / 2)
     torch.testing.assert_close(rotmat_midpoint(b, a), middle)
     torch.testing.assert_close(rotmat_midpoint(a[:1], a[:1]), a[:1])
+
+
+def test_angle_to_rotmat_matches_the_rotation_vector_about_its_axis() -> None:
+    angle = torch.linspace(-3.0, 3.0, 12, dtype=F64).view(3, 4)
+    for index, name in enumerate("xyz"):
+        rotvec = torch.zeros(3, 4, 3, dtype=F64)
+        rotvec[..., index] = angle
+        expected = rotvec_to_rotmat(rotvec)
+        torch.testing.assert_close(angle_to_rotmat(angle, index), expected)
+        torch.testing.assert_close(angle_to_rotmat(angle, name.upper()), expected)
+    quarter = angle_to_rotmat(torch.tensor(math.pi / 2, dtype=F64), "x")
+    torch.testing.assert_close(quarter @ torch.tensor([0.0, 1.0, 0.0], dtype=F64), torch.tensor([0.0, 0.0, 1.0], dtype=F64))

@@ -44,6 +44,7 @@ from torch import Tensor
 
 from hmrflow.body.animation import BodyAnimation, body_animation
 from hmrflow.body.model import BodyModel
+from hmrflow.geometry import angle_to_rotmat
 
 __all__ = [
     "ROOT_CHANNELS",
@@ -174,17 +175,6 @@ def write_bvh(
     write_bvh_animation(path, body_animation(body, betas, rotmats, transl, fps))
 
 
-def _axis(name: str, angle: Tensor) -> Tensor:
-    c, s = torch.cos(angle), torch.sin(angle)
-    one, zero = torch.ones_like(angle), torch.zeros_like(angle)
-    rows = {
-        "X": [one, zero, zero, zero, c, -s, zero, s, c],
-        "Y": [c, zero, s, zero, one, zero, -s, zero, c],
-        "Z": [c, -s, zero, s, c, zero, zero, zero, one],
-    }[name]
-    return torch.stack(rows, dim=-1).view(*angle.shape, 3, 3)
-
-
 @dataclass(frozen=True)
 class BvhJoints:
     r"""Joint positions of a BVH file: ``names`` (``P``, the file's order), ``positions (T, P, 3)``."""
@@ -250,7 +240,7 @@ def read_bvh_joints(path: str | os.PathLike[str]) -> BvhJoints:
             if name.endswith("position"):
                 position[:, "XYZ".index(name[0])] = values[:, column]
             else:
-                local = local @ _axis(name[0], torch.deg2rad(values[:, column]))
+                local = local @ angle_to_rotmat(torch.deg2rad(values[:, column]), name[0])
             column += 1
         if p < 0:
             world.append(local)

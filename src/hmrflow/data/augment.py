@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.joints import mirror_poses
+from hmrflow.geometry import angle_to_rotmat
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -207,10 +208,7 @@ def camera_axis_rotation(rotation_deg: float | Tensor, dtype: torch.dtype = torc
 
     Its top-left 2x2 block is the 2D rotation :func:`crop_matrix` applies to the image.
     """
-    angle = torch.deg2rad(torch.as_tensor(rotation_deg, dtype=dtype))
-    c, s = angle.cos(), angle.sin()
-    zero, one = torch.zeros_like(c), torch.ones_like(c)
-    return torch.stack([c, -s, zero, s, c, zero, zero, zero, one], dim=-1).reshape(*c.shape, 3, 3)
+    return angle_to_rotmat(torch.deg2rad(torch.as_tensor(rotation_deg, dtype=dtype)), "z")
 
 
 def flip_points(points: Tensor, flip_index: Sequence[int]) -> Tensor:

@@ -36,6 +36,7 @@ from hmrflow.body.model import BodyModel
 from hmrflow.data.pose_sampler import PoseSampler, PoseSamplerConfig
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.cameras import perspective_projection
+from hmrflow.geometry.rotations import angle_to_rotmat
 
 __all__ = [
     "CameraConfig",
@@ -210,14 +211,6 @@ def _uniform(n: int, bounds: tuple[float, float], generator: torch.Generator) ->
     return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
 
 
-def roll_about_optical_axis(roll: Tensor) -> Tensor:
-    r"""Rotations ``(B, 3, 3)`` of the camera frame about its +Z axis by ``roll`` radians ``(B,)``."""
-    c, s = roll.cos(), roll.sin()
-    zero, one = torch.zeros_like(c), torch.ones_like(c)
-    return torch.stack([torch.stack([c, -s, zero], -1), torch.stack([s, c, zero], -1),
-                        torch.stack([zero, zero, one], -1)], dim=-2)  # fmt: skip
-
-
 def camera_from_world(elevation: Tensor) -> Tensor:
     r"""World (Y up) -> camera (y down, +Z forward) rotations ``(B, 3, 3)``.
 
@@ -315,7 +308,7 @@ class SyntheticKeypoints:
         elevation = torch.deg2rad(_uniform(B, cam.elevation_deg, generator))
         view = camera_from_world(elevation)
         if cam.roll_deg != (0.0, 0.0):  # drawn only when asked: the default sets keep their stream
-            view = roll_about_optical_axis(torch.deg2rad(_uniform(B, cam.roll_deg, generator))) @ view
+            view = angle_to_rotmat(torch.deg2rad(_uniform(B, cam.roll_deg, generator)), "z") @ view
         rotmats = torch.cat([(view @ rotmats[:, 0])[:, None], rotmats[:, 1:]], 1)
         out = self.body(rotmats, betas, keypoints=cfg.evidence_sets, vertices=False)
         keypoints_3d = torch.cat([out.keypoints[name] for name in cfg.evidence_sets], dim=1)

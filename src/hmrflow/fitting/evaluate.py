@@ -39,7 +39,7 @@ from hmrflow.fitting.baseline import fit_baseline
 from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, frozen, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, fit_multiview, fit_multiview_calibrated
-from hmrflow.geometry import perspective_projection
+from hmrflow.geometry import angle_to_rotmat, perspective_projection
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = [
@@ -162,8 +162,7 @@ def synthesize_views(generator: SyntheticKeypoints, size: int, num_views: int, s
         return bounds[0] + (bounds[1] - bounds[0]) * torch.rand(B, V, generator=rng)
 
     yaw = 2 * math.pi * (torch.arange(V) / V + torch.rand(B, 1, generator=rng))
-    cos, sin, zero, one = yaw.cos(), yaw.sin(), torch.zeros_like(yaw), torch.ones_like(yaw)
-    turn = torch.stack([cos, zero, sin, zero, one, zero, -sin, zero, cos], -1).unflatten(-1, (3, 3))
+    turn = angle_to_rotmat(yaw, "y")
     rotation = camera_from_world(torch.deg2rad(uniform(cam.elevation_deg)).flatten()).unflatten(0, (B, V)) @ turn
     focal, depth = uniform(cam.focal_length), uniform(cam.distance)
     image = torch.tensor(cam.image_size, dtype=torch.float32)

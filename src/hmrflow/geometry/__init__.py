@@ -17,6 +17,7 @@ from hmrflow.geometry.cameras import (
 from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
 from hmrflow.geometry.procrustes import Similarity, align, similarity_procrustes
 from hmrflow.geometry.rotations import (
+    angle_to_rotmat,
     rotmat_midpoint,
     rotmat_to_rotvec,
     rotmat_to_sixd,
@@ -33,6 +34,7 @@ __all__ = [
     "PinholeCamera",
     "Similarity",
     "align",
+    "angle_to_rotmat",
     "crop_camera_to_full_translation",
     "crop_to_image_pixels",
     "default_focal_length",

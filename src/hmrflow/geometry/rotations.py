@@ -7,6 +7,8 @@ Conventions, stated once for the whole package:
   ``[R00, R10, R20, R01, R11, R21]`` (ProHMR's order). Decoding views the vector as
   ``(..., 2, 3)`` (two columns), transposes to ``(..., 3, 2)`` and applies Gram-Schmidt.
 * Axis-angle vectors (``rotvec``) have the rotation angle in radians as their norm.
+* Angles are in radians and turn counter-clockwise about their axis seen from its tip
+  (right-handed).
 
 Every function accepts any number of leading batch dimensions ``...``.
 """
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "angle_to_rotmat",
     "rotmat_to_sixd",
     "sixd_to_rotmat",
     "rotvec_to_rotmat",
@@ -27,6 +30,25 @@ __all__ = [
     "sixd_orthonormality_residual",
     "rotmat_midpoint",
 ]
+
+
+def angle_to_rotmat(angle: Tensor, axis: int | str) -> Tensor:
+    r"""Rotations ``(..., 3, 3)`` by ``angle`` ``(...)`` about a coordinate axis (``0``/``"x"``,
+    ``1``/``"y"`` or ``2``/``"z"``), built entry by entry (exact zeros and ones off the plane).
+
+    Example:
+        >>> angle_to_rotmat(torch.tensor(torch.pi / 2), "z") @ torch.tensor([1.0, 0.0, 0.0])
+        tensor([-4.3711e-08,  1.0000e+00,  0.0000e+00])
+    """
+    index = "xyz".index(axis.lower()) if isinstance(axis, str) else axis
+    c, s = torch.cos(angle), torch.sin(angle)
+    one, zero = torch.ones_like(c), torch.zeros_like(c)
+    rows = (
+        ((one, zero, zero), (zero, c, -s), (zero, s, c)),
+        ((c, zero, s), (zero, one, zero), (-s, zero, c)),
+        ((c, -s, zero), (s, c, zero), (zero, zero, one)),
+    )[index]
+    return torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
 
 
 def rotmat_to_sixd(R: Tensor) -> Tensor:

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from hmrflow.data.pose_sources.retarget import JointMap, SourceMotion, mirror_joint_map, retarget_to_sequence
 from hmrflow.data.pose_sources.sequence import PoseSequence
+from hmrflow.geometry import angle_to_rotmat
 
 __all__ = ["CMU_ASF_JOINT_MAP", "AcclaimMotion", "AsfBone", "AsfSkeleton", "read_acclaim"]
 
@@ -71,23 +72,11 @@ CMU_ASF_JOINT_MAP: JointMap = mirror_joint_map(
 )
 
 
-def _axis_rotation(axis: str, angle: Tensor) -> Tensor:
-    """Rotation about a coordinate axis ('x', 'y' or 'z'), angles (...) -> (..., 3, 3)."""
-    c, s = angle.cos(), angle.sin()
-    one, zero = torch.ones_like(angle), torch.zeros_like(angle)
-    rows = {
-        "x": ((one, zero, zero), (zero, c, -s), (zero, s, c)),
-        "y": ((c, zero, s), (zero, one, zero), (-s, zero, c)),
-        "z": ((c, -s, zero), (s, c, zero), (zero, zero, one)),
-    }[axis.lower()]
-    return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
-
-
 def _euler(axes: Sequence[str], angles: Tensor) -> Tensor:
     """Rotations applied in the order of ``axes`` (the first innermost), angles (..., n)."""
     R = torch.eye(3, dtype=angles.dtype).expand(*angles.shape[:-1], 3, 3)
     for i, axis in enumerate(axes):
-        R = _axis_rotation(axis, angles[..., i]) @ R
+        R = angle_to_rotmat(angles[..., i], axis) @ R
     return R
 
 

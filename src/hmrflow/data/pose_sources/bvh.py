@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from hmrflow.data.pose_sources.asf_amc import _axis_rotation
 from hmrflow.data.pose_sources.retarget import JointMap, SourceMotion, mirror_joint_map, retarget_to_sequence
 from hmrflow.data.pose_sources.sequence import PoseSequence
+from hmrflow.geometry import angle_to_rotmat
 
 __all__ = ["CMU_BVH_JOINT_MAP", "MIXAMO_JOINT_MAP", "BvhMotion", "read_bvh"]
 
@@ -172,7 +172,7 @@ class BvhMotion:
                 )
             for i, c in enumerate(names):
                 if c.lower().endswith("rotation"):
-                    local_rotation = local_rotation @ _axis_rotation(c[0], torch.deg2rad(values[:, i]))
+                    local_rotation = local_rotation @ angle_to_rotmat(torch.deg2rad(values[:, i]), c[0])
             if p < 0:
                 world.append(local_rotation)
                 positions.append(translation * scale)
