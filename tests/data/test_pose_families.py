@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import roma
 import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
+from hmrflow.config import ConfigError
 from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour, root_aligned_positions
-from hmrflow.data.joint_limits import ROM_JOINT_LIMITS_DEG, joint_limits, limit_excess, sample_within_limits
+from hmrflow.data.joint_limits import (
+    ROM_JOINT_LIMITS_DEG,
+    clamp_to_limits,
+    joint_limits,
+    limit_excess,
+    sample_within_limits,
+    swing_twist,
+)
 from hmrflow.data.pose_families import (
     FAMILIES,
     FAMILY_GROUPS,
@@ -91,6 +100,39 @@ def test_sampling_within_rom_limits_stays_inside_and_mirrors() -> None:
     poses = sample_within_limits(3000, torch.Generator().manual_seed(0), ROM, dtype=F64)
     assert limit_excess(poses, ROM).max() < 1e-6
     assert limit_excess(mirror_poses(poses), ROM).max() < 1e-6
+
+
+def test_narrowed_limits_lie_inside_by_the_margin_and_keep_the_rest_pose() -> None:
+    assert ROM.narrowed(0.0) is ROM
+    narrow = ROM.narrowed(3.0)
+    poses = roma.rotvec_to_rotmat(1.5 * torch.randn(3000, 24, 3, generator=torch.Generator().manual_seed(1), dtype=F64))
+    inside = clamp_to_limits(poses, narrow)
+    assert limit_excess(inside, narrow).max() < 1e-6
+    assert limit_excess(inside, ROM).max() < 1e-6
+    # the original limits' edges lie outside the narrowed ones: twists by the margin exactly
+    st = swing_twist(clamp_to_limits(poses, ROM), ROM)
+    narrow_st = swing_twist(inside, narrow)
+    twist_gap = st.twist.abs().amax(0) - narrow_st.twist.abs().amax(0)
+    torch.testing.assert_close(twist_gap[ROM.active], torch.full_like(twist_gap[ROM.active], math.radians(3.0)),
+                               atol=math.radians(0.3), rtol=0)  # fmt: skip
+    assert limit_excess(clamp_to_limits(poses, ROM), narrow).amax(0)[ROM.active].min() > math.radians(2.5)
+    torch.testing.assert_close(limit_excess(torch.eye(3, dtype=F64).expand(1, 24, 3, 3), narrow), torch.zeros(1, 24,
+                               dtype=F64))  # fmt: skip
+    with pytest.raises(ValueError, match="margin_deg"):
+        ROM.narrowed(-1.0)
+
+
+def test_a_limit_margin_keeps_generated_poses_off_the_edges() -> None:
+    config = PoseSamplerConfig(limits="rom", family_fraction=0.5, limit_margin_deg=3.0, candidates=2)
+    poses = PoseSampler(None, config=config).sample(2000, torch.Generator().manual_seed(0), dtype=F64)
+    assert limit_excess(poses, ROM.narrowed(2.5)).max() < 1e-6  # 3 degrees in (polygon corners a little less)
+    on_edges = PoseSampler(None, config=replace(config, limit_margin_deg=0.0)).sample(
+        2000, torch.Generator().manual_seed(0), dtype=F64)
+    assert (limit_excess(on_edges, ROM.narrowed(2.5)) > math.radians(1.0)).any()
+    families = sample_families(500, torch.Generator().manual_seed(0), dtype=F64, margin_deg=3.0).rotmats
+    assert limit_excess(families, ROM.narrowed(2.5)).max() < 1e-6
+    with pytest.raises(ConfigError, match="limit_margin_deg"):
+        PoseSampler(None, config=replace(config, limit_margin_deg=-1.0))
 
 
 # ----------------------------------------------------------------------- families

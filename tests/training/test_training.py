@@ -422,6 +422,16 @@ def test_the_range_of_motion_loss_is_zero_inside_and_pulls_poses_in():
     assert plausibility(rotvec_to_rotmat(rotvecs), limits).all()
 
 
+def test_the_range_of_motion_loss_counts_from_the_margin_inside_the_limits():
+    from hmrflow.data.joint_limits import clamp_to_limits, joint_limits, sample_within_limits
+    from hmrflow.training.losses import range_of_motion_loss
+
+    limits = joint_limits("rom")
+    on_edges = clamp_to_limits(sample_within_limits(32, torch.Generator().manual_seed(0), joint_limits("v1")), limits)
+    assert range_of_motion_loss(on_edges, limits).item() < 1e-8
+    assert range_of_motion_loss(on_edges, limits.narrowed(3.0)).item() > 1e-4
+
+
 def test_the_range_of_motion_term_counts_when_weighted(config):
     from hmrflow.config import ConfigError
 
@@ -431,3 +441,5 @@ def test_the_range_of_motion_term_counts_when_weighted(config):
     torch.testing.assert_close(on.total - off.total, 2.0 * on.range_of_motion)
     with pytest.raises(ConfigError, match="range_of_motion"):
         apply_overrides(config, ["losses.range_of_motion=-1"])
+    with pytest.raises(ConfigError, match="range_of_motion_margin_deg"):
+        apply_overrides(config, ["losses.range_of_motion_margin_deg=-1"])

@@ -266,6 +266,43 @@ class JointLimits:
             limits.polygon = _polygon_table(limits, polygons)
         return limits
 
+    def narrowed(self, margin_deg: float) -> JointLimits:
+        r"""The limits drawn ``margin_deg`` inside their edges, at most halfway in.
+
+        Twist intervals lose the margin at both ends (never past their midpoint); swing
+        semi-axes and polygon vertices move it towards the rest pose (never below half
+        their reach). Poses projected into the narrowed limits keep off the edges, where
+        a smooth learned density would spill over. 0: the same limits.
+
+        Example:
+            >>> rom = joint_limits("rom")
+            >>> hip = SMPL_JOINT_NAMES.index("left_hip")
+            >>> [round(math.degrees(float(u)), 1) for u in rom.narrowed(3.0).upper[hip]]
+            [27.0, 47.0, 42.0]
+        """
+        if margin_deg < 0:
+            raise ValueError(f"margin_deg: needs to be >= 0, got {margin_deg}")
+        if margin_deg == 0:
+            return self
+        m = math.radians(margin_deg)
+        twist = torch.arange(3, device=self.twist_axis.device) == self.twist_axis[:, None]
+        middle = (self.lower + self.upper) / 2
+        lower = torch.where(twist, torch.minimum(self.lower + m, middle), torch.minimum(self.lower + m, self.lower / 2))
+        upper = torch.where(twist, torch.maximum(self.upper - m, middle), torch.maximum(self.upper - m, self.upper / 2))
+        active = self.active[:, None]
+        polygon = self.polygon
+        if polygon is not None:
+            radius = polygon.norm(dim=-1, keepdim=True)
+            polygon = polygon * (torch.maximum(radius - m, radius / 2) / radius.clamp_min(1e-12))
+            polygon = torch.where(active[..., None], polygon, self.polygon)
+        return JointLimits(
+            self.twist_axis,
+            torch.where(active, lower, self.lower),
+            torch.where(active, upper, self.upper),
+            self.active,
+            polygon,
+        )
+
     def to(self, like: Tensor) -> JointLimits:
         r"""The limits on ``like``'s device, bounds in its dtype."""
         polygon = None if self.polygon is None else self.polygon.to(like)

@@ -144,6 +144,10 @@ class PoseSamplerConfig:
         family_mix_probability: Chance that a family pose takes its arms and trunk side
             bend and twist from another family draw (``mix_probability`` of
             :func:`~hmrflow.data.pose_families.sample_families`).
+        limit_margin_deg: Generated poses, and the joints projected into the limits, stay
+            this far inside them (:meth:`~hmrflow.data.joint_limits.JointLimits.narrowed`):
+            projection piles poses up on the limits' edges, and a flow trained on them
+            spills its samples over. 0: on the limits.
     """
 
     real_fraction: float = 0.8
@@ -160,6 +164,7 @@ class PoseSamplerConfig:
     family_fraction: float = 0.0
     families: dict[str, float] = field(default_factory=dict)
     family_mix_probability: float = 0.0
+    limit_margin_deg: float = 0.0
 
 
 @dataclass
@@ -182,8 +187,11 @@ class PoseSampler:
     config: PoseSamplerConfig = field(default_factory=PoseSamplerConfig)
 
     def __post_init__(self) -> None:
+        if self.config.limit_margin_deg < 0:
+            raise ConfigError(f"limit_margin_deg: needs to be >= 0, got {self.config.limit_margin_deg}")
         if self.limits is None:
             self.limits = joint_limits(self.config.limits)
+        self.limits = self.limits.narrowed(self.config.limit_margin_deg)
         unknown = [name for name in self.config.clamp_real_joints if name not in SMPL_JOINT_NAMES]
         if unknown:
             raise ConfigError(f"clamp_real_joints: no joint named {', '.join(map(repr, unknown))}")
@@ -230,7 +238,12 @@ class PoseSampler:
         poses = torch.cat([orientation[:, None], poses[:, 1:]], dim=1)
         if cfg.family_fraction > 0:
             family = sample_families(
-                n, generator, cfg.families or None, dtype=dtype, mix_probability=cfg.family_mix_probability
+                n,
+                generator,
+                cfg.families or None,
+                dtype=dtype,
+                mix_probability=cfg.family_mix_probability,
+                margin_deg=cfg.limit_margin_deg,
             ).rotmats
             use_family = torch.rand(n, **like) < cfg.family_fraction
             poses = torch.where(use_family[:, None, None, None], family, poses)

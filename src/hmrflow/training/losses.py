@@ -56,6 +56,9 @@ class LossWeights:
     #: (:func:`range_of_motion_loss`, the ``rom`` limits; not in ProHMR): keeps the flow's
     #: samples inside what people can do.
     range_of_motion: float = bounded(0.0, minimum=0)
+    #: Degrees inside the ``rom`` limits that the range-of-motion loss counts from
+    #: (:meth:`~hmrflow.data.joint_limits.JointLimits.narrowed`; 0: the limits themselves).
+    range_of_motion_margin_deg: float = bounded(0.0, minimum=0)
     adversarial: float = bounded(0.0005, minimum=0)
     #: Std of the Gaussian noise added to ground-truth 6D poses for the NLL.
     nll_noise_std: float = bounded(0.005, minimum=0)

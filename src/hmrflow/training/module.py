@@ -124,7 +124,11 @@ class HMRModule(L.LightningModule):
         self._mocap: MocapPoses | None = None
         self._hips = self._hip_indices()
         self._frozen = freeze_except(self.model, config.trainer.trainable)
-        self._limits: JointLimits | None = joint_limits("rom") if config.losses.range_of_motion else None
+        self._limits: JointLimits | None = (
+            joint_limits("rom").narrowed(config.losses.range_of_motion_margin_deg)
+            if config.losses.range_of_motion
+            else None
+        )
         if self._limits is not None and self.model.body.num_joints != len(self._limits.twist_axis):
             raise ConfigError(
                 f"losses.range_of_motion needs a body on the SMPL joint tree; {self.model.body.name!r} "

@@ -207,6 +207,7 @@ def sample_families(
     tolerance: float = 0.03,
     heading: bool = True,
     mix_probability: float = 0.0,
+    margin_deg: float = 0.0,
 ) -> FamilySample:
     r"""Draw ``n`` coordinated poses from the pose families, intersection-free.
 
@@ -225,6 +226,8 @@ def sample_families(
             (:data:`MIXED_CHANNELS`) come from another draw, mostly of another family (a
             lunge with a reach overhead, a squat with a wave): combinations no family
             lists. 0: none, and no extra random draws.
+        margin_deg: Project into the "rom" limits narrowed by this margin
+            (:meth:`~hmrflow.data.joint_limits.JointLimits.narrowed`): no pose on their edges.
 
     Returns:
         :class:`FamilySample`; the rotations lie within the "rom" limits.
@@ -244,7 +247,7 @@ def sample_families(
         columns = torch.tensor([name in MIXED_CHANNELS for name in CHANNELS], device=device)
         angles = torch.where(mixed[:, None] & columns, angles.roll(1, 0), angles)  # the previous draw's
     yaw = (2.0 * torch.rand(m, generator=generator, dtype=dtype, device=device) - 1.0) * math.pi * float(heading)
-    limits = joint_limits("rom")
+    limits = joint_limits("rom").narrowed(margin_deg)
     rotmats = clamp_to_limits(_heading(anatomical_to_rotmats(angles), yaw), limits)
     bad = self_intersections(rotmats, tolerance=tolerance).view(candidates, n)
     first = (~bad).to(torch.uint8).argmax(dim=0)  # the first clean draw (0 when none is)
