@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from hmrflow.application.index_page import index_entry, write_index
 from hmrflow.application.outputs import (
     OutputWriter,
     _label,
@@ -26,8 +27,6 @@ from hmrflow.application.outputs import (
     _rounded,
     _trimesh,
     camera_record,
-    index_entry,
-    write_index,
 )
 from hmrflow.application.style import FIT_COLOR, MODE_COLOR
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays

@@ -3,7 +3,7 @@ r"""What a command has written into its output folder: ``demo.json`` and ``index
 ``hmrflow demo`` and ``hmrflow fit`` write one folder per photo (or keypoint image) into
 ``--out``. A second run into the same folder keeps the first's results: new folders take
 names not yet used (``photo_2``, ...), ``demo.json`` (the manifest,
-:func:`~hmrflow.application.outputs.read_manifest`) lists every run and every photo, and
+:func:`~hmrflow.application.index_page.read_manifest`) lists every run and every photo, and
 ``index.html`` is written again from it after every photo, so it shows all runs. An
 ``index.html`` from before manifests (or written by hand) is kept as ``index-earlier.html``.
 
@@ -23,7 +23,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from hmrflow.application.outputs import index_entry, read_manifest, write_index, write_manifest
+from hmrflow.application.index_page import index_entry, read_manifest, write_index, write_manifest
 from hmrflow.application.results import ImageResult
 
 __all__ = ["RunRecord", "unique_name"]
