@@ -135,6 +135,19 @@ def test_a_limit_margin_keeps_generated_poses_off_the_edges() -> None:
         PoseSampler(None, config=replace(config, limit_margin_deg=-1.0))
 
 
+def test_a_contact_tolerance_keeps_generated_poses_clear_of_the_evaluated_threshold() -> None:
+    config = PoseSamplerConfig(limits="rom", family_fraction=0.5, candidates=3)
+    generator = torch.Generator().manual_seed(0)
+    default = capsule_penetration(PoseSampler(None, config=config).sample(3000, generator)).amax(-1)
+    strict = PoseSampler(None, config=replace(config, contact_tolerance=0.015)).sample(3000, generator)
+    strict = capsule_penetration(strict).amax(-1)
+    assert (default > 0.03).float().mean() < 0.01  # the evaluated threshold (some draws fail every try)
+    assert (default > 0.015).float().mean() > 0.02  # ... but many poses lie just under it
+    assert (strict > 0.015).float().mean() < 0.5 * (default > 0.015).float().mean()
+    with pytest.raises(ConfigError, match="contact_tolerance"):
+        PoseSampler(None, config=replace(config, contact_tolerance=-0.01))
+
+
 # ----------------------------------------------------------------------- families
 
 

@@ -148,6 +148,11 @@ class PoseSamplerConfig:
             this far inside them (:meth:`~hmrflow.data.joint_limits.JointLimits.narrowed`):
             projection piles poses up on the limits' edges, and a flow trained on them
             spills its samples over. 0: on the limits.
+        contact_tolerance: Capsule penetration (metres) a kept pose may have, in the
+            candidates' test and the families' (``tolerance`` of
+            :func:`~hmrflow.data.self_contact.self_intersections`, whose default, 0.03, is
+            also what the evaluation's plausibility allows): below it, the poses keep clear
+            of that threshold as the margin keeps them off the limits.
     """
 
     real_fraction: float = 0.8
@@ -165,6 +170,7 @@ class PoseSamplerConfig:
     families: dict[str, float] = field(default_factory=dict)
     family_mix_probability: float = 0.0
     limit_margin_deg: float = 0.0
+    contact_tolerance: float = 0.03
 
 
 @dataclass
@@ -189,6 +195,8 @@ class PoseSampler:
     def __post_init__(self) -> None:
         if self.config.limit_margin_deg < 0:
             raise ConfigError(f"limit_margin_deg: needs to be >= 0, got {self.config.limit_margin_deg}")
+        if self.config.contact_tolerance < 0:
+            raise ConfigError(f"contact_tolerance: needs to be >= 0 metres, got {self.config.contact_tolerance}")
         if self.limits is None:
             self.limits = joint_limits(self.config.limits)
         self.limits = self.limits.narrowed(self.config.limit_margin_deg)
@@ -232,7 +240,7 @@ class PoseSampler:
         like = {"generator": generator, "dtype": dtype, "device": generator.device}
         poses = self._draw(n, generator, dtype)
         for _ in range(cfg.candidates - 1):  # a fixed number of rounds: no device sync
-            hit = self_intersections(poses)
+            hit = self_intersections(poses, tolerance=cfg.contact_tolerance)
             poses = torch.where(hit[:, None, None, None], self._draw(n, generator, dtype), poses)
         orientation = random_global_orientation(n, generator, cfg.tilt_deg, cfg.uniform_orientation_fraction, dtype)
         poses = torch.cat([orientation[:, None], poses[:, 1:]], dim=1)
@@ -244,6 +252,7 @@ class PoseSampler:
                 dtype=dtype,
                 mix_probability=cfg.family_mix_probability,
                 margin_deg=cfg.limit_margin_deg,
+                tolerance=cfg.contact_tolerance,
             ).rotmats
             use_family = torch.rand(n, **like) < cfg.family_fraction
             poses = torch.where(use_family[:, None, None, None], family, poses)
