@@ -110,14 +110,13 @@ def test_narrowed_limits_lie_inside_by_the_margin_and_keep_the_rest_pose() -> No
     assert limit_excess(inside, narrow).max() < 1e-6
     assert limit_excess(inside, ROM).max() < 1e-6
     # the original limits' edges lie outside the narrowed ones: twists by the margin exactly
-    st = swing_twist(clamp_to_limits(poses, ROM), ROM)
-    narrow_st = swing_twist(inside, narrow)
-    twist_gap = st.twist.abs().amax(0) - narrow_st.twist.abs().amax(0)
-    torch.testing.assert_close(twist_gap[ROM.active], torch.full_like(twist_gap[ROM.active], math.radians(3.0)),
-                               atol=math.radians(0.3), rtol=0)  # fmt: skip
-    assert limit_excess(clamp_to_limits(poses, ROM), narrow).amax(0)[ROM.active].min() > math.radians(2.5)
-    torch.testing.assert_close(limit_excess(torch.eye(3, dtype=F64).expand(1, 24, 3, 3), narrow), torch.zeros(1, 24,
-                               dtype=F64))  # fmt: skip
+    on_edges = clamp_to_limits(poses, ROM)
+    twist_gap = swing_twist(on_edges, ROM).twist.abs().amax(0) - swing_twist(inside, narrow).twist.abs().amax(0)
+    margin = torch.full_like(twist_gap[ROM.active], math.radians(3.0))
+    torch.testing.assert_close(twist_gap[ROM.active], margin, atol=math.radians(0.3), rtol=0)
+    assert limit_excess(on_edges, narrow).amax(0)[ROM.active].min() > math.radians(2.5)
+    rest = torch.eye(3, dtype=F64).expand(1, 24, 3, 3)
+    torch.testing.assert_close(limit_excess(rest, narrow), torch.zeros(1, 24, dtype=F64))
     with pytest.raises(ValueError, match="margin_deg"):
         ROM.narrowed(-1.0)
 

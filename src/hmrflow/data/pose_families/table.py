@@ -13,7 +13,7 @@ __all__ = ["FAMILIES", "FAMILY_GROUPS", "GESTURES", "Family", "family_names"]
 
 @dataclass(frozen=True)
 class Family:
-    r"""A pose family (see the module docstring).
+    r"""A pose family (see :mod:`hmrflow.data.pose_families`).
 
     Attributes:
         name: Registry name.
