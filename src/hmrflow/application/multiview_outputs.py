@@ -20,15 +20,9 @@ import numpy as np
 import torch
 
 from hmrflow.application.index_page import index_entry, write_index
-from hmrflow.application.outputs import (
-    OutputWriter,
-    _label,
-    _pose_entry,
-    _rounded,
-    _trimesh,
-    camera_record,
-)
-from hmrflow.application.style import FIT_COLOR, MODE_COLOR
+from hmrflow.application.outputs import OutputWriter, colored_mesh
+from hmrflow.application.records import camera_record, pose_record, rounded
+from hmrflow.application.style import FIT_COLOR, MODE_COLOR, labelled
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 
@@ -77,7 +71,7 @@ def write_multiview_body(
         posed = body(*(a.to(body.faces.device) for a in (rotmats[None], betas[None], translation[None])))
     vertices = posed.vertices[0].cpu().numpy()
     mesh_vertices = vertices if frame.startswith("world") else camera_to_y_up(vertices)
-    mesh = _trimesh(mesh_vertices, body.faces.cpu().numpy().astype(np.int32), color)
+    mesh = colored_mesh(mesh_vertices, body.faces.cpu().numpy().astype(np.int32), color)
     mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
     mesh.export(folder / "mesh.ply")
     trimesh.Scene(mesh).export(folder / "mesh.glb")
@@ -89,11 +83,11 @@ def write_multiview_body(
         "frame": f"{frame}, metres; vertices = body(rotmats, betas, transl); meshes: {mesh_frame}",
         "views": list(views),
         "body_model": body.name,
-        "global_orient": _rounded(named["global_orient"]),
-        "body_pose": _rounded(named["body_pose"]),
-        "betas": _rounded(betas),
-        "transl": _rounded(translation),
-        "pose": _pose_entry(rotmats.numpy(), float("nan")) | {"log_prob": None},
+        "global_orient": rounded(named["global_orient"]),
+        "body_pose": rounded(named["body_pose"]),
+        "betas": rounded(betas),
+        "transl": rounded(translation),
+        "pose": pose_record(rotmats.numpy(), float("nan")) | {"log_prob": None},
         **({} if cameras is None else {"cameras": {n: camera_record(c) for n, c in zip(views, cameras.to("cpu"))}}),
         **(extra or {}),
     }
@@ -133,7 +127,7 @@ def _cell(
 
     image = pixels if vertices is None else writer._draw([writer._meshes(vertices, color)], camera, pixels)
     half = Image.fromarray(image).resize((image.shape[1] // 2, image.shape[0] // 2), Image.Resampling.LANCZOS)
-    return _label(np.asarray(half), label)
+    return labelled(np.asarray(half), label)
 
 
 def views_figure(

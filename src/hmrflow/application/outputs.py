@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, spread_colors
+from hmrflow.application.records import camera_arrays, camera_record, pose_record, rotvecs, rounded
+from hmrflow.application.style import FIT_COLOR, MODE_COLOR, SAMPLE_COLOR, labelled, spread_colors
 from hmrflow.application.upright_view import Levelling, View, check_view, gravity_record
 from hmrflow.body.joints import SMPL_JOINT_NAMES
 from hmrflow.body.parameters import camera_to_y_up, parameter_arrays
@@ -45,13 +46,11 @@ if TYPE_CHECKING:
     from hmrflow.application.inputs import Photo
     from hmrflow.application.results import ImageResult, PersonResult
     from hmrflow.body import BodyModel
-    from hmrflow.geometry.pinhole import PinholeCamera
     from hmrflow.render.camera import Camera
 
 __all__ = [
     "OutputWriter",
-    "camera_arrays",
-    "camera_record",
+    "colored_mesh",
     "params_dict",
     "write_meshes",
     "write_params",
@@ -61,46 +60,6 @@ log = logging.getLogger(__name__)
 
 #: Opacity of the body drawn over a photo.
 OVERLAY_OPACITY = 0.85
-
-
-def _rounded(array: np.ndarray, digits: int = 7) -> Any:
-    return np.round(np.asarray(array, dtype=np.float64), digits).tolist()
-
-
-def _rotvec(rotmats: np.ndarray) -> np.ndarray:
-    from hmrflow.geometry import rotmat_to_rotvec
-
-    return rotmat_to_rotvec(torch.as_tensor(rotmats, dtype=torch.float64)).numpy()
-
-
-def _pose_entry(rotmats: np.ndarray, log_prob: float) -> dict[str, Any]:
-    return {
-        "rotmats": _rounded(rotmats),
-        "axis_angle": _rounded(_rotvec(rotmats)),
-        "log_prob": round(float(log_prob), 4),
-    }
-
-
-def camera_record(camera: PinholeCamera) -> dict[str, Any]:
-    """A camera (batch shape ``()``) as JSON: ``focal_length`` ``[fx, fy]``, ``principal_point``,
-    ``image_size`` px, and with extrinsics ``rotation`` and ``translation`` (world -> camera)."""
-    record: dict[str, Any] = {
-        "focal_length": _rounded(camera.focal_length, 4),
-        "principal_point": _rounded(camera.principal_point, 4),
-        "image_size": [int(round(v)) for v in camera.image_size.tolist()],
-    }
-    if camera.rotation is not None:
-        record["rotation"] = _rounded(camera.rotation)
-    if camera.translation is not None:
-        record["translation"] = _rounded(camera.translation)
-    return record
-
-
-def camera_arrays(camera: PinholeCamera) -> dict[str, np.ndarray]:
-    """A camera's arrays for an npz file (the names of :func:`camera_record`)."""
-    arrays = {name: value.cpu().numpy() for name, value in vars(camera).items() if value is not None}
-    arrays["image_size"] = arrays["image_size"].round().astype(np.int64)
-    return arrays
 
 
 def final_parameters(person: PersonResult) -> dict[str, np.ndarray]:
@@ -125,29 +84,29 @@ def params_dict(person: PersonResult, image: str, index: int, body_name: str, sc
         "joint_names": list(SMPL_JOINT_NAMES),
         "final": "fit" if person.fit is not None else "mode",
         "labels_mirrored": bool(person.labels_mirrored),
-        "global_orient": _rounded(named["global_orient"]),
-        "body_pose": _rounded(named["body_pose"]),
-        "betas": _rounded(person.betas),
-        "transl": _rounded(person.translation),
+        "global_orient": rounded(named["global_orient"]),
+        "body_pose": rounded(named["body_pose"]),
+        "betas": rounded(person.betas),
+        "transl": rounded(person.translation),
         "camera": {
             **camera_record(person.camera),
-            "weak_perspective": _rounded(person.weak_perspective),
-            "box_center": _rounded(person.box_center, 3),
+            "weak_perspective": rounded(person.weak_perspective),
+            "box_center": rounded(person.box_center, 3),
             "box_size": round(person.box_size, 3),
         },
         "gravity_up": gravity_record(person),
         "regression": {
-            "betas": _rounded(person.regressed_betas),
-            "transl": _rounded(person.regressed_translation),
+            "betas": rounded(person.regressed_betas),
+            "transl": rounded(person.regressed_translation),
         },
-        "mode": _pose_entry(person.mode.rotmats[0], person.mode.log_prob[0]),
-        "fit": None if person.fit is None else _pose_entry(person.fit.rotmats[0], person.fit.log_prob[0]),
-        "samples": [_pose_entry(r, lp) for r, lp in zip(person.samples.rotmats, person.samples.log_prob)],
+        "mode": pose_record(person.mode.rotmats[0], person.mode.log_prob[0]),
+        "fit": None if person.fit is None else pose_record(person.fit.rotmats[0], person.fit.log_prob[0]),
+        "samples": [pose_record(r, lp) for r, lp in zip(person.samples.rotmats, person.samples.log_prob)],
         "keypoints": {
             "names": list(EVIDENCE_NAMES),
-            "detected": _rounded(person.keypoints, 3),
-            "box_normalised": _rounded(person.evidence, 5),
-            "projected": _rounded(person.projected, 3),
+            "detected": rounded(person.keypoints, 3),
+            "box_normalised": rounded(person.evidence, 5),
+            "projected": rounded(person.projected, 3),
         },
         "reprojection_error_px": {
             "regression": round(person.initial_error, 3),
@@ -182,13 +141,15 @@ def write_params(person: PersonResult, folder: Path, image: str, index: int, bod
             continue
         rotmats = pose.rotmats if name == "samples" else pose.rotmats[0]
         arrays[f"{name}_rotmats"] = rotmats
-        arrays[f"{name}_axis_angle"] = _rotvec(rotmats).astype(np.float32)
+        arrays[f"{name}_axis_angle"] = rotvecs(rotmats).astype(np.float32)
         arrays[f"{name}_log_prob"] = pose.log_prob if name == "samples" else pose.log_prob[0]
         arrays[f"{name}_z"] = pose.z if name == "samples" else pose.z[0]
     np.savez_compressed(folder / "params.npz", **arrays)
 
 
-def _trimesh(vertices: np.ndarray, faces: np.ndarray, color: tuple[float, float, float], alpha: float = 1.0) -> Any:
+def colored_mesh(vertices: np.ndarray, faces: np.ndarray, color: tuple[float, float, float], alpha: float = 1.0) -> Any:
+    """A ``trimesh.Trimesh`` of ``vertices`` ``(N, 3)`` and ``faces`` ``(F, 3)``, every vertex
+    coloured ``color`` (RGB in [0, 1]) with opacity ``alpha``; not processed (order kept)."""
     import trimesh
 
     mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
@@ -202,44 +163,22 @@ def write_meshes(person: PersonResult, faces: np.ndarray, folder: Path) -> None:
     import trimesh
 
     final_color = FIT_COLOR if person.fit is not None else MODE_COLOR
-    mesh = _trimesh(camera_to_y_up(person.vertices), faces, final_color)
+    mesh = colored_mesh(camera_to_y_up(person.vertices), faces, final_color)
     mesh.export(folder / "mesh.obj", include_color=False, include_texture=False)
     mesh.export(folder / "mesh.ply")
     scene = trimesh.Scene()
     scene.add_geometry(mesh, node_name="body", geom_name="body")
     scene.export(folder / "mesh.glb")
     scene = trimesh.Scene()
-    scene.add_geometry(_trimesh(camera_to_y_up(person.mode_vertices), faces, MODE_COLOR), node_name="mode",
+    scene.add_geometry(colored_mesh(camera_to_y_up(person.mode_vertices), faces, MODE_COLOR), node_name="mode",
                        geom_name="mode")  # fmt: skip
     if person.fit is not None:
         scene.add_geometry(mesh.copy(), node_name="fit", geom_name="fit")
     for s, vertices in enumerate(person.sample_vertices):
         name = f"sample{s:02d}"
-        scene.add_geometry(_trimesh(camera_to_y_up(vertices), faces, SAMPLE_COLOR, 0.35), node_name=name,
+        scene.add_geometry(colored_mesh(camera_to_y_up(vertices), faces, SAMPLE_COLOR, 0.35), node_name=name,
                            geom_name=name)  # fmt: skip
     scene.export(folder / "samples.glb")
-
-
-def _font(size: int = 14) -> Any:
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
-
-
-def _label(image: np.ndarray, text: str, position: tuple[int, int] = (8, 6)) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
-    canvas = Image.fromarray(image)
-    draw = ImageDraw.Draw(canvas)
-    font = _font()
-    x, y = position
-    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        draw.text((x + dx, y + dy), text, fill=(255, 255, 255), font=font)
-    draw.text(position, text, fill=(20, 20, 20), font=font)
-    return np.asarray(canvas)
 
 
 def _turn_about_vertical(points: np.ndarray, center: np.ndarray, degrees: float) -> np.ndarray:
@@ -378,7 +317,7 @@ class OutputWriter:
         side_camera, shift = _framing_camera(side, (self.crop_size, self.crop_size))
         side_image = self._draw([self._meshes(side + shift, color)], side_camera, (1.0, 1.0, 1.0))
         gap = np.full((self.crop_size, 6, 3), 255, np.uint8)
-        panels = [_label(marked, "keypoints"), gap, _label(drawn, "body"), gap, _label(side_image, "side")]
+        panels = [labelled(marked, "keypoints"), gap, labelled(drawn, "body"), gap, labelled(side_image, "side")]
         return np.concatenate(panels, axis=1)
 
     def _crop_pixels(self, pixels: np.ndarray, center: np.ndarray, size: float) -> np.ndarray:
@@ -401,11 +340,11 @@ class OutputWriter:
             camera, shift = _framing_camera(turned.reshape(-1, 3), self.figure_size)
             meshes = [self._meshes(turned[0] + shift, MODE_COLOR)]
             meshes += [self._meshes(v + shift, SAMPLE_COLOR, alpha=0.22) for v in turned[1:]]
-            panels.append(_label(self._draw(meshes, camera, (1.0, 1.0, 1.0)), f"{name}: mode + {len(samples)} samples"))
+            panels.append(labelled(self._draw(meshes, camera, (1.0, 1.0, 1.0)), f"{name}: mode + {len(samples)} samples"))
         colors, scale = spread_colors(person.spread)
         camera, shift = _framing_camera(mode, self.figure_size)
         spread = self._draw([self._meshes(mode + shift, MODE_COLOR, colors=colors)], camera, (1.0, 1.0, 1.0))
-        panels.append(_label(spread, f"body pose spread: blue 0 - red {100 * scale:.0f} cm"))
+        panels.append(labelled(spread, f"body pose spread: blue 0 - red {100 * scale:.0f} cm"))
         gap = np.full((self.figure_size[1], 6, 3), 255, np.uint8)
         return np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
 

@@ -1,10 +1,13 @@
-r"""The demo's colours: the mode, the fit, the samples, and the samples' spread per vertex."""
+r"""The demo's colours (the mode, the fit, the samples, and the samples' spread per vertex)
+and the labels written on its pictures."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["FIT_COLOR", "MODE_COLOR", "SAMPLE_COLOR", "spread_colors"]
+__all__ = ["FIT_COLOR", "MODE_COLOR", "SAMPLE_COLOR", "labelled", "spread_colors"]
 
 MODE_COLOR = (0.45, 0.62, 0.92)
 FIT_COLOR = (0.55, 0.85, 0.55)
@@ -29,3 +32,27 @@ def _colormap(t: np.ndarray) -> np.ndarray:
     low = np.minimum(position.astype(int), len(stops) - 2)
     frac = (position - low)[:, None]
     return (stops[low] * (1 - frac) + stops[low + 1] * frac).astype(np.float32)
+
+
+def labelled(image: np.ndarray, text: str, position: tuple[int, int] = (8, 6)) -> np.ndarray:
+    """A copy of ``image`` ``(H, W, 3)`` uint8 with ``text`` written at ``position`` (x, y px):
+    dark letters outlined in white, legible on any background. Needs Pillow."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    font = _font()
+    x, y = position
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        draw.text((x + dx, y + dy), text, fill=(255, 255, 255), font=font)
+    draw.text(position, text, fill=(20, 20, 20), font=font)
+    return np.asarray(canvas)
+
+
+def _font(size: int = 14) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from hmrflow.application.animation_files import write_animation_files
-from hmrflow.application.outputs import camera_arrays, camera_record
+from hmrflow.application.records import camera_arrays, camera_record
 from hmrflow.application.video_results import TrackFit, VideoConfig, VideoResult
 from hmrflow.body.model import BodyModel
 from hmrflow.body.parameters import parameter_arrays
