@@ -435,10 +435,14 @@ def test_the_range_of_motion_loss_counts_from_the_margin_inside_the_limits():
 def test_the_range_of_motion_term_counts_when_weighted(config):
     from hmrflow.config import ConfigError
 
-    off, on, _, _ = off_and_weighted(config, "range_of_motion", 2.0)
+    off, on, module, batch = off_and_weighted(config, "range_of_motion", 2.0)
     assert off.range_of_motion.item() == 0.0
     assert on.range_of_motion.item() > 0  # an untrained flow's samples leave the ranges
     torch.testing.assert_close(on.total - off.total, 2.0 * on.range_of_motion)
+    margin = ["losses.range_of_motion=2", "losses.range_of_motion_margin_deg=5"]
+    torch.manual_seed(0)
+    inside = HMRModule(apply_overrides(module.config, margin), model=module.model).compute_losses(batch)
+    assert inside.range_of_motion.item() > on.range_of_motion.item()  # the same samples, counted from 5 deg in
     with pytest.raises(ConfigError, match="range_of_motion"):
         apply_overrides(config, ["losses.range_of_motion=-1"])
     with pytest.raises(ConfigError, match="range_of_motion_margin_deg"):
