@@ -33,8 +33,9 @@ from torch import Tensor
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.fitting.baseline import fit_baseline
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, Start, fit_keypoints, regress
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, Start, fit_keypoints, regress
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.models import ProbabilisticHMR
 
 Fitter = Callable[[People, Start], BodyFit]

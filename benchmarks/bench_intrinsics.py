@@ -33,8 +33,9 @@ from torch import Tensor
 from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.fitting.baseline import fit_baseline
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints, project_keypoints
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, fit_keypoints, project_keypoints
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR
 

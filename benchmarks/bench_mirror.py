@@ -43,9 +43,10 @@ from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.evaluation.real_sets import view_examples
 from hmrflow.evaluation.runner import JointPredictor
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.mirror import DEFAULT_MARGIN, LabellingCheck, MirrorConfig, check_labelling, mirror_people
+from hmrflow.fitting.people import People
 from hmrflow.models import ProbabilisticHMR
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -43,8 +43,9 @@ from torch import Tensor
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.evaluation.runner import JointPredictor
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.fitting.temporal import TemporalConfig, acceleration, fit_sequence
 from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR

@@ -16,9 +16,10 @@ import torch
 from hmrflow.config import apply_overrides
 from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
 from hmrflow.fitting.baseline import fit_baseline
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, fit_multiview, fit_multiview_calibrated
+from hmrflow.fitting.people import People
 from hmrflow.training.config import ExperimentConfig
 from hmrflow.training.data import HMRDataModule
 from hmrflow.training.module import HMRModule

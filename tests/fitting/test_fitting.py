@@ -6,8 +6,9 @@ import torch
 
 from hmrflow.fitting.baseline import BaselineConfig, fit_baseline
 from hmrflow.fitting.gmm import GaussianMixture, fit_gaussian_mixture
-from hmrflow.fitting.keypoint_fit import FitConfig, People, default_focal_length, fit_keypoints, regress
+from hmrflow.fitting.keypoint_fit import FitConfig, default_focal_length, fit_keypoints, regress
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import geman_mcclure, reprojection_energy
 
 

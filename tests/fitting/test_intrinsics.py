@@ -21,7 +21,6 @@ from hmrflow.fitting.evaluate import synthesize_views
 from hmrflow.fitting.keypoint_fit import (
     BodyFit,
     FitConfig,
-    People,
     evidence_sets,
     fit_keypoints,
     frozen,
@@ -32,6 +31,7 @@ from hmrflow.fitting.keypoint_fit import (
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.lean_energy import KeypointProjector
 from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview_calibrated
+from hmrflow.fitting.people import People
 from hmrflow.fitting.temporal import TemporalConfig, fit_sequence
 from hmrflow.geometry.pinhole import PinholeCamera
 from hmrflow.models import ProbabilisticHMR

@@ -8,7 +8,6 @@ import torch
 from hmrflow.fitting.keypoint_fit import (
     TRANSLATION_UNIT_PX,
     FitConfig,
-    People,
     fit_keypoints,
     frozen,
     learned_prior_energy,
@@ -17,6 +16,7 @@ from hmrflow.fitting.keypoint_fit import (
     translation_scale,
 )
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 
 
 def people_of(batch) -> People:

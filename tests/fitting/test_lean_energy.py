@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from hmrflow.body import BodyModel, KeypointSet
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, frozen, learned_prior_energy, regress
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints, frozen, learned_prior_energy, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.lean_energy import KeypointProjector, KeypointTerm, rotmats_from_sixd
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import reprojection_energy
 from hmrflow.flows import ConditionalGlow, FlowConfig
 from hmrflow.flows.frozen import FrozenDecoder

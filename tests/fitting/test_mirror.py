@@ -9,7 +9,7 @@ from hmrflow import load_model
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.synthetic import SyntheticKeypoints, make_evaluation_set
 from hmrflow.errors import InputError
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, learned_prior_energy, regress
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints, learned_prior_energy, regress
 from hmrflow.fitting.mirror import (
     LabellingCheck,
     MirrorConfig,
@@ -18,6 +18,7 @@ from hmrflow.fitting.mirror import (
     mirror_keypoints,
     mirror_people,
 )
+from hmrflow.fitting.people import People
 from hmrflow.models import ProbabilisticHMR
 
 

@@ -4,7 +4,7 @@ import torch
 
 from hmrflow.data.synthetic import SyntheticKeypoints
 from hmrflow.fitting.evaluate import corrupt, synthesize_views
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, project_keypoints
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints, project_keypoints
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import (
     MultiViewConfig,
@@ -12,6 +12,7 @@ from hmrflow.fitting.multiview import (
     fit_multiview,
     fit_multiview_calibrated,
 )
+from hmrflow.fitting.people import People
 from hmrflow.geometry import rotvec_to_rotmat
 
 

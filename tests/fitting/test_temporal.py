@@ -12,8 +12,9 @@ from hmrflow.config import ConfigError
 from hmrflow.data.synthetic import SyntheticKeypoints
 from hmrflow.errors import InputError
 from hmrflow.evaluation.metrics import pa_mpjpe
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, frozen, learned_prior_energy, regress
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints, frozen, learned_prior_energy, regress
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.fitting.temporal import TemporalConfig, TemporalEnergy, acceleration, fit_sequence, windows
 from hmrflow.geometry import perspective_projection, rotmat_to_rotvec, rotvec_to_rotmat
 from hmrflow.models import ProbabilisticHMR

@@ -23,8 +23,9 @@ from hmrflow.cli.export import export
 from hmrflow.cli.main import main
 from hmrflow.data.pose_sources.bvh import BvhMotion
 from hmrflow.data.real_multiview import RealMultiview
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints
 from hmrflow.fitting.lbfgs import StopRules
+from hmrflow.fitting.people import People
 from hmrflow.fitting.temporal import acceleration
 from hmrflow.models.checkpoint import load_model
 from hmrflow.render.context import egl_available

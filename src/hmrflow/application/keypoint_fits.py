@@ -25,7 +25,7 @@ from hmrflow.application.calibration import Intrinsics
 from hmrflow.application.inputs import KeypointFile, read_keypoint_images, usable_people
 from hmrflow.data.keypoint_files import check_keypoints
 from hmrflow.errors import InputError
-from hmrflow.fitting.keypoint_fit import People
+from hmrflow.fitting.people import People
 
 __all__ = ["ImagePeople", "checked_people", "choose_person", "fit_views", "people_of", "read_people", "usable"]
 
@@ -138,7 +138,7 @@ def choose_person(keypoints: np.ndarray, label: str, index: int | None) -> np.nd
 
 def people_of(keypoints: np.ndarray, size: tuple[int, int], intrinsics: Intrinsics | None, device: Any,
               box_scale: float = 1.2) -> People:  # fmt: skip
-    """:class:`~hmrflow.fitting.keypoint_fit.People` of keypoints ``(P, K, 3)`` in a ``size`` image
+    """:class:`~hmrflow.fitting.people.People` of keypoints ``(P, K, 3)`` in a ``size`` image
     seen with ``intrinsics`` (None: the default camera)."""
     from hmrflow.application.pipeline import photo_camera
 

@@ -142,9 +142,9 @@ def _fit_views(
 ) -> None:
     """The uncalibrated refinement, the calibrated fit, the check and the files."""
     from hmrflow.application.multiview_outputs import write_multiview
-    from hmrflow.fitting.keypoint_fit import People
     from hmrflow.fitting.lbfgs import StopRules
     from hmrflow.fitting.multiview import MultiViewConfig, fit_multiview, fit_multiview_calibrated
+    from hmrflow.fitting.people import People
 
     device = next(model.parameters()).device
     count = len(result.views)

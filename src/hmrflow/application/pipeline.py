@@ -11,7 +11,7 @@ Per photo (:meth:`DemoPipeline.run_image`):
    the detector's cheap-to-spot ghosts (:func:`~hmrflow.application.inputs.drop_ghosts`).
    ``hmrflow fit`` enters here with keypoint files (:meth:`DemoPipeline.run_keypoints`).
 2. **Person box**: the square around the confident keypoints, 1.2 times their extent
-   (the training data's box, :meth:`hmrflow.fitting.keypoint_fit.People.from_keypoints`).
+   (the training data's box, :meth:`hmrflow.fitting.people.People.from_keypoints`).
 3. **Distribution**: the model's mode (``z = 0``) and ``num_samples`` samples with their
    log-likelihoods, shape and camera; image-conditioned models see a 224 px crop of the
    box instead of the keypoints. The camera goes into the full photo with a focal length
@@ -162,7 +162,7 @@ def photo_camera(size: tuple[int, int], intrinsics: Intrinsics | None, count: in
 
 def _people(model: ProbabilisticHMR, photo: Photo, keypoints: np.ndarray, config: DemoConfig):  # noqa: ANN202
     """The fitting module's ``People`` (box, camera, evidence) of ``keypoints (P, K, 3)``."""
-    from hmrflow.fitting.keypoint_fit import People
+    from hmrflow.fitting.people import People
 
     device = next(model.parameters()).device
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)

@@ -53,7 +53,8 @@ from hmrflow.application.detector import DetectorError, LazyDetector, MediaPipeD
 from hmrflow.application.inputs import MIN_KEYPOINTS, drop_ghosts, usable_people
 from hmrflow.application.video_results import TrackFit, VideoConfig, VideoResult
 from hmrflow.errors import InputError
-from hmrflow.fitting.keypoint_fit import People, fit_keypoints
+from hmrflow.fitting.keypoint_fit import fit_keypoints
+from hmrflow.fitting.people import People
 from hmrflow.fitting.temporal import fit_sequence
 from hmrflow.geometry.pinhole import PinholeCamera, default_focal_length
 from hmrflow.models import ProbabilisticHMR

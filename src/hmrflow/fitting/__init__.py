@@ -12,7 +12,6 @@ from hmrflow.fitting.gmm import GaussianMixture, fit_gaussian_mixture
 from hmrflow.fitting.keypoint_fit import (
     BodyFit,
     FitConfig,
-    People,
     Start,
     default_focal_length,
     fit_keypoints,
@@ -26,6 +25,7 @@ from hmrflow.fitting.multiview import (
     fit_multiview,
     fit_multiview_calibrated,
 )
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import geman_mcclure, reprojection_energy, reprojection_error
 
 __all__ = [

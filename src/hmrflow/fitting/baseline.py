@@ -21,7 +21,8 @@ import torch
 from torch import Tensor
 
 from hmrflow.fitting.gmm import GaussianMixture
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, Start, fit_bodies, fit_each, regress
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, Start, fit_bodies, fit_each, regress
+from hmrflow.fitting.people import People
 from hmrflow.geometry import rotmat_to_rotvec, rotmat_to_sixd, rotvec_to_rotmat, sixd_to_rotmat
 from hmrflow.models import ProbabilisticHMR
 
@@ -55,7 +56,7 @@ def fit_baseline(
 
     Arguments:
         model: Gives the start (regression) and the body model; its flow is not used.
-        people: :class:`~hmrflow.fitting.keypoint_fit.People`.
+        people: :class:`~hmrflow.fitting.people.People`.
         config: Data term, shape prior and stop rules (``pose_prior_weight`` is unused).
         baseline: :class:`BaselineConfig`.
         start: The regression to start from (default: :func:`regress`).

@@ -36,9 +36,10 @@ from torch import Tensor
 from hmrflow.data.synthetic import SyntheticKeypoints, camera_from_world, make_evaluation_set
 from hmrflow.evaluation.metrics import mpjpe, pa_mpjpe
 from hmrflow.fitting.baseline import fit_baseline
-from hmrflow.fitting.keypoint_fit import FitConfig, People, fit_keypoints, frozen, regress
+from hmrflow.fitting.keypoint_fit import FitConfig, fit_keypoints, frozen, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, fit_multiview, fit_multiview_calibrated
+from hmrflow.fitting.people import People
 from hmrflow.geometry import angle_to_rotmat, perspective_projection
 from hmrflow.models import ProbabilisticHMR
 

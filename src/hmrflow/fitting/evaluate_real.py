@@ -39,9 +39,10 @@ from hmrflow.evaluation.real_sets import view_examples
 from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.fitting.baseline import fit_baseline
 from hmrflow.fitting.evaluate import METHODS, MULTIVIEW_METHODS, Errors, EvaluationConfig, model_device
-from hmrflow.fitting.keypoint_fit import People, fit_keypoints, frozen, regress
+from hmrflow.fitting.keypoint_fit import fit_keypoints, frozen, regress
 from hmrflow.fitting.lbfgs import StopRules
 from hmrflow.fitting.multiview import Cameras, MultiViewConfig, MultiViewFit, fit_multiview, fit_multiview_calibrated
+from hmrflow.fitting.people import People
 from hmrflow.models import ProbabilisticHMR
 
 __all__ = ["RealFittingTables", "evaluate_real_fitting", "format_real_tables", "real_instants", "spread"]

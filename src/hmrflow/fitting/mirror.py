@@ -48,7 +48,8 @@ from torch import Tensor
 from hmrflow.body.keypoints import flip_permutation
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.errors import InputError
-from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, People, fit_keypoints, regress
+from hmrflow.fitting.keypoint_fit import BodyFit, FitConfig, fit_keypoints, regress
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import reprojection_energy
 from hmrflow.models import ProbabilisticHMR
 
@@ -163,7 +164,7 @@ def check_labelling(
 
     Arguments:
         model: A keypoint model (evidence: keypoints in the model's order).
-        people: B people (:class:`~hmrflow.fitting.keypoint_fit.People`).
+        people: B people (:class:`~hmrflow.fitting.people.People`).
         config: :class:`MirrorConfig`.
 
     Returns:

@@ -45,7 +45,6 @@ from torch import Tensor
 from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import (
     FitConfig,
-    People,
     data_weights,
     decode_rotmats,
     evidence_sets,
@@ -54,6 +53,7 @@ from hmrflow.fitting.keypoint_fit import (
     regress,
 )
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import reprojection_energy
 from hmrflow.geometry import rotmat_to_sixd, sixd_to_rotmat
 from hmrflow.geometry.pinhole import PinholeCamera

@@ -81,7 +81,6 @@ from hmrflow.config import bounded, check_bounds
 from hmrflow.errors import ConfigError, InputError
 from hmrflow.fitting.keypoint_fit import (
     FitConfig,
-    People,
     data_weights,
     evidence_sets,
     frozen,
@@ -92,6 +91,7 @@ from hmrflow.fitting.keypoint_fit import (
 )
 from hmrflow.fitting.lbfgs import MinimizeResult, minimize
 from hmrflow.fitting.lean_energy import KeypointProjector
+from hmrflow.fitting.people import People
 from hmrflow.fitting.robust import reprojection_error
 from hmrflow.geometry import perspective_projection
 from hmrflow.geometry.pinhole import PinholeCamera
@@ -188,7 +188,7 @@ class TemporalEnergy:
 
     Arguments:
         model: The model (frozen).
-        people: The T frames as :class:`~hmrflow.fitting.keypoint_fit.People` (missing
+        people: The T frames as :class:`~hmrflow.fitting.people.People` (missing
             frames: confidences 0).
         context: ``(T, C)`` the frames' contexts.
         config: :class:`TemporalConfig`.
