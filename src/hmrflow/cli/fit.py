@@ -55,8 +55,8 @@ skipped with a warning).
 
 Left/right labels: every person's keypoints are fitted as given and mirrored, and the
 mirrored labelling is kept where it fits far better (about 3 times the time of a plain
-fit; on real-multiview-v1 it put back 19 of 21 detector mirrors, with 0.1 % of correct
-labellings swapped); --no-mirror-check skips it; --baseline has none.
+fit; on real-multiview-v1 it put back 13 of 21 detector mirrors and 85 % of labels swapped
+on purpose, with no correct labelling swapped); --no-mirror-check skips it; --baseline has none.
 
   hmrflow fit frame_keypoints.json --images frames/ --out fits/
   hmrflow fit person_keypoints_val2017.json --images val2017/ --drop-hips
