@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hmrflow.application.demo_config import DemoConfig
 from hmrflow.application.inputs import load_photo, read_keypoint_file, sidecar_path
-from hmrflow.application.pipeline import DemoConfig, image_crops, predict_people
+from hmrflow.application.prediction import image_crops, predict_people
 from hmrflow.cli.demo import bundled_images
 
 

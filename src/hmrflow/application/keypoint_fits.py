@@ -140,7 +140,7 @@ def people_of(keypoints: np.ndarray, size: tuple[int, int], intrinsics: Intrinsi
               box_scale: float = 1.2) -> People:  # fmt: skip
     """:class:`~hmrflow.fitting.people.People` of keypoints ``(P, K, 3)`` in a ``size`` image
     seen with ``intrinsics`` (None: the default camera)."""
-    from hmrflow.application.pipeline import photo_camera
+    from hmrflow.application.prediction import photo_camera
 
     kp = torch.as_tensor(keypoints, dtype=torch.float32, device=device)
     return People.from_camera(kp, photo_camera(size, intrinsics, len(kp), device), box_scale)
