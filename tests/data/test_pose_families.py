@@ -10,7 +10,7 @@ import roma
 import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
-from hmrflow.config import ConfigError
+from hmrflow.config import ConfigError, config_from_dict
 from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour, root_aligned_positions
 from hmrflow.data.joint_limits import (
     ROM_JOINT_LIMITS_DEG,
@@ -145,6 +145,9 @@ def test_a_contact_tolerance_keeps_generated_poses_clear_of_the_evaluated_thresh
     assert (strict > 0.015).float().mean() < 0.5 * (default > 0.015).float().mean()
     with pytest.raises(ConfigError, match="contact_tolerance"):
         PoseSampler(None, config=replace(config, contact_tolerance=-0.01))
+    for name, impossible in (("contact_tolerance", -0.01), ("limit_margin_deg", -1.0), ("candidates", 0)):
+        with pytest.raises(ConfigError, match=f"poses.{name}: .* out of range"):  # a config file, loaded
+            config_from_dict(PoseSamplerConfig, {name: impossible}, path="poses")
 
 
 # ----------------------------------------------------------------------- families

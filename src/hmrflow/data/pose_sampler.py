@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES, mirror_poses
+from hmrflow.config import bounded, check_bounds
 from hmrflow.data.joint_limits import JointLimits, clamp_to_limits, joint_limits, sample_within_limits
 from hmrflow.data.pose_families import sample_families
 from hmrflow.data.self_contact import self_intersections
@@ -165,12 +166,12 @@ class PoseSamplerConfig:
     limits: Literal["v1", "rom"] = "v1"
     clamp_real: bool = True
     clamp_real_joints: tuple[str, ...] = ()
-    candidates: int = 1
+    candidates: int = bounded(1, minimum=1)
     family_fraction: float = 0.0
     families: dict[str, float] = field(default_factory=dict)
     family_mix_probability: float = 0.0
-    limit_margin_deg: float = 0.0
-    contact_tolerance: float = 0.03
+    limit_margin_deg: float = bounded(0.0, minimum=0)
+    contact_tolerance: float = bounded(0.03, minimum=0)
 
 
 @dataclass
@@ -193,18 +194,13 @@ class PoseSampler:
     config: PoseSamplerConfig = field(default_factory=PoseSamplerConfig)
 
     def __post_init__(self) -> None:
-        if self.config.limit_margin_deg < 0:
-            raise ConfigError(f"limit_margin_deg: needs to be >= 0, got {self.config.limit_margin_deg}")
-        if self.config.contact_tolerance < 0:
-            raise ConfigError(f"contact_tolerance: needs to be >= 0 metres, got {self.config.contact_tolerance}")
+        check_bounds(self.config)
         if self.limits is None:
             self.limits = joint_limits(self.config.limits)
         self.limits = self.limits.narrowed(self.config.limit_margin_deg)
         unknown = [name for name in self.config.clamp_real_joints if name not in SMPL_JOINT_NAMES]
         if unknown:
             raise ConfigError(f"clamp_real_joints: no joint named {', '.join(map(repr, unknown))}")
-        if self.config.candidates < 1:
-            raise ConfigError(f"candidates: need at least 1 draw per pose, got {self.config.candidates}")
 
     def _clamp_real(self, real: Tensor) -> Tensor:
         """Real-based poses ``(n, J, 3, 3)`` projected into the limits as configured."""
