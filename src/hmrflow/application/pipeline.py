@@ -60,7 +60,7 @@ from hmrflow.application.inputs import (
     sidecar_path,
     usable_people,
 )
-from hmrflow.application.prediction import image_crops, predict_people
+from hmrflow.application.prediction import predict_people
 from hmrflow.application.results import BodyParams, ImageResult, PersonResult
 from hmrflow.errors import InputError
 from hmrflow.models import ProbabilisticHMR
@@ -71,8 +71,6 @@ __all__ = [
     "DemoPipeline",
     "ImageResult",
     "PersonResult",
-    "image_crops",
-    "predict_people",
 ]
 
 log = logging.getLogger(__name__)
