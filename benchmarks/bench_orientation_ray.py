@@ -11,8 +11,12 @@ Printed, for the mode's torso orientation (shoulders and hips) against the truth
    and the slopes of the yaw and pitch errors against the horizontal and vertical
    off-axis angles (-1 / +1: the orientation is the box ray's; 0: the camera's).
 2. The same error with the mode turned by the rotation that takes the optical axis onto
-   the ray through the box centre (what a box-relative prediction needs), on the synthetic
-   people and on ``real-multiview-v1`` per camera.
+   the ray through the box centre (:func:`~hmrflow.geometry.box_to_camera_rotation`: what a
+   box-relative prediction needs, and what hmrflow does for a model with
+   ``orientation_frame="box"``), on the synthetic people and on ``real-multiview-v1`` per camera.
+
+The model's poses are read as they come out of it (as camera-frame poses), whatever its
+``orientation_frame``: a box-frame model should show slopes near -1 in 1 and the gain in 2.
 
 Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_orientation_ray.py [--model FILE]``
 """
@@ -35,19 +39,9 @@ from hmrflow.data.synthetic import SyntheticKeypoints
 from hmrflow.evaluation.real_sets import real_multiview_set, rotation_angle_deg, torso_frames, view_examples
 from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.evaluation.sets import SYNTHETIC_SETS
-from hmrflow.geometry.boxes import keypoint_box
+from hmrflow.geometry import box_to_camera_rotation
 
 BANDS = ((0, 5), (5, 10), (10, 15), (15, 30))
-
-
-def axis_to_ray(rays: Tensor) -> Tensor:
-    r"""The rotations ``(..., 3, 3)`` that take the optical axis ``(0, 0, 1)`` onto ``rays`` ``(..., 3)``
-    (about the axis perpendicular to both)."""
-    rays = rays / torch.linalg.vector_norm(rays, dim=-1, keepdim=True)
-    axis = torch.linalg.cross(rays.new_tensor([0.0, 0.0, 1.0]).expand_as(rays), rays)
-    sine = torch.linalg.vector_norm(axis, dim=-1, keepdim=True)
-    angle = torch.atan2(sine, rays[..., 2:])
-    return roma.rotvec_to_rotmat(axis / sine.clamp_min(1e-12) * angle)
 
 
 def median_p90(errors: Tensor) -> str:
@@ -67,9 +61,9 @@ def synthetic(model: torch.nn.Module, count: int) -> None:
         out = model(batch.evidence)
         joints = model.body(out.mode.rotmats, out.betas[:, None], vertices=False).joints[:, 0]
         truth, mode = torso_frames(batch.joints_3d, names), torso_frames(joints, names)
-        rays = torch.cat([(batch.box_center - size / 2) / batch.focal_length[:, None], torch.ones(len(mode), 1)], -1)
+        turn = box_to_camera_rotation(batch.box_center, batch.focal_length, size / 2)
         errors.append(rotation_angle_deg(truth, mode))
-        corrected.append(rotation_angle_deg(truth, axis_to_ray(rays) @ mode))
+        corrected.append(rotation_angle_deg(truth, turn @ mode))
         pelvis = batch.joints_3d[:, 0]
         off_axis.append(torch.rad2deg(torch.atan2(pelvis[:, :2], pelvis[:, 2:])))  # (horizontal, vertical)
         relative.append(roma.rotmat_to_euler("YXZ", (mode @ truth.transpose(-1, -2)).double(), degrees=True).float())
@@ -90,19 +84,14 @@ def synthetic(model: torch.nn.Module, count: int) -> None:
 def real(model: torch.nn.Module) -> None:
     data = RealMultiview.load()
     dataset = real_multiview_set(EVIDENCE_NAMES, data)
-    person, frame, view = view_examples(data, LIMB_JOINTS).T
-    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view]).float()
-    center, _ = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
-    focal = torch.from_numpy(data.focal_length[view]).float()
-    principal = torch.from_numpy(data.principal_point[view]).float()
-    rays = torch.cat([(center - principal) / focal, torch.ones(len(center), 1)], -1)
+    view = view_examples(data, LIMB_JOINTS)[:, 2]
     names = list(dataset.info.joint_names)
     predictor = JointPredictor(model.body, names, dataset.info.pelvis)
     out = model(dataset.evidence)
     mode = torso_frames(predictor(out.mode.rotmats, out.betas)[:, 0], list(predictor.names))
     truth = torso_frames(dataset.joints_3d, names)
-    errors, corrected = rotation_angle_deg(truth, mode), rotation_angle_deg(truth, axis_to_ray(rays) @ mode)
-    print(f"   real-multiview-v1 (boxes {torch.rad2deg(torch.acos(rays[:, 2] / rays.norm(dim=-1))).median():.1f} deg "
+    errors, corrected = rotation_angle_deg(truth, mode), rotation_angle_deg(truth, dataset.view @ mode)
+    print(f"   real-multiview-v1 (boxes {torch.rad2deg(torch.acos(dataset.view[:, 2, 2])).median():.1f} deg "
           f"off axis, median): {median_p90(errors)} -> {median_p90(corrected)}")
     for v, camera in enumerate(data.camera_names):
         inside = torch.from_numpy(view == v)
@@ -115,7 +104,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2048, help="synthetic people")
     args = parser.parse_args()
     model = load_model(args.model).eval()
-    print(f"model: {args.model or 'shipped'}")
+    print(f"model: {args.model or 'shipped'}; its poses read as camera-frame poses (its orientation_frame: "
+          f"{model.config.orientation_frame})")
     synthetic(model, args.count)
     real(model)
 

@@ -103,3 +103,34 @@ def test_image_evidence_is_the_plain_crop(body, make_prohmr_arrays, tmp_path) ->
     expected = torch.from_numpy(arrays["extra_keypoints_3d"][:, list(EVAL_14_FROM_EXTRA), :3])
     torch.testing.assert_close(batch.joints_3d, expected)
     assert batch.pose_valid.tolist() == [True, False, False]
+
+
+def test_a_box_frame_model_is_evaluated_in_each_examples_camera_frame(body) -> None:
+    """The set carries each box's ray: a model giving box-frame poses is scored on them turned onto
+    it (the aligned error cannot tell, the pelvis-aligned one does); with identity rays it is the
+    camera-frame model."""
+    from dataclasses import replace
+
+    from hmrflow.evaluation.runner import evaluate_model
+    from hmrflow.flows import FlowConfig
+    from hmrflow.models import ProbabilisticHMR
+    from hmrflow.models.config import EncoderConfig, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(encoder=EncoderConfig(width=32), head_hidden=32,
+                         flow=FlowConfig(context_features=32, hidden_features=32))  # fmt: skip
+    camera_model = ProbabilisticHMR(config, body).eval()
+    box_model = ProbabilisticHMR(replace(config, orientation_frame="box"), body).eval()
+    box_model.load_state_dict(camera_model.state_dict())
+    data = synthetic_set("synthetic-keypoints-v1", body, size=24)
+    assert data.view is not None and data.view.shape == (24, 3, 3)
+
+    def figures(model, data):
+        result, _ = evaluate_model(model, data, hypotheses=3, generator=torch.Generator().manual_seed(1))
+        return result.figures
+
+    camera, box = figures(camera_model, data), figures(box_model, data)
+    assert box["pa_mpjpe"] == pytest.approx(camera["pa_mpjpe"], rel=1e-5)
+    assert box["mpjpe"] != pytest.approx(camera["mpjpe"], rel=1e-5)
+    straight = replace(data, view=torch.eye(3).expand(24, 3, 3))
+    assert figures(box_model, straight) == pytest.approx(camera)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -142,3 +143,27 @@ def test_baseline_prior_weight_matters(tiny_model, synthetic):
     a = fit_baseline(tiny_model, people, config, BaselineConfig(prior_weight=0.0))
     b = fit_baseline(tiny_model, people, config, BaselineConfig(prior_weight=50.0))
     assert a.reprojection_error.mean() < b.reprojection_error.mean()
+
+
+def box_frame_twin(model):
+    """The same weights, read as giving the global orientation in the person box's frame."""
+    twin = copy.deepcopy(model)
+    twin.config = dataclasses.replace(model.config, orientation_frame="box")
+    return twin
+
+
+def test_a_box_frame_model_is_turned_onto_each_box_ray_everywhere_it_is_decoded(tiny_model, synthetic):
+    people = people_of(synthetic)
+    twin = box_frame_twin(tiny_model)
+    turn = people.box_rotation()
+    camera, box = regress(tiny_model, people), regress(twin, people)
+    assert camera.view is None and box.view is not None
+    torch.testing.assert_close(box.rotmats[:, 0], turn @ camera.rotmats[:, 0])
+    torch.testing.assert_close(box.rotmats[:, 1:], camera.rotmats[:, 1:])
+    for lean in (True, False):  # the fit decodes z = 0 to the turned mode, on the lean and the plain path
+        fit = fit_keypoints(twin, people, FitConfig(rules=StopRules(max_steps=0), lean_energy=lean))
+        torch.testing.assert_close(fit.rotmats, box.rotmats, atol=1e-5, rtol=0)
+    samples = torch.linalg.qr(torch.randn(len(people), 3, 24, 3, 3))[0]
+    back = people.pose_to_model(people.pose_to_camera(samples, "box"), "box")
+    torch.testing.assert_close(back, samples)
+    assert people.pose_to_camera(samples, "camera") is samples

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hmrflow.geometry.cameras import (
+    box_to_camera_rotation,
     crop_camera_to_full_translation,
     crop_to_image_pixels,
     full_translation_to_crop_camera,
@@ -257,3 +258,37 @@ def test_full_translation_with_two_focals() -> None:
     assert torch.equal(one, two)
     back_one = full_translation_to_crop_camera(one, *(a.float() for a in args), equal[:, 0])
     assert torch.equal(back_one, full_translation_to_crop_camera(one, *(a.float() for a in args), equal))
+
+
+def _axis_to_ray_reference(ray: torch.Tensor) -> torch.Tensor:
+    """Slow oracle: the rotation about ``z x d`` by the angle between ``z`` and ``d``, via axis-angle."""
+    d = ray / ray.norm(dim=-1, keepdim=True)
+    axis = torch.linalg.cross(torch.zeros_like(d).index_fill(-1, torch.tensor([2]), 1.0), d)
+    angle = torch.atan2(axis.norm(dim=-1, keepdim=True), d[..., 2:])
+    return rotvec_to_rotmat(torch.nn.functional.normalize(axis, dim=-1, eps=1e-12) * angle)
+
+
+def test_box_to_camera_rotation_against_axis_angle_oracle() -> None:
+    g = torch.Generator().manual_seed(3)
+    center = torch.rand(4, 5, 2, generator=g, dtype=F64) * torch.tensor([1280.0, 960.0], dtype=F64)
+    focal = 600 + 1500 * torch.rand(4, 5, 2, generator=g, dtype=F64)
+    principal = torch.tensor([640.0, 480.0], dtype=F64) + 30 * torch.randn(4, 5, 2, generator=g, dtype=F64)
+    R = box_to_camera_rotation(center, focal, principal)
+    ray = torch.cat([(center - principal) / focal, torch.ones_like(center[..., :1])], -1)
+    assert R.shape == (4, 5, 3, 3)
+    torch.testing.assert_close(R, _axis_to_ray_reference(ray))
+    torch.testing.assert_close(R @ R.mT, torch.eye(3, dtype=F64).expand_as(R))
+    # the optical axis goes onto the ray, so the box centre projects to the principal point of the box frame
+    torch.testing.assert_close(R[..., 2], ray / ray.norm(dim=-1, keepdim=True))
+
+
+def test_box_to_camera_rotation_is_identity_at_the_principal_point_and_one_focal_is_two() -> None:
+    principal = torch.tensor([[320.0, 240.0], [100.0, 50.0]])
+    torch.testing.assert_close(box_to_camera_rotation(principal, torch.tensor([800.0, 500.0]), principal),
+                               torch.eye(3).expand(2, 3, 3))  # fmt: skip
+    center = torch.tensor([[500.0, 100.0]])
+    one = box_to_camera_rotation(center, torch.tensor([900.0]), principal[:1])
+    two = box_to_camera_rotation(center, torch.tensor([[900.0, 900.0]]), principal[:1])
+    torch.testing.assert_close(one, two)
+    # a box right of and above the centre: the ray's x is positive and its y negative (image y points down)
+    assert one[0, 0, 2] > 0 and one[0, 1, 2] < 0

@@ -8,11 +8,12 @@ import torch
 
 from hmrflow.body import BodyModel
 from hmrflow.config import apply_overrides
+from hmrflow.geometry import box_to_camera_rotation
 from hmrflow.models.checkpoint import CheckpointError, load_model, save_model
 from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.checkpoint import read_checkpoint
 from hmrflow.training.config import ExperimentConfig
-from hmrflow.training.data import SyntheticDataModule
+from hmrflow.training.data import HMRDataModule, SyntheticDataModule
 from hmrflow.training.losses import keypoint_3d_energy_score, keypoint_3d_loss, pelvis_weights, rotation_loss
 from hmrflow.training.module import HMRModule
 from tests.tiny import TINY_MODEL
@@ -447,3 +448,36 @@ def test_the_range_of_motion_term_counts_when_weighted(config):
         apply_overrides(config, ["losses.range_of_motion=-1"])
     with pytest.raises(ConfigError, match="range_of_motion_margin_deg"):
         apply_overrides(config, ["losses.range_of_motion_margin_deg=-1"])
+
+
+def test_box_frame_labels_are_the_camera_labels_turned_onto_the_box_ray(config):
+    """``orientation_frame=box``: every 3D label and the global orientation turn by the inverse box-ray
+    rotation, and stay one body: the turned pose gives the turned joints (about the pelvis)."""
+    body = BodyModel.from_name("anny_lowpoly")
+    data = SyntheticDataModule(config.data, body)
+    synthetic = data.generator.sample(16, torch.Generator().manual_seed(4))
+    camera, box = TrainingBatch.from_synthetic(synthetic), TrainingBatch.from_synthetic(synthetic, "box")
+    turn = box_to_camera_rotation(synthetic.box_center, synthetic.focal_length, synthetic.image_size / 2)
+    assert not torch.allclose(box.rotmats[:, 0], camera.rotmats[:, 0], atol=1e-3)  # the boxes are off-axis
+    torch.testing.assert_close(turn @ box.rotmats[:, 0], camera.rotmats[:, 0])
+    torch.testing.assert_close(box.rotmats[:, 1:], camera.rotmats[:, 1:])
+    torch.testing.assert_close(box.keypoints_3d[..., :3] @ turn.mT, camera.keypoints_3d[..., :3], atol=1e-5, rtol=0)
+    posed = body(box.rotmats, synthetic.betas, vertices=False).joints
+    torch.testing.assert_close(posed - posed[:, :1], box.joints_3d[..., :3] - box.joints_3d[:, :1, :3],
+                               atol=1e-5, rtol=0)  # fmt: skip
+    # the box ray is the box frame's optical axis: the box centre's ray has no sideways part there
+    centre_ray = torch.cat([(synthetic.box_center - synthetic.image_size / 2) / synthetic.focal_length[:, None],
+                            torch.ones(16, 1)], -1)  # fmt: skip
+    in_box = (turn.mT @ centre_ray[..., None])[..., 0]
+    torch.testing.assert_close(in_box[:, :2], torch.zeros(16, 2), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="frame"):
+        TrainingBatch.from_synthetic(synthetic, "world")
+
+
+def test_the_training_stream_gives_labels_in_the_models_frame(config):
+    body = BodyModel.from_name("anny_lowpoly")
+    box_config = apply_overrides(config, ["model.orientation_frame=box", "data.batch_size=8"])
+    camera = HMRDataModule(box_config.data, body, model=config.model).training_stream().batch(0)
+    box = HMRDataModule(box_config.data, body, model=box_config.model).training_stream().batch(0)
+    torch.testing.assert_close(box.evidence, camera.evidence, rtol=0, atol=0)
+    assert not torch.allclose(box.rotmats[:, 0], camera.rotmats[:, 0], atol=1e-3)

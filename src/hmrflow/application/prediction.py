@@ -101,6 +101,7 @@ def _pose_bodies(model: ProbabilisticHMR, people: People, out: HMROutput, start:
     rotmats = fit.rotmats if fit is not None else start.rotmats
     sets = tuple(model.config.encoder.keypoint_sets)
     samples = out.samples.rotmats if out.samples is not None else out.mode.rotmats[:, :0]
+    samples = people.pose_to_camera(samples, out.frame)
     P, S, N = len(people), samples.shape[1], model.body.num_vertices
 
     def project(keypoints: dict[str, Tensor]) -> Tensor:
@@ -171,7 +172,7 @@ def predict_people(
     if config.fit:
         clock = time.perf_counter()
         people, out, fit, swapped = _fit(model, people, out, config)
-        fit_log_prob = _fit_log_prob(model, fit, out)
+        fit_log_prob = _fit_log_prob(model, people, fit, out)
         timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - clock
     clock = time.perf_counter()
     results = _results(model, people, out, fit, fit_log_prob, swapped.cpu())
@@ -210,7 +211,7 @@ def _fit(
     return people, out, fit_keypoints(model, people, fit_config, Start.of_output(out, people)), swapped
 
 
-def _fit_log_prob(model: ProbabilisticHMR, fit: BodyFit, out: HMROutput) -> Tensor:
+def _fit_log_prob(model: ProbabilisticHMR, people: People, fit: BodyFit, out: HMROutput) -> Tensor:
     """``(P, 1)`` log-likelihood of the fitted poses under the model (the baseline's too)."""
     from hmrflow.fitting.keypoint_fit import frozen
     from hmrflow.geometry.rotations import rotmat_to_sixd
@@ -218,11 +219,11 @@ def _fit_log_prob(model: ProbabilisticHMR, fit: BodyFit, out: HMROutput) -> Tens
     with torch.no_grad(), frozen(model):
         if fit.z is not None:
             return model.decode_latent(fit.z[:, None], out.context).log_prob
-        sixd = rotmat_to_sixd(fit.rotmats).reshape(len(fit.rotmats), 1, -1)
+        sixd = rotmat_to_sixd(people.pose_to_model(fit.rotmats, out.frame)).reshape(len(fit.rotmats), 1, -1)
         return model.pose_log_prob(sixd, out.context)
 
 
-def _fit_latent(model: ProbabilisticHMR, fit: BodyFit, out: HMROutput) -> Tensor:
+def _fit_latent(model: ProbabilisticHMR, people: People, fit: BodyFit, out: HMROutput) -> Tensor:
     """``(P, D)`` the fit's latents (the baseline's poses encoded by the flow)."""
     from hmrflow.fitting.keypoint_fit import frozen
     from hmrflow.geometry.rotations import rotmat_to_sixd
@@ -230,7 +231,8 @@ def _fit_latent(model: ProbabilisticHMR, fit: BodyFit, out: HMROutput) -> Tensor
     if fit.z is not None:
         return fit.z
     with torch.no_grad(), frozen(model):
-        return model.encode_pose(rotmat_to_sixd(fit.rotmats).reshape(len(fit.rotmats), -1), out.context)
+        rotmats = people.pose_to_model(fit.rotmats, out.frame)
+        return model.encode_pose(rotmat_to_sixd(rotmats).reshape(len(fit.rotmats), -1), out.context)
 
 
 def _report(fit: BodyFit, i: int) -> FitReport:
@@ -254,7 +256,9 @@ def _results(
     bodies = _pose_bodies(model, people, out, start, fit)
     samples = out.samples if out.samples is not None else _no_samples(out.mode)
     cameras = people.camera.to("cpu")
-    fit_z = None if fit is None else _fit_latent(model, fit, out)
+    fit_z = None if fit is None else _fit_latent(model, people, fit, out)
+    mode_rotmats = start.rotmats[:, None]  # the mode in the camera frame
+    sample_rotmats = people.pose_to_camera(samples.rotmats, out.frame)
     return [
         PersonResult(
             keypoints=_numpy(people.keypoints[i]),
@@ -262,8 +266,8 @@ def _results(
             box_center=_numpy(people.box_center[i]),
             box_size=float(people.box_size[i]),
             camera=cameras[i],
-            mode=_pose_params(out.mode.rotmats[i], out.mode.z[i], out.mode.log_prob[i]),
-            samples=_pose_params(samples.rotmats[i], samples.z[i], samples.log_prob[i]),
+            mode=_pose_params(mode_rotmats[i], out.mode.z[i], out.mode.log_prob[i]),
+            samples=_pose_params(sample_rotmats[i], samples.z[i], samples.log_prob[i]),
             fit=None if fit is None else _pose_params(fit.rotmats[i : i + 1], fit_z[i : i + 1], fit_log_prob[i]),
             betas=_numpy(fit.betas[i] if fit is not None else out.betas[i]),
             translation=_numpy(fit.translation[i] if fit is not None else translation[i]),

@@ -47,3 +47,21 @@ def mirror_poses(rotmats: Tensor) -> Tensor:
     """
     M = torch.diag(rotmats.new_tensor([-1.0, 1.0, 1.0]))
     return (M @ rotmats @ M)[..., mirror_index(SMPL_JOINT_NAMES), :, :]
+
+
+def rotate_global_orientation(rotmats: Tensor, rotation: Tensor | None) -> Tensor:
+    r"""Poses ``(..., J, 3, 3)`` of a body whose frame is turned by ``rotation`` ``(..., 3, 3)``
+    (broadcast against the poses' leading dimensions): joint 0's rotation (the global
+    orientation) becomes ``rotation @ R_0``; the other joints' local rotations stay.
+    ``None``: the poses unchanged.
+
+    Example:
+        >>> half_turn = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+        >>> poses = torch.eye(3).expand(2, 24, 3, 3)
+        >>> turned = rotate_global_orientation(poses, half_turn)
+        >>> torch.equal(turned[:, 0], half_turn.expand(2, 3, 3)), torch.equal(turned[:, 1:], poses[:, 1:])
+        (True, True)
+    """
+    if rotation is None:
+        return rotmats
+    return torch.cat([(rotation @ rotmats[..., 0, :, :]).unsqueeze(-3), rotmats[..., 1:, :, :]], dim=-3)

@@ -49,6 +49,7 @@ from torch import Tensor
 
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.sets import EvaluationSet, SetInfo
+from hmrflow.geometry import box_to_camera_rotation
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 
 __all__ = ["BOX_SCALE", "REAL_SETS", "real_figures", "real_multiview_set", "real_set", "stray_examples", "torso_frames",
@@ -100,6 +101,8 @@ def real_multiview_set(
     evidence = _select(evidence, list(data.keypoint_names), evidence_names)
     index = [data.keypoint_names.index(n) for n in joints]
     target = data.camera_joints()[person, frame, view][:, index]
+    camera = data.intrinsics(view)
+    rays = box_to_camera_rotation(centre, camera.focal_length, camera.principal_point)
     joints = tuple(joints)
     info = SetInfo(
         name=data.name,
@@ -109,7 +112,8 @@ def real_multiview_set(
         pelvis=(joints.index("left_hip"), joints.index("right_hip")),
         details=_details(data, examples),
     )
-    return EvaluationSet(info, evidence, torch.from_numpy(target.astype(np.float32))).with_fingerprint()
+    target = torch.from_numpy(target.astype(np.float32))
+    return EvaluationSet(info, evidence, target, view=rays).with_fingerprint()
 
 
 def _details(data: RealMultiview, examples: np.ndarray) -> dict:
@@ -194,7 +198,7 @@ def real_figures(
     for batch in data.batches(batch_size):
         batch = batch.to(device)
         out = model(batch.evidence, flip_test=flip_test)
-        rotmats = out.mode.rotmats  # (B, 1, J, 3, 3)
+        rotmats = batch.pose_to_camera(out.mode.rotmats, out.frame)  # (B, 1, J, 3, 3)
         truth = torso_frames(batch.joints_3d, names)
         joints = predictor(rotmats, out.betas)[:, 0]
         predicted = torso_frames(joints, list(predictor.names))

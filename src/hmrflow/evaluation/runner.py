@@ -187,15 +187,18 @@ def evaluate_model(
                     flip_test=flip_test)  # fmt: skip
         if plausible is not None and out.samples is not None:
             plausible.update(out.samples.rotmats)
-        mode = predictor(out.mode.rotmats, out.betas)[:, 0]
-        samples = None if out.samples is None else predictor(out.samples.rotmats, out.betas)
+        mode = predictor(batch.pose_to_camera(out.mode.rotmats, out.frame), out.betas)[:, 0]
+        samples = None
+        if out.samples is not None:
+            samples = predictor(batch.pose_to_camera(out.samples.rotmats, out.frame), out.betas)
         log_prob = None
         if batch.rotmats is not None:
             valid = batch.pose_valid
             if valid is None:
                 valid = torch.ones(len(batch), dtype=torch.bool, device=device)
             if valid.any():
-                log_prob = model.log_prob(batch.evidence[valid], batch.rotmats[valid])
+                truth = batch.pose_to_model(batch.rotmats, out.frame)
+                log_prob = model.log_prob(batch.evidence[valid], truth[valid])
         evaluator.update(batch.joints_3d.index_select(1, kept), mode, samples, log_prob)
     result = evaluator.compute()
     if plausible is not None and plausible.count:

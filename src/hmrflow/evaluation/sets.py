@@ -30,11 +30,12 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.body.joints import SMPL_JOINT_NAMES, rotate_global_orientation
 from hmrflow.body.model import BodyModel
 from hmrflow.config import config_from_dict
 from hmrflow.data.synthetic import SyntheticConfig, SyntheticKeypoints, make_evaluation_set
 from hmrflow.evaluation.metrics import Pelvis
+from hmrflow.geometry import box_to_camera_rotation
 
 __all__ = [
     "SetInfo",
@@ -83,12 +84,17 @@ class EvaluationBatch:
         joints_3d: ``(B, K, 3)`` ground-truth joints, metres.
         rotmats: ``(B, J, 3, 3)`` ground-truth pose (joint 0 in the camera frame), or None.
         pose_valid: ``(B,)`` bool, which rows of ``rotmats`` are real, or None (all).
+        view: ``(B, 3, 3)`` rotations from each person box's frame to the camera frame
+            (:func:`~hmrflow.geometry.box_to_camera_rotation`), which turn the poses of a
+            model with ``orientation_frame="box"``; None: the box frame is taken as the
+            camera's (crops without their image's camera).
     """
 
     evidence: Tensor
     joints_3d: Tensor
     rotmats: Tensor | None = None
     pose_valid: Tensor | None = None
+    view: Tensor | None = None
 
     def __len__(self) -> int:
         return self.joints_3d.shape[0]
@@ -98,8 +104,19 @@ class EvaluationBatch:
             return None if t is None else t.to(device)
 
         return EvaluationBatch(
-            self.evidence.to(device), self.joints_3d.to(device), move(self.rotmats), move(self.pose_valid)
+            self.evidence.to(device), self.joints_3d.to(device), move(self.rotmats), move(self.pose_valid),
+            move(self.view),
         )
+
+    def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
+        r"""Poses ``(B, S, J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in the camera frame."""
+        turn = self.view is not None and frame == "box"
+        return rotate_global_orientation(rotmats, self.view[:, None] if turn else None)
+
+    def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
+        r"""Camera-frame poses ``(B, J, 3, 3)`` in a model's ``frame`` (the inverse of :meth:`pose_to_camera`)."""
+        turn = self.view is not None and frame == "box"
+        return rotate_global_orientation(rotmats, self.view.mT if turn else None)
 
 
 class EvaluationData(Protocol):
@@ -121,12 +138,13 @@ class EvaluationSet:
     joints_3d: Tensor
     rotmats: Tensor | None = None
     pose_valid: Tensor | None = None
+    view: Tensor | None = None
 
     def __post_init__(self) -> None:
         B, K = self.joints_3d.shape[:2]
         if K != len(self.info.joint_names):
             raise ValueError(f"joints_3d has {K} joints but info names {len(self.info.joint_names)}")
-        for name in ("evidence", "rotmats", "pose_valid"):
+        for name in ("evidence", "rotmats", "pose_valid", "view"):
             value = getattr(self, name)
             if value is not None and value.shape[0] != B:
                 raise ValueError(f"{name} has {value.shape[0]} rows, joints_3d {B}")
@@ -143,6 +161,7 @@ class EvaluationSet:
                 self.joints_3d[part],
                 None if self.rotmats is None else self.rotmats[part],
                 None if self.pose_valid is None else self.pose_valid[part],
+                None if self.view is None else self.view[part],
             )
 
     def with_fingerprint(self) -> EvaluationSet:
@@ -333,5 +352,6 @@ def synthetic_set(
             "joints": "the body model's 24 joints",
         },
     )
-    data = EvaluationSet(info, batch.evidence, batch.joints_3d, batch.rotmats)
+    view = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2)
+    data = EvaluationSet(info, batch.evidence, batch.joints_3d, batch.rotmats, view=view)
     return data.with_fingerprint()

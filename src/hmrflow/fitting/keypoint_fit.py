@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
+from hmrflow.body.joints import rotate_global_orientation
 from hmrflow.fitting.lbfgs import MinimizeResult, StopRules, minimize
 from hmrflow.fitting.lean_energy import KeypointProjector, KeypointTerm, rotmats_from_sixd
 from hmrflow.fitting.people import People
@@ -122,25 +123,32 @@ class FitConfig:
 
 @dataclass(frozen=True)
 class Start:
-    r"""The regression that fitting starts from.
+    r"""The regression that fitting starts from, in each person's camera frame.
 
     Attributes:
         context: ``(B, C)``; rotmats: ``(B, J, 3, 3)`` the mode; betas: ``(B, S)``;
         translation: ``(B, 3)`` in the full-image camera frame.
+        view: ``(B, 3, 3)`` rotations from the model's pose frame to the camera frame
+            (:meth:`~hmrflow.fitting.people.People.view`), or None when they are the same:
+            the fitters turn every decoded pose by it.
     """
 
     context: Tensor
     rotmats: Tensor
     betas: Tensor
     translation: Tensor
+    view: Tensor | None = None
 
     @classmethod
     def of_output(cls, out: HMROutput, people: People) -> Start:
         """The mode, betas and context of a model output for ``people``, its camera moved into the full images."""
-        return cls(out.context, out.mode.rotmats[:, 0], out.betas, people.full_translation(out.camera))
+        view = people.view(out.frame)
+        rotmats = rotate_global_orientation(out.mode.rotmats[:, 0], view)
+        return cls(out.context, rotmats, out.betas, people.full_translation(out.camera), view)
 
     def __getitem__(self, index: int | slice | Tensor) -> Start:
-        return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index])
+        view = None if self.view is None else self.view[index]
+        return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index], view)
 
 
 @dataclass(frozen=True)
@@ -215,9 +223,10 @@ def evidence_sets(model: ProbabilisticHMR) -> tuple[str, ...]:
     return tuple(model.config.encoder.keypoint_sets)
 
 
-def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor) -> Tensor:
-    r"""Poses of latents ``z`` ``(B, D)`` under contexts ``(B, C)``: ``(B, J, 3, 3)``."""
-    return model.decode_latent(z[:, None], context).rotmats[:, 0]
+def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor, view: Tensor | None = None) -> Tensor:
+    r"""Poses of latents ``z`` ``(B, D)`` under contexts ``(B, C)``: ``(B, J, 3, 3)``, turned
+    by ``view`` ``(B, 3, 3)`` (:attr:`Start.view`; None: as the model gives them)."""
+    return rotate_global_orientation(model.decode_latent(z[:, None], context).rotmats[:, 0], view)
 
 
 def project_keypoints(
@@ -287,8 +296,11 @@ def keypoint_data_term(
     return lambda projected: reprojection_energy(projected, targets, people.image_size, config.sigma)
 
 
-def latent_pose(model: ProbabilisticHMR, context: Tensor, lean: bool = True) -> Callable[[Tensor], Tensor]:
-    r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``; call inside :func:`frozen`.
+def latent_pose(
+    model: ProbabilisticHMR, context: Tensor, lean: bool = True, view: Tensor | None = None
+) -> Callable[[Tensor], Tensor]:
+    r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``, turned by ``view``
+    ``(B, 3, 3)`` (:attr:`Start.view`; None: as the model gives them); call inside :func:`frozen`.
 
     ``lean``: the flow folded once for these contexts
     (:meth:`~hmrflow.models.ProbabilisticHMR.latent_decoder`); else :func:`decode_rotmats`
@@ -296,8 +308,8 @@ def latent_pose(model: ProbabilisticHMR, context: Tensor, lean: bool = True) -> 
     """
     if lean:
         decode = model.latent_decoder(context)
-        return lambda z: rotmats_from_sixd(decode(z))
-    return lambda z: decode_rotmats(model, z, context)
+        return lambda z: rotate_global_orientation(rotmats_from_sixd(decode(z)), view)
+    return lambda z: decode_rotmats(model, z, context, view)
 
 
 def learned_prior_energy(
@@ -307,7 +319,7 @@ def learned_prior_energy(
 
     Call it inside :func:`frozen`. ``lean`` as in :func:`latent_pose` and :func:`keypoint_projection`.
     """
-    pose = latent_pose(model, start.context, lean)
+    pose = latent_pose(model, start.context, lean, start.view)
     project = keypoint_projection(model, people, lean)
     data = keypoint_data_term(model, people, config, lean)
     pose_weight, shape_weight = config.pose_prior_weight**2, config.shape_prior_weight**2
@@ -431,7 +443,7 @@ def fit_keypoints(
     def fit_group(people: People, start: Start) -> BodyFit:
         z = start.context.new_zeros(len(people), model.latent_features).requires_grad_(True)
         with frozen(model):
-            decode = latent_pose(model, start.context, config.lean_energy)
+            decode = latent_pose(model, start.context, config.lean_energy, start.view)
         fit = fit_bodies(model, people, config, start, [z], lambda: decode(z), lambda: weight * z.square().sum(-1))
         return replace(fit, z=z.detach())
 

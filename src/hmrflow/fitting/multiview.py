@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
+from hmrflow.body.joints import rotate_global_orientation
 from hmrflow.errors import InputError
 from hmrflow.fitting.keypoint_fit import (
     FitConfig,
@@ -220,7 +221,7 @@ def _fit_uncalibrated(
     prior = (config.data_prior_weight if config.reprojection else config.prior_weight) ** 2
 
     def poses() -> Tensor:
-        return decode_rotmats(model, z, start.context)
+        return decode_rotmats(model, z, start.context, start.view)
 
     def energy() -> Tensor:
         rotmats = poses()
@@ -330,8 +331,9 @@ def _fit_calibrated(
     def view_latents(pose: Tensor) -> Tensor:
         """``(B V, D)``: the shared pose as each camera sees it, encoded with its context."""
         root = cameras.rotation @ pose[:, None, 0]  # (B, V, 3, 3)
-        views = torch.cat([root[:, :, None], pose[:, None, 1:].expand(B, V, -1, 3, 3)], dim=2)
-        return model.encode_pose(rotmat_to_sixd(views).flatten(-2).flatten(0, 1), start.context)
+        views = torch.cat([root[:, :, None], pose[:, None, 1:].expand(B, V, -1, 3, 3)], dim=2).flatten(0, 1)
+        views = rotate_global_orientation(views, None if start.view is None else start.view.mT)  # model's frame
+        return model.encode_pose(rotmat_to_sixd(views).flatten(-2), start.context)
 
     def energy() -> Tensor:
         pose = world_pose()

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hmrflow.geometry import crop_camera_to_full_translation
+from hmrflow.body.joints import rotate_global_orientation
+from hmrflow.geometry import box_to_camera_rotation, crop_camera_to_full_translation
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.pinhole import PinholeCamera
 
@@ -106,6 +107,35 @@ class People:
         return crop_camera_to_full_translation(
             crop_camera, self.box_center, self.box_size, 2 * self.principal_point, self.camera.focal_length
         )
+
+    def box_rotation(self) -> Tensor:
+        r"""``(B, 3, 3)`` rotations from each person's box frame to the camera frame
+        (:func:`~hmrflow.geometry.box_to_camera_rotation`)."""
+        return box_to_camera_rotation(self.box_center, self.camera.focal_length, self.principal_point)
+
+    def view(self, frame: str) -> Tensor | None:
+        r"""``(B, 3, 3)`` rotations from ``frame``, a model's ``orientation_frame``, to each
+        person's camera frame: the box rotation for ``"box"``, None (no turn) for ``"camera"``."""
+        if frame == "camera":
+            return None
+        if frame == "box":
+            return self.box_rotation()
+        raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
+
+    def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
+        r"""Poses ``(B, J, 3, 3)`` or ``(B, S, J, 3, 3)`` a model gave in ``frame`` (its
+        ``orientation_frame``), in each person's camera frame."""
+        view = self.view(frame)
+        if view is not None and rotmats.dim() == 5:
+            view = view[:, None]
+        return rotate_global_orientation(rotmats, view)
+
+    def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
+        r"""The inverse of :meth:`pose_to_camera`: camera-frame poses in a model's ``frame``."""
+        view = self.view(frame)
+        if view is not None:
+            view = view.transpose(-1, -2)[:, None] if rotmats.dim() == 5 else view.transpose(-1, -2)
+        return rotate_global_orientation(rotmats, view)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
         """The people on ``device`` with floating ``dtype`` (None: unchanged)."""

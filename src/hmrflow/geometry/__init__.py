@@ -4,6 +4,7 @@ from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.cameras import (
     DEFAULT_CROP_SIZE,
     DEFAULT_FOCAL_LENGTH,
+    box_to_camera_rotation,
     crop_camera_to_full_translation,
     crop_to_image_pixels,
     full_translation_to_crop_camera,
@@ -35,6 +36,7 @@ __all__ = [
     "Similarity",
     "align",
     "angle_to_rotmat",
+    "box_to_camera_rotation",
     "crop_camera_to_full_translation",
     "crop_to_image_pixels",
     "default_focal_length",

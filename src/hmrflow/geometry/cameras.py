@@ -16,6 +16,10 @@ Conventions, stated once for the whole package:
 * **Weak-perspective camera** ``(s, tx, ty)`` (ProHMR's head output) lives in the crop:
   it means the translation ``(tx, ty, 2 f / (crop_size * s))`` seen by a camera of focal
   ``f`` px (5000 by default) whose principal point is the crop centre.
+* **Box frame**: the camera frame turned, without roll, so that its ``+Z`` looks along the
+  ray through the person box's centre (:func:`box_to_camera_rotation`). A model that sees
+  only the box sees the person from that ray, so the body's global orientation it can tell
+  is the one in the box frame.
 * **Normalised crop coordinates** (ProHMR's 2D keypoint targets and losses):
   ``x_norm = x_px / crop_size - 0.5``, so the crop spans ``[-0.5, 0.5]`` with 0 at its
   centre. ProHMR obtains them by projecting with focal ``f / crop_size`` and principal
@@ -44,6 +48,7 @@ __all__ = [
     "translation_to_weak_perspective",
     "crop_camera_to_full_translation",
     "full_translation_to_crop_camera",
+    "box_to_camera_rotation",
     "perspective_projection",
     "crop_to_image_pixels",
     "image_to_crop_pixels",
@@ -189,6 +194,37 @@ def full_translation_to_crop_camera(
     offset = (box_center - image_size / 2) * (tz.unsqueeze(-1) / axis_focal)
     txy = translation[..., :2] - offset
     return torch.stack((s, txy[..., 0], txy[..., 1]), dim=-1)
+
+
+def box_to_camera_rotation(box_center: Tensor, focal_length: Tensor, principal_point: Tensor) -> Tensor:
+    r"""Rotations ``(..., 3, 3)`` from the box frame to the camera frame: ``P_camera = R P_box``.
+
+    ``R`` is the smallest rotation that takes the optical axis ``(0, 0, 1)`` onto the ray
+    ``d`` through the box centre, ``d ~ ((b - c) / f, 1)``: about the axis ``z x d``, so
+    it adds no roll (``R = I + [v]_x + [v]_x^2 / (1 + d_z)`` with ``v = z x d``, ``|d| = 1``).
+
+    Arguments:
+        box_center: Box centres ``(..., 2)`` px.
+        focal_length: ``(...)`` or ``(..., 2)`` ``(f_x, f_y)`` px.
+        principal_point: ``(..., 2)`` px.
+
+    Example:
+        >>> R = box_to_camera_rotation(torch.tensor([420.0, 240.0]), torch.tensor(100.0), torch.tensor([320.0, 240.0]))
+        >>> R @ torch.tensor([0.0, 0.0, 1.0])  # the ray through the box centre, 45 degrees right
+        tensor([0.7071, 0.0000, 0.7071])
+    """
+    if focal_length.dim() < box_center.dim() or focal_length.shape[-1] != 2:
+        focal_length = focal_length.unsqueeze(-1)
+    xy = (box_center - principal_point) / focal_length
+    ray = torch.cat([xy, torch.ones_like(xy[..., :1])], dim=-1)
+    dx, dy, dz = (ray / torch.linalg.vector_norm(ray, dim=-1, keepdim=True)).unbind(-1)
+    k = 1 / (1 + dz)
+    rows = [
+        torch.stack([1 - k * dx * dx, -k * dx * dy, dx], -1),
+        torch.stack([-k * dx * dy, 1 - k * dy * dy, dy], -1),
+        torch.stack([-dx, -dy, dz], -1),
+    ]
+    return torch.stack(rows, dim=-2)
 
 
 def _depth_and_axis_focals(focal_length: float | Tensor, box_center: Tensor) -> tuple[float | Tensor, float | Tensor]:

@@ -49,6 +49,13 @@ class ModelConfig:
             to an SMPL-format ``.pkl``/``.npz`` file.
         focal_length: Focal length (px) of the weak-perspective camera at ``crop_size``.
         mean_camera: The head's camera at initialisation ``(s, tx, ty)``.
+        orientation_frame: The frame of the global orientation (joint 0) the model gives:
+            ``"camera"``, the image's camera (ProHMR's; right for centred crops), or
+            ``"box"``, the camera turned to look along the ray through the person box's
+            centre (:func:`~hmrflow.geometry.box_to_camera_rotation`): what a model that
+            sees only the box can tell. Users of a ``"box"`` model turn its poses into
+            the camera frame with :meth:`~hmrflow.fitting.People.pose_to_camera`
+            (the fitters, evaluation and demos do).
     """
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -58,3 +65,4 @@ class ModelConfig:
     body_model: str = "anny_lowpoly"
     focal_length: float = bounded(5000.0, above=0)
     mean_camera: tuple[float, float, float] = (0.9, 0.0, 0.0)
+    orientation_frame: Literal["camera", "box"] = "camera"

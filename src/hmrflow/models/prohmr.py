@@ -92,6 +92,9 @@ class HMROutput:
         betas: ``(B, S_b)`` shape.
         camera: ``(B, 3)`` weak-perspective camera ``(s, tx, ty)`` in the crop/box.
         translation: ``(B, 3)`` the camera's body translation, camera frame.
+        frame: The frame of the poses' global orientation, the model's ``orientation_frame``
+            (``"box"``: turn into each image's camera frame with
+            :meth:`~hmrflow.fitting.people.People.view`).
     """
 
     context: Tensor
@@ -100,6 +103,7 @@ class HMROutput:
     betas: Tensor
     camera: Tensor
     translation: Tensor
+    frame: str = "camera"
 
 
 @contextmanager
@@ -259,7 +263,7 @@ class ProbabilisticHMR(nn.Module):
             twins = poses[:, 1:]
             samples = twins if samples is None else samples.cat(twins)
         betas = (out.betas + other.betas) / 2
-        return HMROutput(out.context, mode, samples, betas, camera, translation)
+        return HMROutput(out.context, mode, samples, betas, camera, translation, out.frame)
 
     def encode(self, evidence: Tensor) -> Tensor:
         r"""The context ``(B, C)`` in the model's dtype (float32).
@@ -296,7 +300,8 @@ class ProbabilisticHMR(nn.Module):
         translation = weak_perspective_to_translation(
             shape_camera.camera, self.focal_length, self.crop_size
         )
-        return HMROutput(context, mode, samples, shape_camera.betas, shape_camera.camera, translation)
+        return HMROutput(context, mode, samples, shape_camera.betas, shape_camera.camera, translation,
+                         self.config.orientation_frame)  # fmt: skip
 
     def pose(
         self,

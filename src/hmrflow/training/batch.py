@@ -3,8 +3,9 @@ datasets) becomes one :class:`TrainingBatch`, whose missing labels are masked.
 
 Shapes: B batch, K keypoints (the model's evidence keypoints, COCO-17 + 6 foot points),
 J joints (24), S betas, R crop side. 2D points are in normalised box/crop coordinates
-(the box spans ``[-0.5, 0.5]``), 3D points in metres in the camera frame; the last
-channel of every point array is a confidence (0 = no label).
+(the box spans ``[-0.5, 0.5]``), 3D points in metres in the camera frame, or in the box
+frame for a model whose ``orientation_frame`` is ``"box"``; the last channel of every point
+array is a confidence (0 = no label).
 
 Example:
     >>> from hmrflow.body import BodyModel
@@ -18,14 +19,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from hmrflow.body.joints import NUM_JOINTS
+from hmrflow.body.joints import NUM_JOINTS, rotate_global_orientation
 from hmrflow.data.prohmr_format import ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch
+from hmrflow.geometry import box_to_camera_rotation
 
 __all__ = ["TrainingBatch", "as_training_batch"]
 
@@ -71,15 +73,27 @@ class TrainingBatch:
         return (self.joints_3d[..., 3] > 0).all(dim=-1)
 
     @staticmethod
-    def from_synthetic(batch: SyntheticBatch) -> TrainingBatch:
-        """Synthetic keypoint data: every label exists."""
+    def from_synthetic(batch: SyntheticBatch, frame: Literal["camera", "box"] = "camera") -> TrainingBatch:
+        """Synthetic keypoint data: every label exists.
+
+        ``frame``: the frame of the 3D labels and the global orientation, the camera's or the
+        person box's (:func:`~hmrflow.geometry.box_to_camera_rotation`, with the detector's
+        box; the model's ``orientation_frame``).
+        """
         ones = batch.rotmats.new_ones(len(batch))
+        rotmats, joints_3d, keypoints_3d = batch.rotmats, batch.joints_3d, batch.keypoints_3d
+        if frame == "box":
+            to_box = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2).mT
+            rotmats = rotate_global_orientation(rotmats, to_box)
+            joints_3d, keypoints_3d = joints_3d @ to_box.mT, keypoints_3d @ to_box.mT
+        elif frame != "camera":
+            raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
         return TrainingBatch(
             evidence=batch.evidence,
             target_2d=batch.target_2d,
-            joints_3d=_with_confidence(batch.joints_3d),
-            keypoints_3d=_with_confidence(batch.keypoints_3d),
-            rotmats=batch.rotmats,
+            joints_3d=_with_confidence(joints_3d),
+            keypoints_3d=_with_confidence(keypoints_3d),
+            rotmats=rotmats,
             has_pose=ones,
             betas=batch.betas,
             has_betas=ones.clone(),
@@ -120,12 +134,16 @@ class TrainingBatch:
         return TrainingBatch(**out)
 
 
-def as_training_batch(batch: TrainingBatch | SyntheticBatch | ProHMRSample) -> TrainingBatch:
-    """Any batch the data modules produce as a :class:`TrainingBatch`."""
+def as_training_batch(
+    batch: TrainingBatch | SyntheticBatch | ProHMRSample, frame: Literal["camera", "box"] = "camera"
+) -> TrainingBatch:
+    """Any batch the data modules produce as a :class:`TrainingBatch`; synthetic keypoint
+    batches with their labels in ``frame`` (:meth:`TrainingBatch.from_synthetic`;
+    ProHMR-format labels stay as the dataset gives them: it has no full-image camera)."""
     if isinstance(batch, TrainingBatch):
         return batch
     if isinstance(batch, SyntheticBatch):
-        return TrainingBatch.from_synthetic(batch)
+        return TrainingBatch.from_synthetic(batch, frame)
     if isinstance(batch, ProHMRSample):
         return TrainingBatch.from_prohmr(batch)
     raise TypeError(f"not a training batch: {type(batch).__name__}")

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
@@ -84,6 +84,7 @@ class TrainingStream(IterableDataset):
         rank: This process's rank; world_size: the number of processes.
         start_step: The first step to yield (a resumed run's global step).
         device: Where the synthetic share is made (its random stream is that device's).
+        frame: The frame of the synthetic share's labels (the model's ``orientation_frame``).
 
     With loader workers, worker ``w`` of ``W`` yields steps ``start + w, start + w + W, ...``
     and the loader returns them in order.
@@ -100,6 +101,7 @@ class TrainingStream(IterableDataset):
         world_size: int = 1,
         start_step: int = 0,
         device: torch.device | str = "cpu",
+        frame: Literal["camera", "box"] = "camera",
     ):
         if synthetic_count > 0 and synthetic is None:
             raise ValueError("synthetic_count > 0 needs a synthetic generator")
@@ -114,13 +116,14 @@ class TrainingStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.start_step = start_step
+        self.frame = frame
 
     def batch(self, step: int) -> TrainingBatch:
         """The batch of ``step`` for this rank."""
         parts = []
         if self.synthetic_count > 0:
             rng = torch.Generator(device=self.device).manual_seed(step_seed(self.seed, self.rank, step))
-            parts.append(TrainingBatch.from_synthetic(self.synthetic.sample(self.synthetic_count, rng)))
+            parts.append(TrainingBatch.from_synthetic(self.synthetic.sample(self.synthetic_count, rng), self.frame))
         count = self.batch_size - self.synthetic_count
         if count > 0:
             first = (step * self.world_size + self.rank) * count
@@ -330,6 +333,7 @@ class HMRDataModule(L.LightningDataModule):
             world_size=world_size,
             start_step=start_step,
             device=device,
+            frame=self.model_config.orientation_frame,
         )
 
     def generates_on_device(self, device: torch.device) -> bool:
