@@ -354,8 +354,9 @@ def test_a_missing_shipped_model_is_named_as_such(monkeypatch):
     import hmrflow.models.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", "no-such-model.pt")
-    with pytest.raises(CheckpointError, match="the shipped model is not installed"):
-        load_model()
+    for name in (None, "default"):  # every command calls the shipped model "default"
+        with pytest.raises(CheckpointError, match="the shipped model is not installed"):
+            load_model(name)
 
 
 def test_batches_made_on_the_device_train_as_those_from_the_loader(config, tmp_path, caplog):

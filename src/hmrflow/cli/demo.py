@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="scale of the samples' latents: below 1 keeps them closer to the mode (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default: %(default)s)")
-    parser.add_argument("--model", default=None, help="a model file or checkpoint (default: the shipped model)")
+    parser.add_argument("--model", default=None, help="a model file or checkpoint; default (or the name default): the shipped model")
     parser.add_argument(
         "--detect", choices=("auto", "always", "never"), default="auto",
         help="auto: keypoint files, then precomputed ones beside the photo, then the detector; "

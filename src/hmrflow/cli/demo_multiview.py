@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("outputs/demo-multiview"), help="output folder (default: %(default)s)"
     )
-    parser.add_argument("--model", default=None, help="a model file or checkpoint (default: the shipped model)")
+    parser.add_argument("--model", default=None, help="a model file or checkpoint; default (or the name default): the shipped model")
     parser.add_argument(
         "--samples", type=int, default=10, help="samples per view besides the mode (default: %(default)s)"
     )

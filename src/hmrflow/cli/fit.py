@@ -145,7 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model file (default: the shipped keypoint model)")
+    parser.add_argument("--model", help="model file or checkpoint; default (or the name default): the shipped keypoint model")
     parser.add_argument("--out", type=Path, default=Path("fits"), help="output folder (default: fits)")
     parser.add_argument("--images", type=Path, help="folder of the images (sizes, renders)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), help="image size, px")

@@ -169,13 +169,13 @@ def load_model(
     r"""Load a model for inference (eval mode).
 
     Arguments:
-        path: A training checkpoint or an exported model file; None for the shipped
-            keypoint-conditioned default model.
+        path: A training checkpoint or an exported model file; None or ``"default"`` for
+            the shipped keypoint-conditioned default model (every command's name for it).
         device: Where to put the model.
         body_model: Another body model file (or name) than the checkpoint's, e.g. the
             SMPL file of a converted ProHMR checkpoint.
     """
-    if path is None:
+    if path is None or path == "default":
         with resources.as_file(resources.files("hmrflow") / "assets" / "models" / DEFAULT_MODEL) as p:
             if not p.is_file():
                 raise CheckpointError(f"the shipped model is not installed: {p} is missing")
