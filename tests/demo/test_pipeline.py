@@ -38,3 +38,32 @@ def test_an_image_model_runs_the_demo_steps():
     person = people[0]
     assert person.fit is not None and person.sample_vertices.shape[0] == 2
     assert np.isfinite(person.vertices).all() and person.translation[2] > 0
+
+
+def test_a_box_frame_model_gives_the_demo_camera_frame_poses(tiny_model_path):
+    """The records hold camera-frame poses: a box model's mode and samples turned onto the person
+    box's ray, the rest as the same weights read in the camera frame; the fit's likelihood is the
+    model's for the fitted pose turned back into the box frame."""
+    import copy
+    from dataclasses import replace
+
+    from hmrflow.fitting.people import People
+    from hmrflow.models.checkpoint import load_model
+
+    camera_model = load_model(tiny_model_path)
+    box_model = copy.deepcopy(camera_model)
+    box_model.config = replace(camera_model.config, orientation_frame="box")
+    image = bundled_images()[0]
+    photo = load_photo(image)
+    keypoints = read_keypoint_file(sidecar_path(image)).people[0][None]
+    config = DemoConfig(num_samples=3, fit=False)
+    camera = predict_people(camera_model, photo, keypoints, config)[0]
+    box = predict_people(box_model, photo, keypoints, config)[0]
+    people = People.from_camera(torch.as_tensor(keypoints), camera.camera[None], config.box_scale)
+    turn = people.box_rotation()[0].numpy()
+    for ours, theirs in ((box.mode, camera.mode), (box.samples, camera.samples)):
+        np.testing.assert_allclose(ours.rotmats[:, 0], turn @ theirs.rotmats[:, 0], atol=1e-5)
+        np.testing.assert_allclose(ours.rotmats[:, 1:], theirs.rotmats[:, 1:], atol=1e-6)
+        np.testing.assert_allclose(ours.log_prob, theirs.log_prob, rtol=1e-5)
+    fitted = predict_people(box_model, photo, keypoints, replace(config, fit=True, fit_steps=2, mirror_check=False))[0]
+    assert fitted.fit is not None and np.isfinite(fitted.fit.log_prob).all()
