@@ -49,19 +49,26 @@ def mirror_poses(rotmats: Tensor) -> Tensor:
     return (M @ rotmats @ M)[..., mirror_index(SMPL_JOINT_NAMES), :, :]
 
 
-def rotate_global_orientation(rotmats: Tensor, rotation: Tensor | None) -> Tensor:
-    r"""Poses ``(..., J, 3, 3)`` of a body whose frame is turned by ``rotation`` ``(..., 3, 3)``
-    (broadcast against the poses' leading dimensions): joint 0's rotation (the global
-    orientation) becomes ``rotation @ R_0``; the other joints' local rotations stay.
-    ``None``: the poses unchanged.
+def rotate_global_orientation(rotmats: Tensor, rotation: Tensor | None, inverse: bool = False) -> Tensor:
+    r"""Poses ``(B, ..., J, 3, 3)`` of bodies whose frames turn by ``rotation`` ``(B, 3, 3)``
+    (one per row, shared by the dimensions ``...``): joint 0's rotation (the global
+    orientation) becomes ``rotation @ R_0`` (``inverse``: ``rotation^T @ R_0``); the other
+    joints' local rotations stay. ``None``: the poses unchanged.
 
     Example:
-        >>> half_turn = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
-        >>> poses = torch.eye(3).expand(2, 24, 3, 3)
+        >>> half_turn = torch.diag(torch.tensor([1.0, -1.0, -1.0])).expand(2, 3, 3)
+        >>> poses = torch.eye(3).expand(2, 5, 24, 3, 3)  # 5 poses for each of 2 rows
         >>> turned = rotate_global_orientation(poses, half_turn)
-        >>> torch.equal(turned[:, 0], half_turn.expand(2, 3, 3)), torch.equal(turned[:, 1:], poses[:, 1:])
-        (True, True)
+        >>> torch.equal(turned[:, :, 0], half_turn[:, None].expand(2, 5, 3, 3))
+        True
+        >>> torch.equal(turned[:, :, 1:], poses[:, :, 1:])
+        True
+        >>> torch.equal(rotate_global_orientation(turned, half_turn, inverse=True), poses)
+        True
     """
     if rotation is None:
         return rotmats
+    if inverse:
+        rotation = rotation.mT
+    rotation = rotation.reshape(rotation.shape[:1] + (1,) * (rotmats.dim() - 4) + (3, 3))
     return torch.cat([(rotation @ rotmats[..., 0, :, :]).unsqueeze(-3), rotmats[..., 1:, :, :]], dim=-3)

@@ -109,14 +109,12 @@ class EvaluationBatch:
         )
 
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
-        r"""Poses ``(B, S, J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in the camera frame."""
-        turn = self.view is not None and frame == "box"
-        return rotate_global_orientation(rotmats, self.view[:, None] if turn else None)
+        r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in the camera frame."""
+        return rotate_global_orientation(rotmats, self.view if frame == "box" else None)
 
     def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
-        r"""Camera-frame poses ``(B, J, 3, 3)`` in a model's ``frame`` (the inverse of :meth:`pose_to_camera`)."""
-        turn = self.view is not None and frame == "box"
-        return rotate_global_orientation(rotmats, self.view.mT if turn else None)
+        r"""Camera-frame poses ``(B, [S,] J, 3, 3)`` in a model's ``frame`` (the inverse of :meth:`pose_to_camera`)."""
+        return rotate_global_orientation(rotmats, self.view if frame == "box" else None, inverse=True)
 
 
 class EvaluationData(Protocol):

@@ -332,7 +332,7 @@ def _fit_calibrated(
         """``(B V, D)``: the shared pose as each camera sees it, encoded with its context."""
         root = cameras.rotation @ pose[:, None, 0]  # (B, V, 3, 3)
         views = torch.cat([root[:, :, None], pose[:, None, 1:].expand(B, V, -1, 3, 3)], dim=2).flatten(0, 1)
-        views = rotate_global_orientation(views, None if start.view is None else start.view.mT)  # model's frame
+        views = rotate_global_orientation(views, start.view, inverse=True)  # in the model's frame
         return model.encode_pose(rotmat_to_sixd(views).flatten(-2), start.context)
 
     def energy() -> Tensor:

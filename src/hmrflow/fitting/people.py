@@ -123,19 +123,13 @@ class People:
         raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
 
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
-        r"""Poses ``(B, J, 3, 3)`` or ``(B, S, J, 3, 3)`` a model gave in ``frame`` (its
-        ``orientation_frame``), in each person's camera frame."""
-        view = self.view(frame)
-        if view is not None and rotmats.dim() == 5:
-            view = view[:, None]
-        return rotate_global_orientation(rotmats, view)
+        r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in
+        each person's camera frame."""
+        return rotate_global_orientation(rotmats, self.view(frame))
 
     def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""The inverse of :meth:`pose_to_camera`: camera-frame poses in a model's ``frame``."""
-        view = self.view(frame)
-        if view is not None:
-            view = view.transpose(-1, -2)[:, None] if rotmats.dim() == 5 else view.transpose(-1, -2)
-        return rotate_global_orientation(rotmats, view)
+        return rotate_global_orientation(rotmats, self.view(frame), inverse=True)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
         """The people on ``device`` with floating ``dtype`` (None: unchanged)."""

@@ -83,9 +83,9 @@ class TrainingBatch:
         ones = batch.rotmats.new_ones(len(batch))
         rotmats, joints_3d, keypoints_3d = batch.rotmats, batch.joints_3d, batch.keypoints_3d
         if frame == "box":
-            to_box = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2).mT
-            rotmats = rotate_global_orientation(rotmats, to_box)
-            joints_3d, keypoints_3d = joints_3d @ to_box.mT, keypoints_3d @ to_box.mT
+            turn = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2)
+            rotmats = rotate_global_orientation(rotmats, turn, inverse=True)
+            joints_3d, keypoints_3d = joints_3d @ turn, keypoints_3d @ turn  # rows: (turn^T p)^T = p^T turn
         elif frame != "camera":
             raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
         return TrainingBatch(
