@@ -482,3 +482,15 @@ def test_the_training_stream_gives_labels_in_the_models_frame(config):
     box = HMRDataModule(box_config.data, body, model=box_config.model).training_stream().batch(0)
     torch.testing.assert_close(box.evidence, camera.evidence, rtol=0, atol=0)
     assert not torch.allclose(box.rotmats[:, 0], camera.rotmats[:, 0], atol=1e-3)
+    # data.label_frame=camera: a box model trained on camera-frame labels (the shipped v7's recipe)
+    kept = apply_overrides(box_config, ["data.label_frame=camera"])
+    same = HMRDataModule(kept.data, body, model=kept.model).training_stream().batch(0)
+    torch.testing.assert_close(same.rotmats, camera.rotmats, rtol=0, atol=0)
+    synthetic = SyntheticDataModule(config.data, body).generator.sample(8, torch.Generator().manual_seed(2))
+    for overrides, frame in ((["model.orientation_frame=box"], "box"), (["data.label_frame=camera"], "camera")):
+        module = HMRModule(apply_overrides(box_config, overrides)).eval()  # the module makes its labels so too
+        torch.manual_seed(0)
+        direct = module.compute_losses(synthetic).global_orient_mode
+        torch.manual_seed(0)
+        expected = module.compute_losses(TrainingBatch.from_synthetic(synthetic, frame)).global_orient_mode
+        torch.testing.assert_close(direct, expected)

@@ -34,7 +34,7 @@ gives a probability distribution over the 3D pose; the most likely body (the mod
 --samples other plausible bodies are drawn; the mode is then fitted to the keypoints
 with the learned prior (skip with --no-fit), after checking each person's left/right
 labels (both labellings fitted, the mirrored one kept where it fits far better: about 3x
-the fit's time; on real-multiview-v1 it put back 13 of 21 detector mirrors and 85 % of
+the fit's time; on real-multiview-v1 it put back 14 of 21 detector mirrors and 85 % of
 labels swapped on purpose, and swapped no correct labelling; skip with --no-mirror-check). Results go to --out, one
 folder per photo:
 the body over the photo, a figure of the samples (front, side and where they disagree),

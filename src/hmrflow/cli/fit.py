@@ -55,7 +55,7 @@ skipped with a warning).
 
 Left/right labels: every person's keypoints are fitted as given and mirrored, and the
 mirrored labelling is kept where it fits far better (about 3 times the time of a plain
-fit; on real-multiview-v1 it put back 13 of 21 detector mirrors and 85 % of labels swapped
+fit; on real-multiview-v1 it put back 14 of 21 detector mirrors and 85 % of labels swapped
 on purpose, with no correct labelling swapped); --no-mirror-check skips it; --baseline has none.
 
   hmrflow fit frame_keypoints.json --images frames/ --out fits/

@@ -18,11 +18,11 @@ perspective, the camera's tilt (the reflected body leans the other way) and the 
 prior's preferences tell the two apart, so the energies of the two labellings are close,
 for right and wrong labellings alike. The default margin, 150, was chosen with
 ``benchmarks/bench_mirror.py`` on ``real-multiview-v1`` (30 steps, the v2 model). With
-the shipped model (v6): none of 702 correctly labelled single views exceeds it the wrong
-way (no false swap; v5: 1), while it puts back 13 of BlazePose's 21 real mirror errors
-there (the man in cam02, frames 43-66: 198 -> 116 mm; 66 mm with every label put back by
-hand; v5: 19) and 85 % of the views whose labels were swapped on purpose (v5: 76 %). A
-margin of 50 puts back 20 of the 21 and swaps 4 correct views (0.6 %). The check
+the shipped model (v7): none of 702 correctly labelled single views exceeds it the wrong
+way (no false swap; v5: 1), while it puts back 14 of BlazePose's 21 real mirror errors
+there (the man in cam02, frames 43-66: 196 -> 105 mm; 61 mm with every label put back by
+hand; v6: 13, v5: 19) and 85 % of the views whose labels were swapped on purpose (v5: 76 %).
+A margin of 50 puts back 20 of the 21 and swaps 3 correct views (0.4 %). The check
 costs about 3 times a plain fit (the given labelling is fitted exactly as without the
 check, then the mirrored one).
 

@@ -333,7 +333,7 @@ class HMRDataModule(L.LightningDataModule):
             world_size=world_size,
             start_step=start_step,
             device=device,
-            frame=self.model_config.orientation_frame,
+            frame=self.config.labels_in(self.model_config),
         )
 
     def generates_on_device(self, device: torch.device) -> bool:

@@ -173,7 +173,7 @@ class HMRModule(L.LightningModule):
         Runs where the weights are: in Lightning's ``setup`` they are still on the CPU while
         ``self.device`` already names the accelerator (the strategy moves them later).
         """
-        batch = as_training_batch(batch, self.config.model.orientation_frame).to(next(self.model.parameters()).device)
+        batch = as_training_batch(batch, self.config.data.labels_in(self.config.model)).to(next(self.model.parameters()).device)
         valid = batch.has_pose > 0
         if int(valid.sum()) < 2:
             raise ValueError("ActNorm initialisation needs at least two examples with a pose label in its batch")
@@ -221,7 +221,7 @@ class HMRModule(L.LightningModule):
 
     def compute_losses(self, batch: AnyBatch) -> LossTerms:
         """ProHMR's losses on a batch: the mode and ``trainer.num_samples`` samples per input."""
-        batch = as_training_batch(batch, self.config.model.orientation_frame)
+        batch = as_training_batch(batch, self.config.data.labels_in(self.config.model))
         out = self.model(self._evidence(batch), num_samples=self.config.trainer.num_samples)
         with full_precision(out.context.device):
             return self._losses(batch, out)
@@ -328,7 +328,7 @@ class HMRModule(L.LightningModule):
         Under DDP each process logs its share of the validation set (no cross-process
         reduction, so that a process whose share lacks a label never waits on another).
         """
-        batch = as_training_batch(batch, self.config.model.orientation_frame)
+        batch = as_training_batch(batch, self.config.data.labels_in(self.config.model))
         generator = torch.Generator(device=self.device).manual_seed(batch_idx)
         out = self.model(self._evidence(batch), num_samples=self.config.trainer.validation_samples, generator=generator)
         with full_precision(self.device):
