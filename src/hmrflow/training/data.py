@@ -84,7 +84,7 @@ class TrainingStream(IterableDataset):
         rank: This process's rank; world_size: the number of processes.
         start_step: The first step to yield (a resumed run's global step).
         device: Where the synthetic share is made (its random stream is that device's).
-        frame: The frame of the synthetic share's labels (the model's ``orientation_frame``).
+        frame: The frame of the synthetic share's labels (``DataConfig.labels_in``).
 
     With loader workers, worker ``w`` of ``W`` yields steps ``start + w, start + w + W, ...``
     and the loader returns them in order.
