@@ -58,6 +58,7 @@ def test_eval_on_a_synthetic_set_writes_table_csv_json_and_plots(tiny_model_file
     assert f"{metrics['pa_mpjpe']:.1f} mm" in printed
     assert document["set"]["name"] == "synthetic-keypoints-v1" and document["set"]["fingerprint"]
     assert document["reference"] is None
+    assert document["model"]["orientation_frame"] == "camera"  # how its MPJPE and orientation were read
     assert len(read_csv(out / "per_joint.csv")) == 24
     assert len(read_csv(out / "calibration.csv")) == 19
     # The same seed gives the same figures.

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result, reference, title))
     extra: dict[str, Any] = {
         "model": {"checkpoint": model_name, "body_model": model.body.name,
-                  "encoder": model.config.encoder.kind},
+                  "encoder": model.config.encoder.kind, "orientation_frame": model.config.orientation_frame},
         "run": {"hypotheses": args.hypotheses, "seed": args.seed, "flip_test": args.flip_test,
                 "missing_joints": list(predictor.missing), "regressor": args.regressor},
     }  # fmt: skip
