@@ -92,16 +92,17 @@ class _Bodies:
     final_error: Tensor
 
 
-def _pose_bodies(model: ProbabilisticHMR, people: People, out: HMROutput, start: Start, fit: BodyFit | None) -> _Bodies:
-    """Final body, mode and samples posed with the final betas and translation, and the errors."""
+def _pose_bodies(
+    model: ProbabilisticHMR, people: People, samples: Tensor, start: Start, fit: BodyFit | None
+) -> _Bodies:
+    """Final body, mode and samples ``(P, S, J, 3, 3)`` (camera frame) posed with the final betas
+    and translation, and the errors."""
     from hmrflow.fitting.robust import reprojection_error
 
     betas = fit.betas if fit is not None else start.betas
     transl = fit.translation if fit is not None else start.translation
     rotmats = fit.rotmats if fit is not None else start.rotmats
     sets = tuple(model.config.encoder.keypoint_sets)
-    samples = out.samples.rotmats if out.samples is not None else out.mode.rotmats[:, :0]
-    samples = people.pose_to_camera(samples, out.frame)
     P, S, N = len(people), samples.shape[1], model.body.num_vertices
 
     def project(keypoints: dict[str, Tensor]) -> Tensor:
@@ -253,12 +254,12 @@ def _results(
 
     start = Start.of_output(out, people)
     translation = start.translation
-    bodies = _pose_bodies(model, people, out, start, fit)
     samples = out.samples if out.samples is not None else _no_samples(out.mode)
+    mode_rotmats = start.rotmats[:, None]  # the mode and the samples in the camera frame
+    sample_rotmats = people.pose_to_camera(samples.rotmats, out.frame)
+    bodies = _pose_bodies(model, people, sample_rotmats, start, fit)
     cameras = people.camera.to("cpu")
     fit_z = None if fit is None else _fit_latent(model, people, fit, out)
-    mode_rotmats = start.rotmats[:, None]  # the mode in the camera frame
-    sample_rotmats = people.pose_to_camera(samples.rotmats, out.frame)
     return [
         PersonResult(
             keypoints=_numpy(people.keypoints[i]),
