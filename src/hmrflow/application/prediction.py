@@ -168,15 +168,15 @@ def predict_people(
     people = _people(model, photo, keypoints, config)
     out = _predict(model, people, config)
     timings["predict"] = timings.get("predict", 0.0) + time.perf_counter() - clock
-    fit = fit_log_prob = None
+    fit = fit_latent = None
     swapped = torch.zeros(len(people), dtype=torch.bool)
     if config.fit:
         clock = time.perf_counter()
         people, out, fit, swapped = _fit(model, people, out, config)
-        fit_log_prob = _fit_log_prob(model, people, fit, out)
+        fit_latent = _fit_latent(model, people, fit, out)
         timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - clock
     clock = time.perf_counter()
-    results = _results(model, people, out, fit, fit_log_prob, swapped.cpu())
+    results = _results(model, people, out, fit, fit_latent, swapped.cpu())
     timings["predict"] += time.perf_counter() - clock
     return results
 
@@ -212,28 +212,17 @@ def _fit(
     return people, out, fit_keypoints(model, people, fit_config, Start.of_output(out, people)), swapped
 
 
-def _fit_log_prob(model: ProbabilisticHMR, people: People, fit: BodyFit, out: HMROutput) -> Tensor:
-    """``(P, 1)`` log-likelihood of the fitted poses under the model (the baseline's too)."""
+def _fit_latent(model: ProbabilisticHMR, people: People, fit: BodyFit, out: HMROutput) -> tuple[Tensor, Tensor]:
+    """The fit's latents ``(P, D)`` (the baseline's poses encoded by the flow) and their
+    log-likelihoods under the model ``(P, 1)`` (the baseline's too)."""
     from hmrflow.fitting.keypoint_fit import frozen
     from hmrflow.geometry.rotations import rotmat_to_sixd
 
     with torch.no_grad(), frozen(model):
         if fit.z is not None:
-            return model.decode_latent(fit.z[:, None], out.context).log_prob
-        sixd = rotmat_to_sixd(people.pose_to_model(fit.rotmats, out.frame)).reshape(len(fit.rotmats), 1, -1)
-        return model.pose_log_prob(sixd, out.context)
-
-
-def _fit_latent(model: ProbabilisticHMR, people: People, fit: BodyFit, out: HMROutput) -> Tensor:
-    """``(P, D)`` the fit's latents (the baseline's poses encoded by the flow)."""
-    from hmrflow.fitting.keypoint_fit import frozen
-    from hmrflow.geometry.rotations import rotmat_to_sixd
-
-    if fit.z is not None:
-        return fit.z
-    with torch.no_grad(), frozen(model):
-        rotmats = people.pose_to_model(fit.rotmats, out.frame)
-        return model.encode_pose(rotmat_to_sixd(rotmats).reshape(len(fit.rotmats), -1), out.context)
+            return fit.z, model.decode_latent(fit.z[:, None], out.context).log_prob
+        sixd = rotmat_to_sixd(people.pose_to_model(fit.rotmats, out.frame)).flatten(-2)  # the model's frame
+        return model.encode_pose(sixd, out.context), model.pose_log_prob(sixd[:, None], out.context)
 
 
 def _report(fit: BodyFit, i: int) -> FitReport:
@@ -246,10 +235,10 @@ def _results(
     people: People,
     out: HMROutput,
     fit: BodyFit | None,
-    fit_log_prob: Tensor | None,
+    fit_latent: tuple[Tensor, Tensor] | None,
     swapped: Tensor,
 ) -> list[PersonResult]:
-    """One :class:`PersonResult` per person."""
+    """One :class:`PersonResult` per person; ``fit_latent``: :func:`_fit_latent` of ``fit``."""
     from hmrflow.fitting.keypoint_fit import Start
 
     start = Start.of_output(out, people)
@@ -259,7 +248,7 @@ def _results(
     sample_rotmats = people.pose_to_camera(samples.rotmats, out.frame)
     bodies = _pose_bodies(model, people, sample_rotmats, start, fit)
     cameras = people.camera.to("cpu")
-    fit_z = None if fit is None else _fit_latent(model, people, fit, out)
+    fit_z, fit_log_prob = fit_latent if fit_latent is not None else (None, None)
     return [
         PersonResult(
             keypoints=_numpy(people.keypoints[i]),
