@@ -90,8 +90,8 @@ def real(model: torch.nn.Module) -> None:
     out = model(dataset.evidence)
     mode = torso_frames(predictor(out.mode.rotmats, out.betas)[:, 0], list(predictor.names))
     truth = torso_frames(dataset.joints_3d, names)
-    errors, corrected = rotation_angle_deg(truth, mode), rotation_angle_deg(truth, dataset.view @ mode)
-    print(f"   real-multiview-v1 (boxes {torch.rad2deg(torch.acos(dataset.view[:, 2, 2])).median():.1f} deg "
+    errors, corrected = rotation_angle_deg(truth, mode), rotation_angle_deg(truth, dataset.box_rotation @ mode)
+    print(f"   real-multiview-v1 (boxes {torch.rad2deg(torch.acos(dataset.box_rotation[:, 2, 2])).median():.1f} deg "
           f"off axis, median): {median_p90(errors)} -> {median_p90(corrected)}")
     for v, camera in enumerate(data.camera_names):
         inside = torch.from_numpy(view == v)

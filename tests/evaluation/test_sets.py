@@ -123,7 +123,7 @@ def test_a_box_frame_model_is_evaluated_in_each_examples_camera_frame(body) -> N
     box_model = ProbabilisticHMR(replace(config, orientation_frame="box"), body).eval()
     box_model.load_state_dict(camera_model.state_dict())
     data = synthetic_set("synthetic-keypoints-v1", body, size=24)
-    assert data.view is not None and data.view.shape == (24, 3, 3)
+    assert data.box_rotation is not None and data.box_rotation.shape == (24, 3, 3)
 
     def figures(model, data):
         result, _ = evaluate_model(model, data, hypotheses=3, generator=torch.Generator().manual_seed(1))
@@ -132,5 +132,5 @@ def test_a_box_frame_model_is_evaluated_in_each_examples_camera_frame(body) -> N
     camera, box = figures(camera_model, data), figures(box_model, data)
     assert box["pa_mpjpe"] == pytest.approx(camera["pa_mpjpe"], rel=1e-5)
     assert box["mpjpe"] != pytest.approx(camera["mpjpe"], rel=1e-5)
-    straight = replace(data, view=torch.eye(3).expand(24, 3, 3))
+    straight = replace(data, box_rotation=torch.eye(3).expand(24, 3, 3))
     assert figures(box_model, straight) == pytest.approx(camera)

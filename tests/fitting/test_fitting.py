@@ -157,7 +157,7 @@ def test_a_box_frame_model_is_turned_onto_each_box_ray_everywhere_it_is_decoded(
     twin = box_frame_twin(tiny_model)
     turn = people.box_rotation()
     camera, box = regress(tiny_model, people), regress(twin, people)
-    assert camera.view is None and box.view is not None
+    assert camera.to_camera is None and box.to_camera is not None
     torch.testing.assert_close(box.rotmats[:, 0], turn @ camera.rotmats[:, 0])
     torch.testing.assert_close(box.rotmats[:, 1:], camera.rotmats[:, 1:])
     for lean in (True, False):  # the fit decodes z = 0 to the turned mode, on the lean and the plain path

@@ -113,7 +113,7 @@ def real_multiview_set(
         details=_details(data, examples),
     )
     target = torch.from_numpy(target.astype(np.float32))
-    return EvaluationSet(info, evidence, target, view=rays).with_fingerprint()
+    return EvaluationSet(info, evidence, target, box_rotation=rays).with_fingerprint()
 
 
 def _details(data: RealMultiview, examples: np.ndarray) -> dict:

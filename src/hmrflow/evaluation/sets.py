@@ -84,7 +84,7 @@ class EvaluationBatch:
         joints_3d: ``(B, K, 3)`` ground-truth joints, metres.
         rotmats: ``(B, J, 3, 3)`` ground-truth pose (joint 0 in the camera frame), or None.
         pose_valid: ``(B,)`` bool, which rows of ``rotmats`` are real, or None (all).
-        view: ``(B, 3, 3)`` rotations from each person box's frame to the camera frame
+        box_rotation: ``(B, 3, 3)`` rotations from each person box's frame to the camera frame
             (:func:`~hmrflow.geometry.box_to_camera_rotation`), which turn the poses of a
             model with ``orientation_frame="box"``; None: the box frame is taken as the
             camera's (crops without their image's camera).
@@ -94,7 +94,7 @@ class EvaluationBatch:
     joints_3d: Tensor
     rotmats: Tensor | None = None
     pose_valid: Tensor | None = None
-    view: Tensor | None = None
+    box_rotation: Tensor | None = None
 
     def __len__(self) -> int:
         return self.joints_3d.shape[0]
@@ -105,16 +105,16 @@ class EvaluationBatch:
 
         return EvaluationBatch(
             self.evidence.to(device), self.joints_3d.to(device), move(self.rotmats), move(self.pose_valid),
-            move(self.view),
+            move(self.box_rotation),
         )
 
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in the camera frame."""
-        return rotate_global_orientation(rotmats, self.view if frame == "box" else None)
+        return rotate_global_orientation(rotmats, self.box_rotation if frame == "box" else None)
 
     def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Camera-frame poses ``(B, [S,] J, 3, 3)`` in a model's ``frame`` (the inverse of :meth:`pose_to_camera`)."""
-        return rotate_global_orientation(rotmats, self.view if frame == "box" else None, inverse=True)
+        return rotate_global_orientation(rotmats, self.box_rotation if frame == "box" else None, inverse=True)
 
 
 class EvaluationData(Protocol):
@@ -136,13 +136,13 @@ class EvaluationSet:
     joints_3d: Tensor
     rotmats: Tensor | None = None
     pose_valid: Tensor | None = None
-    view: Tensor | None = None
+    box_rotation: Tensor | None = None
 
     def __post_init__(self) -> None:
         B, K = self.joints_3d.shape[:2]
         if K != len(self.info.joint_names):
             raise ValueError(f"joints_3d has {K} joints but info names {len(self.info.joint_names)}")
-        for name in ("evidence", "rotmats", "pose_valid", "view"):
+        for name in ("evidence", "rotmats", "pose_valid", "box_rotation"):
             value = getattr(self, name)
             if value is not None and value.shape[0] != B:
                 raise ValueError(f"{name} has {value.shape[0]} rows, joints_3d {B}")
@@ -159,7 +159,7 @@ class EvaluationSet:
                 self.joints_3d[part],
                 None if self.rotmats is None else self.rotmats[part],
                 None if self.pose_valid is None else self.pose_valid[part],
-                None if self.view is None else self.view[part],
+                None if self.box_rotation is None else self.box_rotation[part],
             )
 
     def with_fingerprint(self) -> EvaluationSet:
@@ -350,6 +350,6 @@ def synthetic_set(
             "joints": "the body model's 24 joints",
         },
     )
-    view = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2)
-    data = EvaluationSet(info, batch.evidence, batch.joints_3d, batch.rotmats, view=view)
+    rotation = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2)
+    data = EvaluationSet(info, batch.evidence, batch.joints_3d, batch.rotmats, box_rotation=rotation)
     return data.with_fingerprint()

@@ -128,8 +128,8 @@ class Start:
     Attributes:
         context: ``(B, C)``; rotmats: ``(B, J, 3, 3)`` the mode; betas: ``(B, S)``;
         translation: ``(B, 3)`` in the full-image camera frame.
-        view: ``(B, 3, 3)`` rotations from the model's pose frame to the camera frame
-            (:meth:`~hmrflow.fitting.people.People.view`), or None when they are the same:
+        to_camera: ``(B, 3, 3)`` rotations from the model's pose frame to the camera frame
+            (:meth:`~hmrflow.fitting.people.People.frame_to_camera`), or None when they are the same:
             the fitters turn every decoded pose by it.
     """
 
@@ -137,18 +137,18 @@ class Start:
     rotmats: Tensor
     betas: Tensor
     translation: Tensor
-    view: Tensor | None = None
+    to_camera: Tensor | None = None
 
     @classmethod
     def of_output(cls, out: HMROutput, people: People) -> Start:
         """The mode, betas and context of a model output for ``people``, its camera moved into the full images."""
-        view = people.view(out.frame)
-        rotmats = rotate_global_orientation(out.mode.rotmats[:, 0], view)
-        return cls(out.context, rotmats, out.betas, people.full_translation(out.camera), view)
+        to_camera = people.frame_to_camera(out.frame)
+        rotmats = rotate_global_orientation(out.mode.rotmats[:, 0], to_camera)
+        return cls(out.context, rotmats, out.betas, people.full_translation(out.camera), to_camera)
 
     def __getitem__(self, index: int | slice | Tensor) -> Start:
-        view = None if self.view is None else self.view[index]
-        return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index], view)
+        to_camera = None if self.to_camera is None else self.to_camera[index]
+        return Start(self.context[index], self.rotmats[index], self.betas[index], self.translation[index], to_camera)
 
 
 @dataclass(frozen=True)
@@ -223,10 +223,10 @@ def evidence_sets(model: ProbabilisticHMR) -> tuple[str, ...]:
     return tuple(model.config.encoder.keypoint_sets)
 
 
-def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor, view: Tensor | None = None) -> Tensor:
+def decode_rotmats(model: ProbabilisticHMR, z: Tensor, context: Tensor, to_camera: Tensor | None = None) -> Tensor:
     r"""Poses of latents ``z`` ``(B, D)`` under contexts ``(B, C)``: ``(B, J, 3, 3)``, turned
-    by ``view`` ``(B, 3, 3)`` (:attr:`Start.view`; None: as the model gives them)."""
-    return rotate_global_orientation(model.decode_latent(z[:, None], context).rotmats[:, 0], view)
+    by ``to_camera`` ``(B, 3, 3)`` (:attr:`Start.to_camera`; None: as the model gives them)."""
+    return rotate_global_orientation(model.decode_latent(z[:, None], context).rotmats[:, 0], to_camera)
 
 
 def project_keypoints(
@@ -297,10 +297,10 @@ def keypoint_data_term(
 
 
 def latent_pose(
-    model: ProbabilisticHMR, context: Tensor, lean: bool = True, view: Tensor | None = None
+    model: ProbabilisticHMR, context: Tensor, lean: bool = True, to_camera: Tensor | None = None
 ) -> Callable[[Tensor], Tensor]:
-    r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``, turned by ``view``
-    ``(B, 3, 3)`` (:attr:`Start.view`; None: as the model gives them); call inside :func:`frozen`.
+    r"""``z (B, D) -> (B, J, 3, 3)`` poses under fixed contexts ``(B, C)``, turned by ``to_camera``
+    ``(B, 3, 3)`` (:attr:`Start.to_camera`; None: as the model gives them); call inside :func:`frozen`.
 
     ``lean``: the flow folded once for these contexts
     (:meth:`~hmrflow.models.ProbabilisticHMR.latent_decoder`); else :func:`decode_rotmats`
@@ -308,8 +308,8 @@ def latent_pose(
     """
     if lean:
         decode = model.latent_decoder(context)
-        return lambda z: rotate_global_orientation(rotmats_from_sixd(decode(z)), view)
-    return lambda z: decode_rotmats(model, z, context, view)
+        return lambda z: rotate_global_orientation(rotmats_from_sixd(decode(z)), to_camera)
+    return lambda z: decode_rotmats(model, z, context, to_camera)
 
 
 def learned_prior_energy(
@@ -319,7 +319,7 @@ def learned_prior_energy(
 
     Call it inside :func:`frozen`. ``lean`` as in :func:`latent_pose` and :func:`keypoint_projection`.
     """
-    pose = latent_pose(model, start.context, lean, start.view)
+    pose = latent_pose(model, start.context, lean, start.to_camera)
     project = keypoint_projection(model, people, lean)
     data = keypoint_data_term(model, people, config, lean)
     pose_weight, shape_weight = config.pose_prior_weight**2, config.shape_prior_weight**2
@@ -443,7 +443,7 @@ def fit_keypoints(
     def fit_group(people: People, start: Start) -> BodyFit:
         z = start.context.new_zeros(len(people), model.latent_features).requires_grad_(True)
         with frozen(model):
-            decode = latent_pose(model, start.context, config.lean_energy, start.view)
+            decode = latent_pose(model, start.context, config.lean_energy, start.to_camera)
         fit = fit_bodies(model, people, config, start, [z], lambda: decode(z), lambda: weight * z.square().sum(-1))
         return replace(fit, z=z.detach())
 

@@ -221,7 +221,7 @@ def _fit_uncalibrated(
     prior = (config.data_prior_weight if config.reprojection else config.prior_weight) ** 2
 
     def poses() -> Tensor:
-        return decode_rotmats(model, z, start.context, start.view)
+        return decode_rotmats(model, z, start.context, start.to_camera)
 
     def energy() -> Tensor:
         rotmats = poses()
@@ -332,7 +332,7 @@ def _fit_calibrated(
         """``(B V, D)``: the shared pose as each camera sees it, encoded with its context."""
         root = cameras.rotation @ pose[:, None, 0]  # (B, V, 3, 3)
         views = torch.cat([root[:, :, None], pose[:, None, 1:].expand(B, V, -1, 3, 3)], dim=2).flatten(0, 1)
-        views = rotate_global_orientation(views, start.view, inverse=True)  # in the model's frame
+        views = rotate_global_orientation(views, start.to_camera, inverse=True)  # in the model's frame
         return model.encode_pose(rotmat_to_sixd(views).flatten(-2), start.context)
 
     def energy() -> Tensor:

@@ -113,7 +113,7 @@ class People:
         (:func:`~hmrflow.geometry.box_to_camera_rotation`)."""
         return box_to_camera_rotation(self.box_center, self.camera.focal_length, self.principal_point)
 
-    def view(self, frame: str) -> Tensor | None:
+    def frame_to_camera(self, frame: str) -> Tensor | None:
         r"""``(B, 3, 3)`` rotations from ``frame``, a model's ``orientation_frame``, to each
         person's camera frame: the box rotation for ``"box"``, None (no turn) for ``"camera"``."""
         if frame == "camera":
@@ -125,11 +125,11 @@ class People:
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in
         each person's camera frame."""
-        return rotate_global_orientation(rotmats, self.view(frame))
+        return rotate_global_orientation(rotmats, self.frame_to_camera(frame))
 
     def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""The inverse of :meth:`pose_to_camera`: camera-frame poses in a model's ``frame``."""
-        return rotate_global_orientation(rotmats, self.view(frame), inverse=True)
+        return rotate_global_orientation(rotmats, self.frame_to_camera(frame), inverse=True)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> People:
         """The people on ``device`` with floating ``dtype`` (None: unchanged)."""

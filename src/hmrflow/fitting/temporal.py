@@ -197,7 +197,7 @@ class TemporalEnergy:
     def __init__(self, model: ProbabilisticHMR, people: People, context: Tensor, config: TemporalConfig):
         fit = config.fit
         self.config = config
-        self.pose = latent_pose(model, context, fit.lean_energy, people.view(model.config.orientation_frame))
+        self.pose = latent_pose(model, context, fit.lean_energy, people.frame_to_camera(model.config.orientation_frame))
         self.data = keypoint_data_term(model, people, fit, fit.lean_energy)
         self.points = _keypoint_points(model, people, fit.lean_energy)
         self.focal_length, self.principal_point = people.focal_length, people.principal_point
@@ -497,7 +497,7 @@ def _outputs(model: ProbabilisticHMR, track: _Track | None, z: Tensor, translati
     if track is not None and bool(fitted.any()):
         people = track.people[fitted]
         with torch.no_grad(), frozen(model):
-            pose = latent_pose(model, track.context[fitted], False, people.view(model.config.orientation_frame))
+            pose = latent_pose(model, track.context[fitted], False, people.frame_to_camera(model.config.orientation_frame))
             rotmats[fitted] = pose(z[fitted])
             shape = betas.expand(int(fitted.sum()), -1)
             out = body(rotmats[fitted], shape, translation[fitted], vertices=True)

@@ -94,7 +94,7 @@ class HMROutput:
         translation: ``(B, 3)`` the camera's body translation, camera frame.
         frame: The frame of the poses' global orientation, the model's ``orientation_frame``
             (``"box"``: turn into each image's camera frame with
-            :meth:`~hmrflow.fitting.people.People.view`).
+            :meth:`~hmrflow.fitting.people.People.frame_to_camera`).
     """
 
     context: Tensor
