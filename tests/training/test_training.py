@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hmrflow.body import BodyModel
-from hmrflow.config import apply_overrides
+from hmrflow.config import ConfigError, apply_overrides
 from hmrflow.geometry import box_to_camera_rotation
 from hmrflow.models.checkpoint import CheckpointError, load_model, save_model
 from hmrflow.training.batch import TrainingBatch
@@ -172,7 +172,6 @@ def test_resuming_from_a_checkpoint_continues_identically(config, tmp_path):
 
 
 def test_trainable_trains_only_the_named_parameters(config, tmp_path):
-    from hmrflow.config import ConfigError
     from hmrflow.training.train import train
 
     source = HMRModule(config)
@@ -296,6 +295,29 @@ def test_fine_tuning_starts_from_the_checkpoint_weights(config, tmp_path):
     save_model(scaled.model, scaled.config, scaled_path)
     with pytest.raises(CheckpointError, match="unexpected keys flow.context_scale"):
         initialize_from(target.model, scaled_path)
+
+
+def test_fine_tuning_may_widen_the_checkpoint_model(config, tmp_path):
+    from hmrflow.training.train import initialize_from
+
+    source = HMRModule(config)
+    source.initialize_flow(SyntheticDataModule(config.data, source.model.body).initialization_batch())
+    path = tmp_path / "model.pt"
+    save_model(source.model, config, path)
+    wider = ["model.encoder.width=48", "model.flow.context_features=48", "model.flow.context_scale=true"]
+    target = HMRModule(apply_overrides(config, wider))
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        initialize_from(target.model, path)
+    initialize_from(target.model, path, widen=True)  # the new context scale is filled in too
+    source.model.eval(), target.model.eval()
+    evidence = torch.rand(4, 23, 3) - 0.5
+    torch.testing.assert_close(target.model(evidence).mode.sixd, source.model(evidence).mode.sixd, atol=1e-4, rtol=1e-4)
+    assert target.model.flow.initialized
+    from hmrflow.training.train import train
+
+    with pytest.raises(ConfigError, match="trainer.init_widen .* trainer.init_from, which is empty"):
+        train(apply_overrides(config, ["trainer.init_widen=true", f"trainer.output_dir={tmp_path / 'run'}"]))
+    assert not (tmp_path / "run").exists()
 
 
 def off_and_weighted(config, term: str, weight: float):

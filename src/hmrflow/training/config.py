@@ -255,6 +255,10 @@ class TrainerConfig:
             (fine-tuning; the weights must fit the model exactly, settings such as
             dropout may differ); the optimiser, step count and data stream start
             afresh. Empty: start from scratch.
+        init_widen: ``init_from``'s model may be narrower than this one (encoder width
+            and context, head or flow hidden features): it starts this model computing the
+            same function, the new units without effect until they learn
+            (:mod:`hmrflow.models.widen`).
         trainable: Train only the model parameters whose names start with one of these
             prefixes (e.g. ``["flow.context_scale."]``); the rest is frozen and runs in
             eval mode (its BatchNorm statistics stay put). Empty: train everything.
@@ -274,6 +278,7 @@ class TrainerConfig:
     validation_samples: int = bounded(9, minimum=1)
     sync_batchnorm: bool = False
     init_from: str = ""
+    init_widen: bool = False
     trainable: tuple[str, ...] = ()
 
 

@@ -169,13 +169,15 @@ def _lightning_trainer(accelerator: str, devices: str | int, strategy: str, **kw
         ) from None
 
 
-def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
+def initialize_from(model: torch.nn.Module, path: str | Path, widen: bool = False) -> None:
     """Load the model weights of checkpoint ``path`` into ``model`` (fine-tuning).
 
     The weights must fit exactly (same names and shapes); settings that leave them
     unchanged (dropout, the body model's name) may differ from the checkpoint's. The one
     exception is the flow's context scale, which starts as the identity: a checkpoint
-    without it fine-tunes into a model with it.
+    without it fine-tunes into a model with it. ``widen``: the checkpoint's model may be
+    narrower; it fills the leading part of each weight, computing the same function
+    (:func:`~hmrflow.models.widen.widen_state`).
 
     Raises:
         CheckpointError: The file is unreadable or its weights do not fit ``model``.
@@ -184,7 +186,14 @@ def initialize_from(model: torch.nn.Module, path: str | Path) -> None:
     from hmrflow.training.checkpoint import read_checkpoint
 
     config, state = read_checkpoint(path)
-    load_state_strictly(model, state, path, fresh=("flow.context_scale.",))
+    fresh = ("flow.context_scale.",)
+    if widen:
+        from hmrflow.models.widen import widen_state
+
+        own = model.state_dict()
+        missing = {k: v for k, v in own.items() if k.startswith(fresh) and k not in state}
+        state = widen_state({**state, **missing}, own)
+    load_state_strictly(model, state, path, fresh=fresh)
     if config.model != model.config:
         log.info("fine-tuning %s with a different model configuration (the weights fit)", path)
     log.info("model weights initialised from %s", path)
@@ -211,12 +220,14 @@ def train(
             anything is written.
     """
     config = validate(config)
+    if config.trainer.init_widen and not config.trainer.init_from:
+        raise ConfigError("trainer.init_widen widens the model of trainer.init_from, which is empty: set it too")
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
     module = _build_module(config)
     output_dir = Path(config.trainer.output_dir)
     start = _resume_point(resume, output_dir, config)
     if config.trainer.init_from and start is None:
-        initialize_from(module.model, config.trainer.init_from)
+        initialize_from(module.model, config.trainer.init_from, config.trainer.init_widen)
     data = HMRDataModule(config.data, module.model.body, seed=config.trainer.seed, model=config.model)
     data.check_files()
     if module.discriminator is not None:
