@@ -26,6 +26,10 @@ Data: data.sources mixes synthetic keypoints, synthetic image shards and ProHMR-
 datasets by weight. Mixed precision (trainer.precision=bf16-mixed or 16-mixed) reaches
 the image backbone only. Checkpoints (with their configuration) and TensorBoard logs go
 to trainer.output_dir; --resume continues a run exactly where it stopped.
+trainer.init_from=FILE starts a new run from a model's weights (fine-tuning); with
+trainer.init_widen=true that model may be narrower (e.g. model.encoder.width=1024
+model.flow.context_features=1024 from the shipped 256): the wider model starts as the
+same function and its new units learn from there.
 Start your own from a bundled one: hmrflow train prohmr --print-config > my-prohmr.yaml
 """
 
