@@ -134,3 +134,19 @@ def test_a_box_frame_model_is_evaluated_in_each_examples_camera_frame(body) -> N
     assert box["mpjpe"] != pytest.approx(camera["mpjpe"], rel=1e-5)
     straight = replace(data, box_rotation=torch.eye(3).expand(24, 3, 3))
     assert figures(box_model, straight) == pytest.approx(camera)
+
+
+def test_an_evaluation_batch_turns_poses_by_the_frame_it_is_told():
+    from hmrflow.evaluation.sets import EvaluationBatch
+    from hmrflow.geometry import rotvec_to_rotmat
+
+    turn = rotvec_to_rotmat(torch.randn(2, 3))
+    batch = EvaluationBatch(torch.zeros(2, 23, 3), torch.zeros(2, 12, 3), box_rotation=turn)
+    poses = rotvec_to_rotmat(torch.randn(2, 24, 3))
+    assert torch.equal(batch.pose_to_camera(poses, "camera"), poses)
+    turned = batch.pose_to_camera(poses, "box")
+    torch.testing.assert_close(turned[:, 0], turn @ poses[:, 0])
+    assert torch.equal(turned[:, 1:], poses[:, 1:])
+    torch.testing.assert_close(batch.pose_to_model(turned, "box"), poses)
+    with pytest.raises(ValueError, match="frame must be 'camera' or 'box', got 'world'"):
+        batch.pose_to_camera(poses, "world")

@@ -108,13 +108,20 @@ class EvaluationBatch:
             move(self.box_rotation),
         )
 
+    def frame_to_camera(self, frame: str) -> Tensor | None:
+        r"""``(B, 3, 3)`` rotations from ``frame``, a model's ``orientation_frame``, to the camera
+        frame: :attr:`box_rotation` for ``"box"``, None (no turn) for ``"camera"``."""
+        if frame not in ("camera", "box"):
+            raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
+        return self.box_rotation if frame == "box" else None
+
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in the camera frame."""
-        return rotate_global_orientation(rotmats, self.box_rotation if frame == "box" else None)
+        return rotate_global_orientation(rotmats, self.frame_to_camera(frame))
 
     def pose_to_model(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Camera-frame poses ``(B, [S,] J, 3, 3)`` in a model's ``frame`` (the inverse of :meth:`pose_to_camera`)."""
-        return rotate_global_orientation(rotmats, self.box_rotation if frame == "box" else None, inverse=True)
+        return rotate_global_orientation(rotmats, self.frame_to_camera(frame), inverse=True)
 
 
 class EvaluationData(Protocol):
