@@ -11,8 +11,13 @@ Prints, for one model (default: the shipped one), the mode's PA-MPJPE (mm, 12 li
   the body fitted within the ranges of motion to the triangulated joints, its keypoints
   projected with the real cameras; what stays of the error then comes from the poses (and
   the cameras), not from the detector's idea of a keypoint;
+* the mode's pose with the betas fitted to the triangulated joints (what the body's
+  proportions cost) and with the stray detections dropped (their confidence set to zero
+  where a keypoint lies farther than the set's stray threshold from its triangulated joint:
+  what they cost, knowing which they are);
 * the bend of elbows, knees and hips (the angle at the joint, degrees; 180 = straight),
-  truth against the mode, over the examples whose truth bends the joint below 140 deg.
+  truth against the mode, over the examples whose truth bends the joint below 140 deg, and
+  per person (10th / 50th / 90th percentiles).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/real_error_sources.py [--model FILE]``.
 """
@@ -29,9 +34,9 @@ from torch import Tensor
 from hmrflow import load_model
 from hmrflow.data.joint_limits import joint_limits
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
-from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
+from hmrflow.data.real_multiview import LIMB_JOINTS, STRAY_FRACTION, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
-from hmrflow.evaluation.real_sets import real_multiview_set, view_examples
+from hmrflow.evaluation.real_sets import real_multiview_set, stray_examples, view_examples
 from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.geometry.rotations import rotmat_to_rotvec, rotvec_to_rotmat
 from hmrflow.training.losses import range_of_motion_loss
@@ -104,6 +109,20 @@ def resynthesised_keypoints(model, data: RealMultiview, examples, rotmats: Tenso
     return out
 
 
+def without_strays(data: RealMultiview) -> RealMultiview:
+    """``data`` with the stray limb keypoints (:meth:`RealMultiview.stray_views`' test, per
+    keypoint) given confidence zero."""
+    index = [data.keypoint_names.index(name) for name in LIMB_JOINTS]
+    keypoints = data.keypoints_2d.copy()
+    limbs = keypoints[..., index, :]
+    distance = np.linalg.norm(limbs[..., :2] - data.projected()[..., index, :], axis=-1)
+    height = (data.boxes[..., 3] - data.boxes[..., 1])[..., None]
+    stray = (distance > STRAY_FRACTION * height) & data.joints_valid[:, :, None, index]
+    limbs[..., 2] = np.where(stray, 0.0, limbs[..., 2])
+    keypoints[..., index, :] = limbs
+    return replace(data, keypoints_2d=keypoints)
+
+
 def bend(points: Tensor, names: list[str], triple: tuple[str, str, str]) -> Tensor:
     """The angle ``(B,)`` in degrees at the middle joint of ``triple``."""
     a, b, c = (points[:, names.index(n)] for n in triple)
@@ -141,10 +160,18 @@ def main() -> None:
     for p, name in enumerate(data.person_names):
         mask = torch.from_numpy(person == p)
         print(f"  {name}: {detected[mask].mean():.1f} / {clean[mask].mean():.1f}")
+    strays = stray_examples(data)
+    dropped = pa_mpjpe(mode_joints(model, predictor, real_multiview_set(EVIDENCE_NAMES, without_strays(data)).evidence)[0],
+                       truth)  # fmt: skip
+    print(f"  stray views ({int(strays.sum())}): {detected[strays].mean():.1f}, their stray keypoints dropped "
+          f"{dropped[strays].mean():.1f}; all views {dropped.mean():.1f}")  # fmt: skip
     own = pa_mpjpe(fit_to_joints(predictor, rotmats, betas, truth, free_betas=False)[2], truth)
     free = pa_mpjpe(fit_to_joints(predictor, rotmats, betas, truth, free_betas=True)[2], truth)
     print(f"body fitted to the triangulated joints: the mode's betas {own.mean():.1f}, free betas {free.mean():.1f}")
     fitted_rotmats, fitted_betas, fitted = fit_to_joints(predictor, rotmats, betas, truth, True, rom_weight=1.0)
+    with torch.no_grad():
+        proportions = pa_mpjpe(predictor(rotmats[:, None], fitted_betas)[:, 0], truth)
+    print(f"the mode's pose with the betas fitted to the triangulated joints: {proportions.mean():.1f}")
     own_kind = real_multiview_set(EVIDENCE_NAMES, replace(data, keypoints_2d=resynthesised_keypoints(
         model, data, examples, fitted_rotmats, fitted_betas, fitted)))  # fmt: skip
     resynthesised = mode_joints(model, predictor, own_kind.evidence)[0]
@@ -162,6 +189,17 @@ def main() -> None:
         mode_angles = torch.cat([bend(joints, names, t) for t in triples])
         bent = true_angles < 140
         print(f"  {part}: {true_angles[bent].mean():.0f} / {mode_angles[bent].mean():.0f}, {int(bent.sum())}")
+    print("bends per person, percentiles 10 / 50 / 90 (deg): truth; mode")
+    for p, name in enumerate(data.person_names):
+        mask = torch.from_numpy(person == p)
+        for part, triples in BENDS.items():
+            true_angles = torch.cat([bend(truth[mask], names, t) for t in triples]).numpy()
+            mode_angles = torch.cat([bend(joints[mask], names, t) for t in triples]).numpy()
+            print(f"  {name} {part}: {_percentiles(true_angles)}; {_percentiles(mode_angles)}")
+
+
+def _percentiles(angles: np.ndarray) -> str:
+    return " / ".join(f"{v:.0f}" for v in np.percentile(angles, [10, 50, 90]))
 
 
 if __name__ == "__main__":
