@@ -15,6 +15,11 @@ Prints, for one model (default: the shipped one), the mode's PA-MPJPE (mm, 12 li
   proportions cost) and with the stray detections dropped (their confidence set to zero
   where a keypoint lies farther than the set's stray threshold from its triangulated joint:
   what they cost, knowing which they are);
+* how far each person's poses (the body fitted within the ranges of motion, above; one view
+  per instant) lie from the poses the model was trained on (the training configuration's
+  pose sampler, 20000 poses; :func:`~hmrflow.data.coverage.nearest_neighbour`, mean distance
+  of the root-aligned joints, median over the instants), and which joints stand out (the
+  hands and feet are not fitted: only the 12 limb joints are triangulated);
 * the bend of elbows, knees and hips (the angle at the joint, degrees; 180 = straight),
   truth against the mode, over the examples whose truth bends the joint below 140 deg, and
   per person (10th / 50th / 90th percentiles).
@@ -26,19 +31,26 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from importlib import resources
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from hmrflow import load_model
+from hmrflow.body.joints import SMPL_JOINT_NAMES
+from hmrflow.data.coverage import root_aligned_positions
 from hmrflow.data.joint_limits import joint_limits
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
+from hmrflow.data.pose_sampler import PoseSampler
+from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.real_multiview import LIMB_JOINTS, STRAY_FRACTION, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.evaluation.real_sets import real_multiview_set, stray_examples, view_examples
 from hmrflow.evaluation.runner import JointPredictor
 from hmrflow.geometry.rotations import rotmat_to_rotvec, rotvec_to_rotmat
+from hmrflow.models.checkpoint import DEFAULT_MODEL
+from hmrflow.training.checkpoint import read_checkpoint
 from hmrflow.training.losses import range_of_motion_loss
 
 BENDS = {
@@ -182,6 +194,7 @@ def main() -> None:
     for p, name in enumerate(data.person_names):
         mask = torch.from_numpy(person == p)
         print(f"  {name}: {against_truth[mask].mean():.1f} / {against_fit[mask].mean():.1f}")
+    coverage(args.model, fitted_rotmats, examples)
     names = list(dataset.info.joint_names)
     print("bends below 140 deg in the truth: mean angle truth / mode (deg), count")
     for part, triples in BENDS.items():
@@ -196,6 +209,31 @@ def main() -> None:
             true_angles = torch.cat([bend(truth[mask], names, t) for t in triples]).numpy()
             mode_angles = torch.cat([bend(joints[mask], names, t) for t in triples]).numpy()
             print(f"  {name} {part}: {_percentiles(true_angles)}; {_percentiles(mode_angles)}")
+
+
+def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, count: int = 20000) -> None:
+    """Print how far the poses ``rotmats`` ``(B, J, 3, 3)`` of ``examples`` lie from ``count``
+    poses of the training sampler of the model file ``path`` (None: the shipped one), per
+    person (see the module docstring)."""
+    if path is None:
+        path = str(resources.files("hmrflow") / "assets" / "models" / DEFAULT_MODEL)
+    config, _ = read_checkpoint(path)
+    sampler = PoseSampler(load_cmu_demo().rotmats, config=config.data.synthetic.poses)
+    generated = torch.cat([sampler.sample(2000, torch.Generator().manual_seed(s)) for s in range(count // 2000)])
+    first = np.sort(np.unique(examples[:, :2], axis=0, return_index=True)[1])  # one view per instant
+    query, person = rotmats[first], examples[first, 0]
+    nearest_index = []
+    positions, reference = root_aligned_positions(query)[:, 1:], root_aligned_positions(generated)[:, 1:]
+    for start in range(0, len(query), 32):
+        part = positions[start : start + 32, None] - reference[None]
+        nearest_index.append(part.norm(dim=-1).mean(-1).argmin(-1))
+    offsets = (positions - reference[torch.cat(nearest_index)]).norm(dim=-1) * 1000.0  # (Q, J - 1) mm
+    print(f"nearest of {len(generated)} training poses to the fitted poses (root-aligned joints, mm, median):")
+    for p in np.unique(person):
+        mask = torch.from_numpy(person == p)
+        worst = offsets[mask].mean(0).argsort(descending=True)[:4]
+        joints = ", ".join(f"{SMPL_JOINT_NAMES[int(j) + 1]} {offsets[mask].mean(0)[j]:.0f}" for j in worst)
+        print(f"  {RealMultiview.load().person_names[p]}: {offsets[mask].mean(-1).median():.0f} (farthest: {joints})")
 
 
 def _percentiles(angles: np.ndarray) -> str:
