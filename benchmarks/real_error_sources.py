@@ -44,7 +44,7 @@ from hmrflow.data.joint_limits import joint_limits
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.pose_sampler import PoseSampler
 from hmrflow.data.pose_sources import load_cmu_demo
-from hmrflow.data.real_multiview import LIMB_JOINTS, STRAY_FRACTION, RealMultiview
+from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.evaluation.real_sets import real_multiview_set, stray_examples, view_examples
 from hmrflow.evaluation.runner import JointPredictor
@@ -122,15 +122,11 @@ def resynthesised_keypoints(model, data: RealMultiview, examples, rotmats: Tenso
 
 
 def without_strays(data: RealMultiview) -> RealMultiview:
-    """``data`` with the stray limb keypoints (:meth:`RealMultiview.stray_views`' test, per
-    keypoint) given confidence zero."""
+    """``data`` with the stray limb keypoints (:meth:`RealMultiview.stray_keypoints`) given confidence zero."""
     index = [data.keypoint_names.index(name) for name in LIMB_JOINTS]
     keypoints = data.keypoints_2d.copy()
     limbs = keypoints[..., index, :]
-    distance = np.linalg.norm(limbs[..., :2] - data.projected()[..., index, :], axis=-1)
-    height = (data.boxes[..., 3] - data.boxes[..., 1])[..., None]
-    stray = (distance > STRAY_FRACTION * height) & data.joints_valid[:, :, None, index]
-    limbs[..., 2] = np.where(stray, 0.0, limbs[..., 2])
+    limbs[..., 2] = np.where(data.stray_keypoints(LIMB_JOINTS), 0.0, limbs[..., 2])
     keypoints[..., index, :] = limbs
     return replace(data, keypoints_2d=keypoints)
 
@@ -194,7 +190,7 @@ def main() -> None:
     for p, name in enumerate(data.person_names):
         mask = torch.from_numpy(person == p)
         print(f"  {name}: {against_truth[mask].mean():.1f} / {against_fit[mask].mean():.1f}")
-    coverage(args.model, fitted_rotmats, examples)
+    coverage(args.model, fitted_rotmats, examples, data.person_names)
     names = list(dataset.info.joint_names)
     print("bends below 140 deg in the truth: mean angle truth / mode (deg), count")
     for part, triples in BENDS.items():
@@ -211,7 +207,8 @@ def main() -> None:
             print(f"  {name} {part}: {_percentiles(true_angles)}; {_percentiles(mode_angles)}")
 
 
-def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, count: int = 20000) -> None:
+def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, person_names: tuple[str, ...],
+             count: int = 20000) -> None:  # fmt: skip
     """Print how far the poses ``rotmats`` ``(B, J, 3, 3)`` of ``examples`` lie from ``count``
     poses of the training sampler of the model file ``path`` (None: the shipped one), per
     person (see the module docstring)."""
@@ -233,7 +230,7 @@ def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, count: int
         mask = torch.from_numpy(person == p)
         worst = offsets[mask].mean(0).argsort(descending=True)[:4]
         joints = ", ".join(f"{SMPL_JOINT_NAMES[int(j) + 1]} {offsets[mask].mean(0)[j]:.0f}" for j in worst)
-        print(f"  {RealMultiview.load().person_names[p]}: {offsets[mask].mean(-1).median():.0f} (farthest: {joints})")
+        print(f"  {person_names[p]}: {offsets[mask].mean(-1).median():.0f} (farthest: {joints})")
 
 
 def _percentiles(angles: np.ndarray) -> str:

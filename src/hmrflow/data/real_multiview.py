@@ -78,7 +78,7 @@ LIMB_JOINTS: tuple[str, ...] = (
 )  # fmt: skip
 #: A view's detection strays when one of its limb keypoints lies farther than this share of
 #: the person's box height from the projection of the joint triangulated from all views
-#: (:meth:`RealMultiview.stray_views`): the detector put it on something else.
+#: (:meth:`RealMultiview.stray_keypoints`): the detector put it on something else.
 STRAY_FRACTION = 0.1
 
 
@@ -180,10 +180,27 @@ class RealMultiview:
         points = self.camera_joints()
         return points[..., :2] / points[..., 2:] * self.focal_length[:, None] + self.principal_point[:, None]
 
-    def stray_views(self, names: tuple[str, ...] = LIMB_JOINTS, fraction: float = STRAY_FRACTION) -> np.ndarray:
-        r"""``(P, F, V)`` bool: the view's detected keypoints ``names`` include one farther than
+    def stray_keypoints(self, names: tuple[str, ...] = LIMB_JOINTS, fraction: float = STRAY_FRACTION) -> np.ndarray:
+        r"""``(P, F, V, len(names))`` bool: the detected keypoint ``names[k]`` lies farther than
         ``fraction`` x the person's box height from its triangulated joint's projection
         (joints not triangulated are not judged).
+
+        Example:
+            >>> data = RealMultiview.load()
+            >>> strays = data.stray_keypoints()
+            >>> strays.shape, bool((strays.any(-1) <= data.detected).all())
+            ((2, 100, 4, 12), True)
+        """
+        index = [self.keypoint_names.index(n) for n in names]
+        detected = self.keypoints_2d[..., index, :]
+        distance = np.linalg.norm(detected[..., :2] - self.projected()[..., index, :], axis=-1)
+        judged = (detected[..., 2] > 0) & self.joints_valid[:, :, None, index] & self.detected[..., None]
+        height = (self.boxes[..., 3] - self.boxes[..., 1])[..., None]
+        return judged & (distance > fraction * height)
+
+    def stray_views(self, names: tuple[str, ...] = LIMB_JOINTS, fraction: float = STRAY_FRACTION) -> np.ndarray:
+        r"""``(P, F, V)`` bool: the view's detected keypoints ``names`` include a stray one
+        (:meth:`stray_keypoints`).
 
         Example:
             >>> data = RealMultiview.load()
@@ -191,12 +208,7 @@ class RealMultiview:
             >>> strays.shape, bool((strays <= data.detected).all())
             ((2, 100, 4), True)
         """
-        index = [self.keypoint_names.index(n) for n in names]
-        detected = self.keypoints_2d[..., index, :]
-        distance = np.linalg.norm(detected[..., :2] - self.projected()[..., index, :], axis=-1)
-        judged = (detected[..., 2] > 0) & self.joints_valid[:, :, None, index] & self.detected[..., None]
-        height = (self.boxes[..., 3] - self.boxes[..., 1])[..., None]
-        return (judged & (distance > fraction * height)).any(-1)
+        return self.stray_keypoints(names, fraction).any(-1)
 
     def error_summary(self, names: tuple[str, ...] = LIMB_JOINTS) -> dict[str, float]:
         """Reprojection errors of the used views and valid share of the joints ``names``."""
