@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import pytest
 import torch
 
 from hmrflow.fitting.baseline import BaselineConfig, fit_baseline
@@ -167,3 +168,11 @@ def test_a_box_frame_model_is_turned_onto_each_box_ray_everywhere_it_is_decoded(
     back = people.pose_to_model(people.pose_to_camera(samples, "box"), "box")
     torch.testing.assert_close(back, samples)
     assert people.pose_to_camera(samples, "camera") is samples
+
+
+def test_people_turn_poses_only_by_a_known_frame():
+    people = People.from_keypoints(torch.rand(2, 23, 3) * 100 + 200, torch.tensor([640.0, 480.0]))
+    assert people.frame_to_camera("camera") is None
+    torch.testing.assert_close(people.frame_to_camera("box"), people.box_rotation())
+    with pytest.raises(ValueError, match="frame must be 'camera' or 'box', got 'world'"):
+        people.frame_to_camera("world")

@@ -36,6 +36,7 @@ from hmrflow.config import config_from_dict
 from hmrflow.data.synthetic import SyntheticConfig, SyntheticKeypoints, make_evaluation_set
 from hmrflow.evaluation.metrics import Pelvis
 from hmrflow.geometry import box_to_camera_rotation
+from hmrflow.models.config import check_orientation_frame
 
 __all__ = [
     "SetInfo",
@@ -111,8 +112,7 @@ class EvaluationBatch:
     def frame_to_camera(self, frame: str) -> Tensor | None:
         r"""``(B, 3, 3)`` rotations from ``frame``, a model's ``orientation_frame``, to the camera
         frame: :attr:`box_rotation` for ``"box"``, None (no turn) for ``"camera"``."""
-        if frame not in ("camera", "box"):
-            raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
+        check_orientation_frame(frame)
         return self.box_rotation if frame == "box" else None
 
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:

@@ -18,6 +18,7 @@ from hmrflow.body.joints import rotate_global_orientation
 from hmrflow.geometry import box_to_camera_rotation, crop_camera_to_full_translation
 from hmrflow.geometry.boxes import keypoint_box, normalize_keypoints
 from hmrflow.geometry.pinhole import PinholeCamera
+from hmrflow.models.config import check_orientation_frame
 
 __all__ = ["People"]
 
@@ -116,11 +117,8 @@ class People:
     def frame_to_camera(self, frame: str) -> Tensor | None:
         r"""``(B, 3, 3)`` rotations from ``frame``, a model's ``orientation_frame``, to each
         person's camera frame: the box rotation for ``"box"``, None (no turn) for ``"camera"``."""
-        if frame == "camera":
-            return None
-        if frame == "box":
-            return self.box_rotation()
-        raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
+        check_orientation_frame(frame)
+        return self.box_rotation() if frame == "box" else None
 
     def pose_to_camera(self, rotmats: Tensor, frame: str) -> Tensor:
         r"""Poses ``(B, [S,] J, 3, 3)`` a model gave in ``frame`` (its ``orientation_frame``), in

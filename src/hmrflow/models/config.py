@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from hmrflow.config import bounded
 from hmrflow.flows.config import FlowConfig
 
-__all__ = ["ModelConfig", "EncoderConfig"]
+__all__ = ["ModelConfig", "EncoderConfig", "OrientationFrame", "check_orientation_frame"]
+
+#: The frames a model's global orientation may be given in (:attr:`ModelConfig.orientation_frame`).
+OrientationFrame = Literal["camera", "box"]
+
+
+def check_orientation_frame(frame: str) -> None:
+    """Raise ValueError unless ``frame`` is an :data:`OrientationFrame`."""
+    if frame not in get_args(OrientationFrame):
+        raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
 
 
 @dataclass(frozen=True)
@@ -65,4 +74,4 @@ class ModelConfig:
     body_model: str = "anny_lowpoly"
     focal_length: float = bounded(5000.0, above=0)
     mean_camera: tuple[float, float, float] = (0.9, 0.0, 0.0)
-    orientation_frame: Literal["camera", "box"] = "camera"
+    orientation_frame: OrientationFrame = "camera"

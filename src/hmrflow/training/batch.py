@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -28,6 +28,7 @@ from hmrflow.body.joints import NUM_JOINTS, rotate_global_orientation
 from hmrflow.data.prohmr_format import ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch
 from hmrflow.geometry import box_to_camera_rotation
+from hmrflow.models.config import OrientationFrame, check_orientation_frame
 
 __all__ = ["TrainingBatch", "as_training_batch"]
 
@@ -73,21 +74,20 @@ class TrainingBatch:
         return (self.joints_3d[..., 3] > 0).all(dim=-1)
 
     @staticmethod
-    def from_synthetic(batch: SyntheticBatch, frame: Literal["camera", "box"] = "camera") -> TrainingBatch:
+    def from_synthetic(batch: SyntheticBatch, frame: OrientationFrame = "camera") -> TrainingBatch:
         """Synthetic keypoint data: every label exists.
 
         ``frame``: the frame of the 3D labels and the global orientation, the camera's or the
         person box's (:func:`~hmrflow.geometry.box_to_camera_rotation`, with the detector's
         box; the model's ``orientation_frame``).
         """
+        check_orientation_frame(frame)
         ones = batch.rotmats.new_ones(len(batch))
         rotmats, joints_3d, keypoints_3d = batch.rotmats, batch.joints_3d, batch.keypoints_3d
         if frame == "box":
             turn = box_to_camera_rotation(batch.box_center, batch.focal_length, batch.image_size / 2)
             rotmats = rotate_global_orientation(rotmats, turn, inverse=True)
             joints_3d, keypoints_3d = joints_3d @ turn, keypoints_3d @ turn  # rows: (turn^T p)^T = p^T turn
-        elif frame != "camera":
-            raise ValueError(f"frame must be 'camera' or 'box', got {frame!r}")
         return TrainingBatch(
             evidence=batch.evidence,
             target_2d=batch.target_2d,
@@ -135,7 +135,7 @@ class TrainingBatch:
 
 
 def as_training_batch(
-    batch: TrainingBatch | SyntheticBatch | ProHMRSample, frame: Literal["camera", "box"] = "camera"
+    batch: TrainingBatch | SyntheticBatch | ProHMRSample, frame: OrientationFrame = "camera"
 ) -> TrainingBatch:
     """Any batch the data modules produce as a :class:`TrainingBatch`; synthetic keypoint
     batches with their labels in ``frame`` (:meth:`TrainingBatch.from_synthetic`;

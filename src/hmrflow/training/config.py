@@ -16,7 +16,7 @@ from hmrflow.config import Bounds, bounded, declare_bounds
 from hmrflow.data.augment import AugmentConfig
 from hmrflow.data.pose_sampler import PoseSamplerConfig
 from hmrflow.data.synthetic import CameraConfig, CorruptionConfig, SyntheticConfig
-from hmrflow.models.config import ModelConfig
+from hmrflow.models.config import ModelConfig, OrientationFrame
 from hmrflow.training.losses import LossWeights
 
 __all__ = [
@@ -158,7 +158,7 @@ class DataConfig:
     generate_on: Literal["auto", "loader", "device"] = "auto"
     label_frame: Literal["model", "camera"] = "model"
 
-    def labels_in(self, model: ModelConfig) -> Literal["camera", "box"]:
+    def labels_in(self, model: ModelConfig) -> OrientationFrame:
         """The frame the synthetic labels are made in for a model of configuration ``model``."""
         return "camera" if self.label_frame == "camera" else model.orientation_frame
 

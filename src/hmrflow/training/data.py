@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -44,7 +44,7 @@ from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.prohmr_format import ProHMRDataset, ProHMRDatasetConfig, ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
 from hmrflow.errors import DataSourceError
-from hmrflow.models.config import ModelConfig
+from hmrflow.models.config import ModelConfig, OrientationFrame
 from hmrflow.training.batch import TrainingBatch
 from hmrflow.training.config import DataConfig, SourceConfig
 
@@ -101,7 +101,7 @@ class TrainingStream(IterableDataset):
         world_size: int = 1,
         start_step: int = 0,
         device: torch.device | str = "cpu",
-        frame: Literal["camera", "box"] = "camera",
+        frame: OrientationFrame = "camera",
     ):
         if synthetic_count > 0 and synthetic is None:
             raise ValueError("synthetic_count > 0 needs a synthetic generator")
