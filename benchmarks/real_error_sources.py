@@ -43,7 +43,7 @@ from hmrflow.data.coverage import root_aligned_positions
 from hmrflow.data.joint_limits import joint_limits
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.pose_sampler import PoseSampler
-from hmrflow.data.pose_sources import load_cmu_demo
+from hmrflow.data.pose_sources import load_real_motion
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.evaluation.metrics import pa_mpjpe
 from hmrflow.evaluation.real_sets import real_multiview_set, stray_examples, view_examples
@@ -215,7 +215,7 @@ def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, person_nam
     if path is None:
         path = str(resources.files("hmrflow") / "assets" / "models" / DEFAULT_MODEL)
     config, _ = read_checkpoint(path)
-    sampler = PoseSampler(load_cmu_demo().rotmats, config=config.data.synthetic.poses)
+    sampler = PoseSampler(load_real_motion(config.data.synthetic.poses.real_motion), config=config.data.synthetic.poses)
     generated = torch.cat([sampler.sample(2000, torch.Generator().manual_seed(s)) for s in range(count // 2000)])
     first = np.sort(np.unique(examples[:, :2], axis=0, return_index=True)[1])  # one view per instant
     query, person = rotmats[first], examples[first, 0]

@@ -153,7 +153,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
     from hmrflow.cli.train import config_path
     from hmrflow.config import load_config
-    from hmrflow.data.pose_sources import load_cmu_demo
+    from hmrflow.data.pose_sources import load_real_motion
     from hmrflow.data.stats import format_statistics, synthetic_statistics
     from hmrflow.data.synthetic import (
         SyntheticBatch,
@@ -163,7 +163,9 @@ def run_stats(args: argparse.Namespace) -> int:
     from hmrflow.training.config import ExperimentConfig
 
     config = load_config(ExperimentConfig, config_path(args.config), args.overrides)
-    generator = SyntheticKeypoints(_body(config.model.body_model), load_cmu_demo().rotmats, config.data.synthetic)
+    generator = SyntheticKeypoints(
+        _body(config.model.body_model), load_real_motion(config.data.synthetic.poses.real_motion), config.data.synthetic
+    )
     for name in args.sets:
         if name == "train":
             rng = torch.Generator().manual_seed(args.seed)

@@ -32,6 +32,7 @@ from hmrflow.body.joints import NUM_JOINTS, SMPL_JOINT_NAMES, mirror_poses
 from hmrflow.config import bounded, check_bounds
 from hmrflow.data.joint_limits import JointLimits, clamp_to_limits, joint_limits, sample_within_limits
 from hmrflow.data.pose_families import sample_families
+from hmrflow.data.pose_sources import RealMotion
 from hmrflow.data.self_contact import self_intersections
 from hmrflow.errors import ConfigError
 
@@ -121,6 +122,9 @@ class PoseSamplerConfig:
     options that change it.
 
     Attributes:
+        real_motion: The shipped real motion the caller gives the sampler as its real
+            frames (:func:`~hmrflow.data.pose_sources.load_real_motion`): ``"cmu"`` (one CMU
+            trial, 688 frames), ``"deepmimic"`` (DeepMimic's 15 humanoid clips, 969 frames).
         real_fraction: Share of samples built from real frames (when real poses are given).
         mix_probability: Per limb group, chance of coming from another real frame.
         mirror_probability: Chance of mirroring a real-based sample left-right.
@@ -156,6 +160,7 @@ class PoseSamplerConfig:
             of that threshold as the margin keeps them off the limits.
     """
 
+    real_motion: tuple[RealMotion, ...] = ("cmu",)
     real_fraction: float = 0.8
     mix_probability: float = 0.3
     mirror_probability: float = 0.5

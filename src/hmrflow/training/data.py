@@ -40,7 +40,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset
 from hmrflow.body import BodyModel
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.mixing import MixedDataset, allocate
-from hmrflow.data.pose_sources import load_cmu_demo
+from hmrflow.data.pose_sources import load_real_motion
 from hmrflow.data.prohmr_format import ProHMRDataset, ProHMRDatasetConfig, ProHMRSample
 from hmrflow.data.synthetic import SyntheticBatch, SyntheticKeypoints, make_evaluation_set
 from hmrflow.errors import DataSourceError
@@ -247,7 +247,7 @@ class HMRDataModule(L.LightningDataModule):
         self.model_config = model if model is not None else ModelConfig()
         self.sources = config.sources or (SourceConfig(),)
         self._check_sources(body)
-        self.generator = SyntheticKeypoints(body, load_cmu_demo().rotmats, config.synthetic)
+        self.generator = SyntheticKeypoints(body, load_real_motion(config.synthetic.poses.real_motion), config.synthetic)
         self._val: SyntheticBatch | None = None
         self._mixture: MixedDataset | None = None
         self._device_stream: TrainingStream | None = None
