@@ -38,3 +38,10 @@ def test_coverage_command_prints_the_table_and_writes_figures(tmp_path: Path, ca
     out = capsys.readouterr().out
     assert "families" in out and "v1 limits only" in out and "nearest-neighbour" in out
     assert {p.name for p in tmp_path.iterdir()} == {"angles.png", "hip_knee.png", "nearest.png"}
+
+
+def test_coverage_against_the_deepmimic_clips(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    assert main(["data", "coverage", str(tmp_path), "--size", "200", "--no-sheet", "--reference", "deepmimic"]) == 0
+    out = capsys.readouterr().out
+    assert "DeepMimic clips (969 frames)" in out and "families" in out

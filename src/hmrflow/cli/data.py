@@ -16,7 +16,8 @@ Look at the data the models learn from.
   hmrflow data stats                  percentiles of pose angles, camera parameters and
                                       keypoint visibility of the synthetic training stream
                                       and validation set of a training configuration
-  hmrflow data coverage OUT/          how well generated poses cover the bundled CMU clip:
+  hmrflow data coverage OUT/          how well generated poses cover real motion (the CMU
+                                      clip, or --reference deepmimic: DeepMimic's clips):
                                       joint-angle histograms against the limits, the hip x
                                       knee flexion plane, nearest-neighbour distances, and a
                                       sheet of the pose families (PNG figures and a table)
@@ -52,7 +53,10 @@ the rom and v1 ranges), hip_knee.png (hip x knee flexion), nearest.png (distribu
 the nearest-neighbour distances) and families.png (poses of every family, drawn with the
 body model; omit with --no-sheet). The first two sets contain the CMU frames themselves,
 so their distances are small by construction: the families and the limits-only set are
-the held-out comparison. Needs matplotlib (pip install 'hmrflow[plot]').
+the held-out comparison. With --reference deepmimic the sets are measured against the 15
+shipped DeepMimic clips instead (969 frames: walking, running, kicking, dancing, crawling,
+rolling, getting up from the floor, ...), which none of them contains: every set is then
+held out. Needs matplotlib (pip install 'hmrflow[plot]').
 """
 
 
@@ -103,6 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     coverage.add_argument(
         "--family-fraction", type=float, default=0.5, help="share of family poses in the mix (default: %(default)s)"
     )
+    coverage.add_argument(
+        "--reference", choices=("cmu", "deepmimic"), default="cmu",
+        help="real motion the sets are measured against (default: %(default)s; the sets mix CMU frames only)",
+    )  # fmt: skip
     coverage.add_argument("--body", default="anny_lowpoly", help="body model of the sheet (default: %(default)s)")
     coverage.add_argument("--no-sheet", action="store_true", help="no families.png")
     coverage.set_defaults(func=run_coverage)
@@ -224,7 +232,7 @@ def run_coverage(args: argparse.Namespace) -> int:
         nearest_neighbour_figure,
         summarize_coverage,
     )
-    from hmrflow.data.pose_sources import load_cmu_demo
+    from hmrflow.data.pose_sources import load_real_motion
 
     try:
         import matplotlib  # noqa: F401
@@ -237,8 +245,9 @@ def run_coverage(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a folder")
-    real, real_name = load_cmu_demo().rotmats, "CMU clip"
-    sets = _coverage_sets(args.size, args.seed, args.family_fraction, real)
+    real = load_real_motion([args.reference])
+    real_name = {"cmu": "CMU clip", "deepmimic": "DeepMimic clips"}[args.reference]
+    sets = _coverage_sets(args.size, args.seed, args.family_fraction, load_real_motion(["cmu"]))
     summaries = [summarize_coverage(name, poses, real) for name, poses in sets.items()]
     print(format_coverage(summaries, f"the {real_name} ({len(real)} frames)"))
     written = [
