@@ -23,6 +23,7 @@ from typing import Literal, get_args
 
 import torch
 
+from hmrflow.body.joints import NUM_JOINTS
 from hmrflow.data.pose_sources.amass import read_amass, read_pose_file, smpl_params_to_sequence
 from hmrflow.data.pose_sources.asf_amc import CMU_ASF_JOINT_MAP, AcclaimMotion, AsfSkeleton, read_acclaim
 from hmrflow.data.pose_sources.bvh import CMU_BVH_JOINT_MAP, MIXAMO_JOINT_MAP, BvhMotion, read_bvh
@@ -110,7 +111,7 @@ def load_real_motion(names: Sequence[str], dtype: torch.dtype = torch.float32) -
     unknown = [name for name in names if name not in REAL_MOTION]
     if unknown:
         raise ValueError(f"no shipped real motion named {', '.join(map(repr, unknown))}; choose from {REAL_MOTION}")
-    parts = [torch.empty(0, 24, 3, 3, dtype=dtype)]
+    parts = [torch.empty(0, NUM_JOINTS, 3, 3, dtype=dtype)]
     for name in dict.fromkeys(names):
         if name == "cmu":
             parts.append(load_cmu_demo(dtype).rotmats)

@@ -47,6 +47,7 @@ from hmrflow.data.pose_sources.retarget import (
     rules_from_map,
 )
 from hmrflow.data.pose_sources.sequence import PoseSequence
+from hmrflow.geometry import angle_to_rotmat
 
 __all__ = ["DEEPMIMIC_JOINT_MAP", "HUMANOID3D", "DeepMimicMotion", "read_deepmimic"]
 
@@ -169,8 +170,6 @@ class DeepMimicMotion:
     def pose(self) -> SourceMotion:
         r"""Forward kinematics in DeepMimic's axes: positions, world rotations (identity at rest)
         and the rest positions, for every point of :data:`HUMANOID3D`."""
-        n = self.values.shape[0]
-        eye = torch.eye(3, dtype=torch.float64).expand(n, 3, 3)
         world: list[Tensor] = []
         positions: list[Tensor] = []
         rest: list[Tensor] = []
@@ -178,26 +177,28 @@ class DeepMimicMotion:
         for joint in HUMANOID3D:
             numbers = self.values[:, column : column + joint.dofs]
             column += joint.dofs
+            local = _local_rotation(numbers, joint.dofs)
             offset = torch.tensor(joint.offset, dtype=torch.float64)
-            if joint.dofs == 7:
-                local, position = _quaternion(numbers[:, 3:]), numbers[:, :3]
+            if joint.parent < 0:
+                world.append(local)
+                positions.append(numbers[:, :3])
+                rest.append(offset)
             else:
-                local = _quaternion(numbers) if joint.dofs == 4 else _hinge(numbers[:, 0]) if joint.dofs else eye
-                position = positions[joint.parent] + world[joint.parent] @ offset
-            world.append(local if joint.parent < 0 else world[joint.parent] @ local)
-            positions.append(position)
-            rest.append(offset if joint.parent < 0 else rest[joint.parent] + offset)
+                world.append(world[joint.parent] @ local)
+                positions.append(positions[joint.parent] + world[joint.parent] @ offset)
+                rest.append(rest[joint.parent] + offset)
         names = tuple(j.name for j in HUMANOID3D)
         return SourceMotion(names, torch.stack(positions, 1), torch.stack(world, 1), torch.stack(rest))
 
 
-def _quaternion(wxyz: Tensor) -> Tensor:
-    xyzw = torch.cat([wxyz[..., 1:], wxyz[..., :1]], dim=-1)
-    return roma.unitquat_to_rotmat(xyzw / xyzw.norm(dim=-1, keepdim=True))
-
-
-def _hinge(angle: Tensor) -> Tensor:
-    return roma.rotvec_to_rotmat(angle[..., None] * angle.new_tensor([0.0, 0.0, 1.0]))
+def _local_rotation(numbers: Tensor, dofs: int) -> Tensor:
+    """A joint's rotations ``(T, 3, 3)`` from its ``(T, dofs)`` numbers (see :class:`Humanoid3dJoint`)."""
+    if dofs in (7, 4):
+        wxyz = numbers[:, -4:]  # the root's quaternion follows its position
+        return roma.unitquat_to_rotmat(roma.quat_normalize(roma.quat_wxyz_to_xyzw(wxyz)))
+    if dofs == 1:
+        return angle_to_rotmat(numbers[:, 0], "z")
+    return torch.eye(3, dtype=numbers.dtype).expand(len(numbers), 3, 3)
 
 
 def share_rotations(rotmats: Tensor) -> Tensor:
