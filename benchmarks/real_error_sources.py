@@ -17,7 +17,7 @@ Prints, for one model (default: the shipped one), the mode's PA-MPJPE (mm, 12 li
   what they cost, knowing which they are);
 * how far each person's poses (the body fitted within the ranges of motion, above; one view
   per instant) lie from the poses the model was trained on (the training configuration's
-  pose sampler, 20000 poses; :func:`~hmrflow.data.coverage.nearest_neighbour`, mean distance
+  pose sampler, 20000 poses; :func:`~hmrflow.data.coverage.nearest_position_index`, mean distance
   of the root-aligned joints, median over the instants), and which joints stand out (the
   hands and feet are not fitted: only the 12 limb joints are triangulated);
 * the bend of elbows, knees and hips (the angle at the joint, degrees; 180 = straight),
@@ -39,7 +39,7 @@ from torch import Tensor
 
 from hmrflow import load_model
 from hmrflow.body.joints import SMPL_JOINT_NAMES
-from hmrflow.data.coverage import root_aligned_positions
+from hmrflow.data.coverage import nearest_position_index, root_aligned_positions
 from hmrflow.data.joint_limits import joint_limits
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.pose_sampler import PoseSampler
@@ -219,12 +219,8 @@ def coverage(path: str | None, rotmats: Tensor, examples: np.ndarray, person_nam
     generated = torch.cat([sampler.sample(2000, torch.Generator().manual_seed(s)) for s in range(count // 2000)])
     first = np.sort(np.unique(examples[:, :2], axis=0, return_index=True)[1])  # one view per instant
     query, person = rotmats[first], examples[first, 0]
-    nearest_index = []
     positions, reference = root_aligned_positions(query)[:, 1:], root_aligned_positions(generated)[:, 1:]
-    for start in range(0, len(query), 32):
-        part = positions[start : start + 32, None] - reference[None]
-        nearest_index.append(part.norm(dim=-1).mean(-1).argmin(-1))
-    offsets = (positions - reference[torch.cat(nearest_index)]).norm(dim=-1) * 1000.0  # (Q, J - 1) mm
+    offsets = (positions - reference[nearest_position_index(positions, reference)]).norm(dim=-1) * 1000.0  # (Q, J-1) mm
     print(f"nearest of {len(generated)} training poses to the fitted poses (root-aligned joints, mm, median):")
     for p in np.unique(person):
         mask = torch.from_numpy(person == p)

@@ -11,7 +11,7 @@ import torch
 
 from hmrflow.body.joints import SMPL_JOINT_NAMES, mirror_poses
 from hmrflow.config import ConfigError, config_from_dict
-from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour, root_aligned_positions
+from hmrflow.data.coverage import hip_knee_flexion, nearest_neighbour, nearest_position_index, root_aligned_positions
 from hmrflow.data.joint_limits import (
     ROM_JOINT_LIMITS_DEG,
     clamp_to_limits,
@@ -300,3 +300,6 @@ def test_nearest_neighbours_of_the_cmu_clip_are_smaller_in_a_set_holding_its_fra
         apart, inside = nearest_neighbour(frames, families, metric), nearest_neighbour(frames, with_clip, metric)
         assert torch.isfinite(apart).all() and (apart > 0).all()
         assert inside.max() < 0.05 and (inside <= apart).all()
+    # The index finds each frame itself among the set's (after the 300 family poses), in chunks.
+    points = root_aligned_positions(with_clip)
+    assert torch.equal(nearest_position_index(points[300::20], points, chunk=7), torch.arange(300, len(with_clip), 20))

@@ -48,6 +48,7 @@ __all__ = [
     "hip_knee_flexion",
     "nearest_neighbour",
     "nearest_neighbour_figure",
+    "nearest_position_index",
     "root_aligned_positions",
     "summarize_coverage",
 ]
@@ -82,16 +83,29 @@ def nearest_neighbour(query: Tensor, reference: Tensor, metric: str = "position"
     """
     if metric == "position":
         q, r = root_aligned_positions(query)[:, 1:], root_aligned_positions(reference)[:, 1:]
-        step = lambda part: (part[:, None] - r[None]).norm(dim=-1).mean(-1).amin(-1) * 1000.0
-    elif metric == "angle":
+        nearest = r[nearest_position_index(q, r, chunk)]
+        return (q - nearest).norm(dim=-1).mean(-1) * 1000.0
+    if metric == "angle":
         q, r = query[:, 1:].flatten(-2), reference[:, 1:].flatten(-2)  # (., J-1, 9): trace(A^T B) = <A, B>
 
         def step(part: Tensor) -> Tensor:
             cosine = ((torch.einsum("qjk,gjk->qgj", part, r) - 1.0) / 2.0).clamp(-1.0, 1.0)
             return torch.rad2deg(torch.acos(cosine).mean(-1).amin(-1))
-    else:
-        raise ValueError(f"metric must be 'position' or 'angle', not {metric!r}")
-    return torch.cat([step(q[start : start + chunk]) for start in range(0, len(q), chunk)])
+
+        return torch.cat([step(q[start : start + chunk]) for start in range(0, len(q), chunk)])
+    raise ValueError(f"metric must be 'position' or 'angle', not {metric!r}")
+
+
+def nearest_position_index(query: Tensor, reference: Tensor, chunk: int = 32) -> Tensor:
+    r"""Index ``(Q,)`` of each query's nearest reference by mean joint distance.
+
+    Arguments:
+        query: Joint positions ``(Q, K, 3)`` (e.g. :func:`root_aligned_positions`).
+        reference: Joint positions ``(G, K, 3)``.
+        chunk: Query poses per step (memory ``chunk * G * K``).
+    """
+    distance = lambda part: (part[:, None] - reference[None]).norm(dim=-1).mean(-1)  # noqa: E731
+    return torch.cat([distance(query[start : start + chunk]).argmin(-1) for start in range(0, len(query), chunk)])
 
 
 def angle_components(rotmats: Tensor, limits: JointLimits | None = None) -> Tensor:
