@@ -7,7 +7,14 @@ import pytest
 
 from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.qualisys import read_qualisys
-from hmrflow.data.real_multiview import ASSET, LIMB_JOINTS, RealMultiview, array_fingerprint, save_real_multiview
+from hmrflow.data.real_multiview import (
+    ASSET,
+    FORMAT_VERSION,
+    LIMB_JOINTS,
+    RealMultiview,
+    array_fingerprint,
+    save_real_multiview,
+)
 from tests.fetched import fetched
 
 P, F, V, K = 2, 100, 4, 23
@@ -20,7 +27,7 @@ def data() -> RealMultiview:
 
 def test_the_file_is_small_and_named(data: RealMultiview) -> None:
     assert ASSET.stat().st_size < 2_000_000
-    assert data.name == "real-multiview-v1" and data.format_version == 1
+    assert data.name == "real-multiview-v1" and data.format_version == FORMAT_VERSION == 2
     assert data.person_names == ("woman", "man") and data.camera_names == ("cam01", "cam02", "cam03", "cam04")
     assert data.keypoint_names == EVIDENCE_NAMES and data.fps == 60.0 and data.threshold_px == 20.0
     assert len(data.fingerprint) == 16
@@ -28,7 +35,7 @@ def test_the_file_is_small_and_named(data: RealMultiview) -> None:
 
 def test_documented_shapes(data: RealMultiview) -> None:
     shapes = {
-        "keypoints_2d": (P, F, V, K, 3), "detected": (P, F, V), "boxes": (P, F, V, 4), "crops": (P, F, V, 3),
+        "keypoints_2d": (P, F, V, K, 3), "keypoints_depth": (P, F, V, K), "detected": (P, F, V), "boxes": (P, F, V, 4), "crops": (P, F, V, 3),
         "image_size": (V, 2), "focal_length": (V, 2), "principal_point": (V, 2), "rotation": (V, 3, 3),
         "translation": (V, 3), "distortion": (V, 5), "calibration_rotation": (V, 3, 3),
         "calibration_translation": (V, 3), "refined": (V,), "joints_3d": (P, F, K, 3), "joints_valid": (P, F, K),
@@ -112,3 +119,19 @@ def test_the_set_keeps_the_fetched_calibration(data: RealMultiview) -> None:
     np.testing.assert_allclose(data.calibration_translation, np.stack([c.translation for c in cameras]))
     np.testing.assert_allclose(data.focal_length, np.stack([c.focal_length for c in cameras]))
     np.testing.assert_allclose(data.principal_point, np.stack([c.principal_point for c in cameras]))
+
+
+def test_depth_is_blazeposes_where_a_point_was_found_and_follows_the_truth(data: RealMultiview) -> None:
+    found = data.keypoints_2d[..., 2] > 0
+    depth = data.keypoints_depth
+    assert not (np.isfinite(depth) & ~found).any() and np.isfinite(depth[found]).all()
+    hips = [EVIDENCE_NAMES.index("left_hip"), EVIDENCE_NAMES.index("right_hip")]
+    both = found[..., hips].all(-1)
+    assert np.abs(depth[..., hips][both].sum(-1)).max() < 5.0  # BlazePose's origin: the hips' midpoint (px)
+    joints = data.camera_joints()
+    truth = joints[..., 2] - joints[..., hips, 2].mean(-1, keepdims=True)
+    limb = [EVIDENCE_NAMES.index(n) for n in LIMB_JOINTS]
+    rows = found[..., limb] & np.isfinite(truth[..., limb])
+    assert np.corrcoef(truth[..., limb][rows], depth[..., limb][rows])[0, 1] > 0.5  # farther = larger
+    kept = data.keypoints_with_depth()
+    assert kept.shape == (P, F, V, K, 4) and np.array_equal(kept[..., 3], depth, equal_nan=True)

@@ -228,3 +228,35 @@ def test_outliers_move_far_and_take_their_own_confidences_only_when_asked():
     assert (error[low] > 0.2 - 1e-4).all() and (error[low] < 0.3 + 1e-4).all()
     with pytest.raises(ValueError, match="outlier_reach"):
         _noiseless(outlier_reach=(0.5, 0.1))
+
+
+def test_depth_hints_are_the_true_relative_depths_only_when_asked():
+    from dataclasses import replace
+
+    from hmrflow.body.keypoints import flip_permutation
+
+    body = BodyModel.from_name("anny_lowpoly")
+    plain, exact = _noiseless(depth_probability=1.0, depth_scale=(2.0, 2.0), depth_noise=(0.0, 0.0))
+    a = SyntheticKeypoints(body, None, plain).sample(16, torch.Generator().manual_seed(0))
+    b = SyntheticKeypoints(body, None, exact).sample(16, torch.Generator().manual_seed(0))
+    assert a.evidence.shape[-1] == 3 and b.evidence.shape[-1] == 4
+    assert torch.equal(b.evidence[..., :3], a.evidence)  # drawn after everything else: the rest is unchanged
+    # Noiseless, scale 2: twice (depth - pelvis depth) in box sides, the pelvis depth seen with the focal length.
+    pelvis = b.joints_3d[:, :1, 2]
+    expected = 2 * (b.keypoints_3d[..., 2] - pelvis) * (b.focal_length[:, None] / pelvis) / b.box_size[:, None]
+    torch.testing.assert_close(b.evidence[..., 3], expected)
+    assert (b.evidence[..., 3].abs() < 2).all() and b.evidence[..., 3].std() > 0.05
+    # A mirrored detection's depths follow its labels, as a detector's do.
+    _, mirrored = _noiseless(depth_probability=1.0, depth_scale=(2.0, 2.0), depth_noise=(0.0, 0.0),
+                             mirror_probability=1.0)  # fmt: skip
+    c = SyntheticKeypoints(body, None, mirrored).sample(16, torch.Generator().manual_seed(0))
+    flip = flip_permutation(SyntheticKeypoints(body, None, plain).names)
+    torch.testing.assert_close(c.evidence[..., 3], expected[:, flip])
+    # Examples without depth carry NaN; noise and scale are drawn per example.
+    _, some = _noiseless(depth_probability=0.5, depth_noise=(0.1, 0.1))
+    d = SyntheticKeypoints(body, None, some).sample(256, torch.Generator().manual_seed(0))
+    given = d.evidence[..., 3].isfinite().all(-1)
+    assert d.evidence[..., 3][~given].isnan().all() and 0.35 < given.float().mean() < 0.65
+    for field, value in (("depth_probability", 1.5), ("depth_scale", (2.0, 1.0)), ("depth_noise", (-0.1, 0.1))):
+        with pytest.raises(ValueError, match=field):
+            replace(plain.corruption, **{field: value})

@@ -56,12 +56,16 @@ def test_examples_are_detected_views_with_every_joint(data: RealMultiview) -> No
 def test_the_evaluation_set(data: RealMultiview) -> None:
     evaluation = real_set("real-multiview-v1", EVIDENCE_NAMES)
     B = len(view_examples(data))
-    assert evaluation.evidence.shape == (B, 23, 3) and evaluation.joints_3d.shape == (B, 12, 3)
+    assert evaluation.evidence.shape == (B, 23, 4) and evaluation.joints_3d.shape == (B, 12, 3)
     assert evaluation.info.joint_names == LIMB_JOINTS and evaluation.info.pelvis == (6, 7)
     assert evaluation.info.details["file_fingerprint"] == data.fingerprint
     assert evaluation.info.fingerprint == real_multiview_set(EVIDENCE_NAMES, data).info.fingerprint
     confident = evaluation.evidence[..., 2] > 0
     assert evaluation.evidence[..., :2][confident].abs().max() <= 0.5 / 1.2 + 1e-6  # inside the box
+    # BlazePose's relative depth, in box sides, wherever a point was detected and nowhere else
+    depth = evaluation.evidence[..., 3]
+    assert not (depth.isfinite() & ~confident).any()
+    assert depth.isfinite().sum() > 0.9 * confident[:, :17].sum() and depth[depth.isfinite()].abs().max() < 2
     assert (evaluation.joints_3d[..., 2] > 1.0).all()  # camera frame: in front of the camera
     # The ground truth is the triangulation seen from the example's camera.
     person, frame, view = view_examples(data)[0]
@@ -75,8 +79,9 @@ def test_evidence_follows_the_models_names(data: RealMultiview) -> None:
     names = ("right_ankle", "left_wrist", "head_top")
     evaluation = real_multiview_set(names, data)
     full = real_multiview_set(EVIDENCE_NAMES, data)
-    assert torch.equal(evaluation.evidence[:, 0], full.evidence[:, EVIDENCE_NAMES.index("right_ankle")])
-    assert (evaluation.evidence[:, 2] == 0).all()  # a point the set lacks: confidence 0
+    torch.testing.assert_close(evaluation.evidence[:, 0], full.evidence[:, EVIDENCE_NAMES.index("right_ankle")],
+                               rtol=0, atol=0, equal_nan=True)  # fmt: skip
+    assert (evaluation.evidence[:, 2, :3] == 0).all()  # a point the set lacks: confidence 0
 
 
 def test_real_set_names() -> None:

@@ -43,6 +43,21 @@ def test_people_clean_nan_and_build_the_box(synthetic):
     torch.testing.assert_close(default_focal_length(torch.tensor([300.0, 400.0])), torch.tensor(500.0))
 
 
+def test_people_take_a_detectors_depth_into_the_evidence_only(synthetic):
+    keypoints = synthetic.clean_2d[:4].clone()
+    depth = torch.randn(4, keypoints.shape[1], 1) * 50
+    depth[0, 5] = float("nan")
+    plain = People.from_keypoints(keypoints, synthetic.image_size[:4])
+    people = People.from_keypoints(torch.cat([keypoints, depth], -1), synthetic.image_size[:4])
+    assert torch.equal(people.keypoints, plain.keypoints) and torch.equal(people.box_size, plain.box_size)
+    assert torch.equal(people.evidence[..., :3], plain.evidence)
+    visible = keypoints[..., 2] > 0
+    expected = torch.where(visible, depth[..., 0] / plain.box_size[:, None], torch.tensor(float("nan")))
+    torch.testing.assert_close(people.evidence[..., 3], expected, equal_nan=True)
+    with pytest.raises(ValueError, match=r"\(B, K, 3\) or \(B, K, 4\)"):
+        People.from_keypoints(torch.zeros(4, 23, 5), synthetic.image_size[:4])
+
+
 def test_start_is_the_regression_in_the_full_image(tiny_model, synthetic):
     people = people_of(synthetic)
     start = regress(tiny_model, people)

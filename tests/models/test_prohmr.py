@@ -146,3 +146,26 @@ def test_mismatched_config_fails_clearly():
         ProbabilisticHMR(tiny_config(keypoint_sets=("coco", "hands")))
     with pytest.raises(ValueError, match="expected keypoints"):
         ProbabilisticHMR(tiny_config())(torch.rand(2, 17, 3))
+
+
+def test_the_keypoint_encoder_reads_depth_only_where_given():
+    from hmrflow.models.keypoint_encoder import KeypointEncoder
+
+    torch.manual_seed(0)
+    encoder = KeypointEncoder(num_keypoints=5, hidden_features=16, depth=True).eval()
+    with torch.no_grad():
+        encoder.input_layer.weight.normal_()
+    keypoints = torch.cat([torch.rand(3, 5, 2) - 0.5, torch.ones(3, 5, 1)], -1)
+    nothing = torch.cat([keypoints, torch.full((3, 5, 1), float("nan"))], -1)
+    depth = torch.cat([keypoints, torch.randn(3, 5, 1)], -1)
+    assert torch.equal(encoder(nothing), encoder(keypoints))  # NaN depth = no depth column
+    assert not torch.allclose(encoder(depth), encoder(keypoints))
+    missing = depth.clone()
+    missing[:, 2, 2] = 0.0  # a missing point: its depth is not read either
+    changed = missing.clone()
+    changed[:, 2, 3] += 1.0
+    assert torch.equal(encoder(missing), encoder(changed))
+    plain = KeypointEncoder(num_keypoints=5, hidden_features=16).eval()
+    assert torch.equal(plain(depth), plain(keypoints))  # a model without depth ignores the column
+    with pytest.raises(ValueError, match=r"\(B, 5, 3\) or \(B, 5, 4\)"):
+        encoder(torch.zeros(3, 5, 5))

@@ -97,3 +97,16 @@ def test_what_cannot_widen_is_an_error_naming_it(narrow):
         widen_state(narrow.state_dict(), plain.state_dict())
     with pytest.raises(ValueError, match="does not fit"):
         widen_tensor(torch.ones(3), torch.ones(3, 1))
+
+
+def test_a_model_widens_into_one_that_reads_keypoint_depth(narrow):
+    from dataclasses import replace
+
+    base = config(16, 16, 16)
+    depth = replace(base, encoder=replace(base.encoder, keypoint_depth=True))
+    torch.manual_seed(1)
+    wide = widen_model(narrow, ProbabilisticHMR(depth, body=narrow.body)).eval()
+    evidence, z = torch.rand(8, 23, 3) - 0.5, torch.randn(8, 3, 144)
+    with_depth = torch.cat([evidence, torch.randn(8, 23, 1)], -1)
+    for a, b in zip(outputs(wide, with_depth, z), outputs(narrow, evidence, z)):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)  # the depth columns start at zero

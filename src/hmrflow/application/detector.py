@@ -67,6 +67,7 @@ __all__ = [
     "BLAZEPOSE_TO_COCO17",
     "BLAZEPOSE_TO_FEET",
     "DETECTOR_NAME",
+    "blazepose_depth",
     "Detection",
     "DetectorError",
     "DetectorUnavailable",
@@ -156,6 +157,24 @@ def blazepose_to_evidence(
     keep = present & inside & (c >= min_visibility) & np.isfinite(out).all(1)
     out[~keep] = 0.0
     return out
+
+
+def blazepose_depth(landmarks: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+    r"""BlazePose landmarks ``(33, >=3)`` (x px, y px, z, ...) -> ``(23,)`` each evidence
+    keypoint's relative depth, px: BlazePose's ``z`` (0 at the hips' midpoint, positive away
+    from the camera, in x's unit), NaN where ``evidence`` ``(23, 3)`` (:func:`blazepose_to_evidence`
+    of the same landmarks) has the point missing or BlazePose has no such point.
+
+    Example:
+        >>> landmarks = np.zeros((33, 5)); landmarks[:, 2] = np.arange(33)
+        >>> evidence = np.ones((23, 3)); evidence[1, 2] = 0
+        >>> blazepose_depth(landmarks, evidence)[[0, 1, 5, 18]].tolist()
+        [0.0, nan, 11.0, nan]
+    """
+    index = np.array(BLAZEPOSE_TO_COCO17 + BLAZEPOSE_TO_FEET)
+    depth = np.asarray(landmarks, dtype=np.float64)[np.maximum(index, 0), 2]
+    keep = (index >= 0) & (np.asarray(evidence)[:, 2] > 0) & np.isfinite(depth)
+    return np.where(keep, depth, np.nan)
 
 
 def landmark_box(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,9 @@ has no small toes: they are always missing). Fields of :class:`RealMultiview`:
 
 * ``keypoints_2d (P, F, V, K, 3)``: px (origin at the top-left corner of the image) and
   BlazePose's visibility as confidence; 0 where missing or not detected;
+* ``keypoints_depth (P, F, V, K)``: BlazePose's relative depth of each keypoint, px
+  (:func:`~hmrflow.application.detector.blazepose_depth`: its landmark ``z``, 0 at the hips'
+  midpoint, positive away from the camera), NaN where the keypoint is missing (format 2);
 * ``detected (P, F, V)``: the person was found in that view;
 * ``boxes (P, F, V, 4)``: x0, y0, x1, y1 px of the detected person's 33 landmarks,
   clipped to the image; ``crops (P, F, V, 3)``: the crop x0, y0, side px it was found in;
@@ -66,7 +69,7 @@ __all__ = [
 ]
 
 SET_NAME = "real-multiview-v1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PERSON_NAMES = ("woman", "man")
 #: The shipped file.
 ASSET = Path(str(resources.files("hmrflow") / "assets" / "real" / f"{SET_NAME}.npz"))
@@ -125,6 +128,7 @@ class RealMultiview:
     calibration_translation: np.ndarray
     refined: np.ndarray
     keypoints_2d: np.ndarray
+    keypoints_depth: np.ndarray
     detected: np.ndarray
     boxes: np.ndarray
     crops: np.ndarray
@@ -154,6 +158,11 @@ class RealMultiview:
     def keypoint_names(self) -> tuple[str, ...]:
         """The K keypoint names (the evidence order)."""
         return EVIDENCE_NAMES
+
+    def keypoints_with_depth(self) -> np.ndarray:
+        """``(P, F, V, K, 4)`` the detections with BlazePose's relative depth px (NaN: none) as
+        a fourth column, the keypoints :class:`~hmrflow.fitting.People` and the models read."""
+        return np.concatenate([self.keypoints_2d, self.keypoints_depth[..., None]], -1)
 
     def camera_joints(self) -> np.ndarray:
         """``(P, F, V, K, 3)`` the 3D joints in each camera's frame (metres; NaN stays NaN)."""

@@ -105,17 +105,28 @@ class CorruptionConfig:
     outlier_probability: float = 0.0
     outlier_reach: tuple[float, float] = (0.05, 0.4)
     outlier_confidence: tuple[float, float] = (0.1, 0.9)
+    #: Chance that an example's evidence carries a relative depth per keypoint (a fourth
+    #: column, :mod:`hmrflow.models.keypoint_encoder`; NaN in the others): the true depth
+    #: minus the pelvis's, in box sides, plus an error of std ``depth_noise`` (a per-example
+    #: range, box sides), times ``depth_scale`` (a per-example range). BlazePose on renders
+    #: of the body (``benchmarks/keypoint_depth.py``): scale 1.7-3.8 by joint (median 2.2),
+    #: error median 0.10. A keypoint's depth follows its label through swaps and mirrors,
+    #: as a detector's does. 0: three columns, as before.
+    depth_probability: float = 0.0
+    depth_scale: tuple[float, float] = (1.6, 3.0)
+    depth_noise: tuple[float, float] = (0.05, 0.15)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.detector_shift) - set(SEGMENT_PARENTS))
         if unknown:
             raise ValueError(f"detector_shift names {unknown}, not segment ends; they are {list(SEGMENT_PARENTS)}")
-        for name in ("outlier_reach", "outlier_confidence"):
+        for name in ("outlier_reach", "outlier_confidence", "depth_scale", "depth_noise"):
             low, high = getattr(self, name)
             if not 0 <= low <= high:
                 raise ValueError(f"{name} must be a range 0 <= low <= high, got {(low, high)}")
-        if not 0 <= self.outlier_probability <= 1:
-            raise ValueError(f"outlier_probability must be in [0, 1], got {self.outlier_probability}")
+        for name in ("outlier_probability", "depth_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.detector_hip_width > 0:
             raise ValueError(f"detector_hip_width must be > 0, got {self.detector_hip_width}")
 
@@ -170,7 +181,8 @@ class SyntheticBatch:
         clean_2d: ``(B, K, 3)`` true projections and visibility (1 inside the image).
         box_center: ``(B, 2)`` px; box_size: ``(B,)`` px (square person box).
         evidence: ``(B, K, 3)`` ``keypoints_2d`` in normalised box coordinates
-            (``(x - center) / size``, the box spans ``[-0.5, 0.5]``) and confidence.
+            (``(x - center) / size``, the box spans ``[-0.5, 0.5]``) and confidence; ``(B, K, 4)``
+            with a relative depth (NaN: none) when ``corruption.depth_probability`` > 0.
         target_2d: ``(B, K, 3)`` ``clean_2d`` in normalised box coordinates.
         joints_3d: ``(B, J, 3)`` camera frame, metres.
         keypoints_3d: ``(B, K, 3)`` camera frame, metres.
@@ -327,7 +339,11 @@ class SyntheticKeypoints:
         clean = perspective_projection(keypoints_3d, None, focal[:, None].expand(B, 2), center)
         inside = ((clean >= 0) & (clean <= size)).all(-1) & (keypoints_3d[..., 2] > 0.1)
         clean_2d = torch.cat([clean, inside[..., None].float()], dim=-1)
-        keypoints_2d, box_center, box_size = self._corrupt(clean_2d, generator)
+        keypoints_2d, box_center, box_size, source = self._corrupt(clean_2d, generator)
+        evidence = normalize_keypoints(keypoints_2d, box_center, box_size)
+        if cfg.corruption.depth_probability > 0:  # drawn only when asked: the default sets keep their stream
+            relative = (keypoints_3d[..., 2] - pelvis[:, 2:]) * (focal / depth / box_size)[:, None]
+            evidence = torch.cat([evidence, self._depth_hints(relative.gather(1, source), generator)[..., None]], -1)
         return SyntheticBatch(
             rotmats=rotmats,
             betas=betas,
@@ -338,16 +354,20 @@ class SyntheticKeypoints:
             clean_2d=clean_2d,
             box_center=box_center,
             box_size=box_size,
-            evidence=normalize_keypoints(keypoints_2d, box_center, box_size),
+            evidence=evidence,
             target_2d=normalize_keypoints(clean_2d, box_center, box_size),
             joints_3d=joints_3d,
             keypoints_3d=keypoints_3d,
         )
 
-    def _corrupt(self, clean_2d: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    def _corrupt(self, clean_2d: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        r"""Detections ``(B, K, 3)`` px and confidence of the true projections ``clean_2d``, their
+        boxes' centres ``(B, 2)`` and sides ``(B,)``, and ``(B, K)`` the body keypoint each
+        detection's label came from (swaps and mirrors exchange them)."""
         cfg = self.config.corruption
         B, K, _ = clean_2d.shape
         device = clean_2d.device
+        source = torch.arange(K, device=device).expand(B, K)
         visible = clean_2d[..., 2] > 0
         center, extent = keypoint_box(clean_2d[..., :2], visible)
         jitter = _uniform(B, cfg.jitter, generator)[:, None, None] * extent[:, None, None]
@@ -359,12 +379,14 @@ class SyntheticKeypoints:
             pairs = torch.tensor(self.swap_pairs, device=device)
             pick = pairs[torch.randint(len(pairs), (B,), generator=generator, device=device)]
             swap = torch.rand(B, generator=generator, device=device) < cfg.swap_probability
-            xy = xy.gather(1, _swap_order(pick, swap, K)[..., None].expand(B, K, 2))
+            order = _swap_order(pick, swap, K)
+            xy, source = xy.gather(1, order[..., None].expand(B, K, 2)), source.gather(1, order)
         if cfg.mirror_probability > 0:  # drawn only when asked: the default sets keep their stream
             mirror = torch.rand(B, generator=generator, device=device) < cfg.mirror_probability
             flip = torch.tensor(self.flip_order, device=device)
             xy = torch.where(mirror[:, None, None], xy[:, flip], xy)
             visible = torch.where(mirror[:, None], visible[:, flip], visible)
+            source = torch.where(mirror[:, None], source[:, flip], source)
         if cfg.other_person_probability > 0 and self.limbs:  # drawn only when asked: the default sets keep their stream
             xy = self._other_person_limb(xy, visible, generator)
         outlier = None
@@ -388,7 +410,18 @@ class SyntheticKeypoints:
         around = torch.where((visible.sum(-1) >= 2)[:, None], visible, torch.ones_like(visible))
         boxed = torch.where(few[..., None], clean_2d[..., :2], xy)
         center, extent = keypoint_box(boxed, torch.where(few, around, keep))
-        return keypoints_2d, center, extent * cfg.box_scale
+        return keypoints_2d, center, extent * cfg.box_scale, source
+
+    def _depth_hints(self, relative: Tensor, generator: torch.Generator) -> Tensor:
+        r"""``(B, K)`` a detector's relative depths from the true ones ``relative`` ``(B, K)``
+        (box sides; :class:`CorruptionConfig`'s ``depth_*``), NaN for the examples without."""
+        cfg = self.config.corruption
+        B, K = relative.shape
+        noise = torch.randn(B, K, generator=generator, device=relative.device)
+        noise = noise * _uniform(B, cfg.depth_noise, generator)[:, None]
+        scaled = (relative + noise) * _uniform(B, cfg.depth_scale, generator)[:, None]
+        given = torch.rand(B, generator=generator, device=relative.device) < cfg.depth_probability
+        return torch.where(given[:, None], scaled, torch.full_like(scaled, float("nan")))
 
     def _detector_placement(self, points: Tensor) -> Tensor:
         r"""``points`` ``(B, K, 2)`` moved where the detector puts them

@@ -90,12 +90,12 @@ def real_multiview_set(
 
     Returns:
         An :class:`EvaluationSet` (CPU float32, fingerprint filled in): evidence
-        ``(B, K_e, 3)``, joints ``(B, len(joints), 3)`` metres in each view's camera frame.
+        ``(B, K_e, 4)`` (x, y, confidence and BlazePose's relative depth, NaN: none), joints ``(B, len(joints), 3)`` metres in each view's camera frame.
     """
     data = RealMultiview.load() if data is None else data
     examples = view_examples(data, joints)
     person, frame, view = examples.T
-    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view].astype(np.float32))
+    keypoints = torch.from_numpy(data.keypoints_with_depth()[person, frame, view].astype(np.float32))
     centre, extent = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
     evidence = normalize_keypoints(keypoints, centre, extent * BOX_SCALE)
     evidence = _select(evidence, list(data.keypoint_names), evidence_names)

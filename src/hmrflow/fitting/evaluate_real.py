@@ -80,7 +80,7 @@ def _people(data: RealMultiview, person: np.ndarray, frame: np.ndarray, view: np
     r"""The detections of (person, frame, view) ``(B,)`` each as :class:`People` seen by the
     view's camera (f_x, f_y and principal point)."""
     dtype = torch.get_default_dtype()
-    keypoints = torch.from_numpy(data.keypoints_2d[person, frame, view]).to(device, dtype)
+    keypoints = torch.from_numpy(data.keypoints_with_depth()[person, frame, view]).to(device, dtype)
     return People.from_camera(keypoints, data.intrinsics(view).to(device, dtype))
 
 

@@ -71,7 +71,10 @@ class People:
         focal_length: Tensor | None = None,
         box_scale: float = 1.2,
     ) -> People:
-        r"""People from keypoints ``(B, K, 3)`` px and image sizes ``(B, 2)`` (or ``(2,)``).
+        r"""People from keypoints ``(B, K, 3)`` px and confidence -- or ``(B, K, 4)`` with a
+        detector's relative depth px (BlazePose's ``z``; NaN: none), which goes into the
+        evidence only (:mod:`hmrflow.models.keypoint_encoder`) -- and image sizes ``(B, 2)``
+        (or ``(2,)``).
 
         The camera is centred on the image, with ``focal_length`` px (``(B,)``, ``(B, 2)``
         ``(f_x, f_y)``, scalar, or None: the image diagonal, :func:`~hmrflow.geometry.pinhole.default_focal_length`);
@@ -80,8 +83,8 @@ class People:
         and the evidence is the keypoints in it.
         """
         keypoints = torch.as_tensor(keypoints, dtype=torch.get_default_dtype())
-        if keypoints.dim() != 3 or keypoints.shape[-1] != 3:
-            raise ValueError(f"keypoints must be (B, K, 3), got {tuple(keypoints.shape)}")
+        if keypoints.dim() != 3 or keypoints.shape[-1] not in (3, 4):
+            raise ValueError(f"keypoints must be (B, K, 3) or (B, K, 4), got {tuple(keypoints.shape)}")
         B = keypoints.shape[0]
         image_size = torch.as_tensor(image_size, dtype=keypoints.dtype, device=keypoints.device).expand(B, 2)
         if focal_length is not None:
@@ -91,11 +94,12 @@ class People:
 
     @classmethod
     def from_camera(cls, keypoints: Tensor, camera: PinholeCamera, box_scale: float = 1.2) -> People:
-        r"""People from keypoints ``(B, K, 3)`` px seen by ``camera`` ``(B,)`` (see :meth:`from_keypoints`)."""
-        keypoints = _clean(keypoints)
+        r"""People from keypoints ``(B, K, 3 or 4)`` px seen by ``camera`` ``(B,)`` (see :meth:`from_keypoints`)."""
+        depth = keypoints[..., 3:]
+        keypoints = _clean(keypoints[..., :3])
         center, extent = keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)
         size = extent * box_scale
-        evidence = normalize_keypoints(keypoints, center, size)
+        evidence = normalize_keypoints(torch.cat([keypoints, depth.to(keypoints)], -1), center, size)
         return cls(keypoints, camera, evidence, center, size)
 
     def full_translation(self, crop_camera: Tensor) -> Tensor:

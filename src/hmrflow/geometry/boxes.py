@@ -48,15 +48,27 @@ def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor) -> Tensor:
-    r"""Image keypoints ``(..., K, 2 or 3)`` -> normalised box coordinates (confidence kept).
+    r"""Image keypoints ``(..., K, 2, 3 or 4)`` -> normalised box coordinates (confidence kept).
 
     ``(x - center) / size``: the box spans ``[-0.5, 0.5]``, ProHMR's crop normalisation.
-    Points with zero confidence get coordinates 0.
+    Points with zero confidence get coordinates 0. A fourth column, a relative depth px
+    (:mod:`hmrflow.models.keypoint_encoder`), is divided by the size (no centre: its origin
+    is the hips), NaN where the point is missing.
+
+    Example:
+        >>> points = torch.tensor([[[150.0, 50.0, 1.0, -20.0], [300.0, 300.0, 0.0, 5.0]]])
+        >>> normalize_keypoints(points, torch.tensor([[100.0, 100.0]]), torch.tensor([200.0])).tolist()
+        [[[0.25, -0.25, 1.0, -0.10000000149011612], [0.0, 0.0, 0.0, nan]]]
     """
     xy = (keypoints[..., :2] - box_center[..., None, :]) / box_size[..., None, None]
-    if keypoints.shape[-1] > 2:
-        xy = xy * (keypoints[..., 2:] > 0)
-    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+    if keypoints.shape[-1] == 2:
+        return xy
+    confident = keypoints[..., 2:3] > 0
+    columns = [xy * confident, keypoints[..., 2:3]]
+    if keypoints.shape[-1] > 3:
+        depth = keypoints[..., 3:4] / box_size[..., None, None]
+        columns.append(torch.where(confident, depth, torch.full_like(depth, float("nan"))))
+    return torch.cat(columns, dim=-1)
 
 
 def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -30,6 +30,10 @@ class EncoderConfig:
         keypoint_sets: Keypoint sets of the body model given as evidence, in order.
         width: Output width C of the keypoint encoder.
         num_blocks: Residual blocks of the keypoint encoder.
+        keypoint_depth: The keypoint encoder also reads a relative depth per keypoint, a
+            fourth evidence column (:class:`~hmrflow.models.keypoint_encoder.KeypointEncoder`):
+            what detectors such as BlazePose estimate beside x and y. Without it a fourth
+            column is ignored.
         dropout: Dropout of the keypoint encoder.
         backbone_depth: ResNet depth of the image encoder (18, 34, 50 or 101).
         crop_size: Side of the image crop in pixels.
@@ -39,6 +43,7 @@ class EncoderConfig:
     keypoint_sets: tuple[str, ...] = ("coco", "feet")
     width: int = bounded(1024, minimum=1)
     num_blocks: int = bounded(2, minimum=0)
+    keypoint_depth: bool = False
     dropout: float = bounded(0.5, minimum=0, below=1)
     backbone_depth: Literal[18, 34, 50, 101] = 50
     crop_size: int = bounded(224, minimum=1)

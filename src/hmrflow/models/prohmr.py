@@ -159,7 +159,9 @@ class ProbabilisticHMR(nn.Module):
         missing = [name for name in config.keypoint_sets if name not in self.body.keypoint_sets]
         if missing:
             raise ValueError(f"body model {self.body.name!r} lacks keypoint set(s) {missing}")
-        return KeypointEncoder(len(self.evidence_names), config.width, config.num_blocks, config.dropout)
+        return KeypointEncoder(
+            len(self.evidence_names), config.width, config.num_blocks, config.dropout, config.keypoint_depth
+        )
 
     @property
     def evidence_names(self) -> tuple[str, ...]:
