@@ -84,7 +84,7 @@ def real() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def report(true: np.ndarray, found: np.ndarray, seen: np.ndarray, title: str) -> None:
     """Print the table of the module docstring."""
-    print(f"\n{title}: {len(true)} people")
+    print(f"\n{title}: {len(true)} detections")
     print("keypoint        points  true std  corr  scale  error (true units)")
     scales, errors = [], []
     for name in LIMB_JOINTS:

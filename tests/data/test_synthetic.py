@@ -260,3 +260,23 @@ def test_depth_hints_are_the_true_relative_depths_only_when_asked():
     for field, value in (("depth_probability", 1.5), ("depth_scale", (2.0, 1.0)), ("depth_noise", (-0.1, 0.1))):
         with pytest.raises(ValueError, match=field):
             replace(plain.corruption, **{field: value})
+
+
+def test_depth_errors_add_up_from_the_hips_out():
+    from hmrflow.data.synthetic import DEPTH_PARENTS, segment_parents
+
+    body = BodyModel.from_name("anny_lowpoly")
+    plain, exact = _noiseless(depth_probability=1.0, depth_scale=(1.0, 1.0), depth_noise=(0.0, 0.0))
+    _, noisy = _noiseless(depth_probability=1.0, depth_scale=(1.0, 1.0), depth_noise=(0.1, 0.1))
+    names = SyntheticKeypoints(body, None, plain).names
+    a = SyntheticKeypoints(body, None, exact).sample(2048, torch.Generator().manual_seed(0))
+    b = SyntheticKeypoints(body, None, noisy).sample(2048, torch.Generator().manual_seed(0))
+    error = b.evidence[..., 3] - a.evidence[..., 3]
+    std = {name: float(error[:, k].std()) for k, name in enumerate(names)}
+    # 0.1 per step: hip 1 step, knee 2, ankle 3; shoulder 2, elbow 3, wrist 4; the nose its own.
+    for name, steps in (("left_hip", 1), ("left_knee", 2), ("right_ankle", 3), ("left_elbow", 3), ("right_wrist", 4),
+                        ("nose", 1)):  # fmt: skip
+        assert abs(std[name] - 0.1 * steps**0.5) < 0.01, name
+    wrist, elbow = names.index("left_wrist"), names.index("left_elbow")
+    assert abs(float((error[:, wrist] - error[:, elbow]).std()) - 0.1) < 0.01  # one bone: its own error only
+    assert segment_parents(names, DEPTH_PARENTS)[wrist] == elbow

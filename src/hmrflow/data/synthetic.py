@@ -42,6 +42,7 @@ __all__ = [
     "CameraConfig",
     "CorruptionConfig",
     "SEGMENT_PARENTS",
+    "DEPTH_PARENTS",
     "SyntheticConfig",
     "SyntheticBatch",
     "SyntheticKeypoints",
@@ -107,14 +108,17 @@ class CorruptionConfig:
     outlier_confidence: tuple[float, float] = (0.1, 0.9)
     #: Chance that an example's evidence carries a relative depth per keypoint (a fourth
     #: column, :mod:`hmrflow.models.keypoint_encoder`; NaN in the others): the true depth
-    #: minus the pelvis's, in box sides, plus an error of std ``depth_noise`` (a per-example
-    #: range, box sides), times ``depth_scale`` (a per-example range). BlazePose on renders
-    #: of the body (``benchmarks/keypoint_depth.py``): scale 1.7-3.8 by joint (median 2.2),
-    #: error median 0.10. A keypoint's depth follows its label through swaps and mirrors,
+    #: minus the pelvis's, in box sides, plus an error, times ``depth_scale`` (a per-example
+    #: range). The error adds up from the hips out (:data:`DEPTH_PARENTS`): each keypoint's
+    #: is its parent's plus its own, of std ``depth_noise`` (a per-example range, box sides).
+    #: BlazePose on renders of the body (``benchmarks/keypoint_depth.py``): scale 1.7-3.8 by
+    #: joint (median 2.2); errors 0.04 at the hips, 0.09 / 0.15 at knees / ankles, 0.11 /
+    #: 0.14 / 0.19 at shoulders / elbows / wrists, but 0.07-0.10 along one bone: neighbours'
+    #: errors go together. A keypoint's depth follows its label through swaps and mirrors,
     #: as a detector's does. 0: three columns, as before.
     depth_probability: float = 0.0
     depth_scale: tuple[float, float] = (1.6, 3.0)
-    depth_noise: tuple[float, float] = (0.05, 0.15)
+    depth_noise: tuple[float, float] = (0.04, 0.10)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.detector_shift) - set(SEGMENT_PARENTS))
@@ -139,18 +143,30 @@ SEGMENT_PARENTS: dict[str, str] = {
 }  # fmt: skip
 
 
-def segment_parents(names: Sequence[str]) -> list[int]:
-    r"""Per keypoint, the index of its segment's start in ``names`` (-1: none, e.g. the face).
+#: Keypoint name part -> its parent's in the tree the detector's depth errors add up along
+#: (``corruption.depth_noise``): from the hips out to the hands and feet; the face's
+#: points have none.
+DEPTH_PARENTS: dict[str, str] = {
+    "shoulder": "hip", "elbow": "shoulder", "wrist": "elbow", "knee": "hip", "ankle": "knee",
+    "big_toe": "ankle", "small_toe": "ankle", "heel": "ankle",
+}  # fmt: skip
+
+
+def segment_parents(names: Sequence[str], table: dict[str, str] = SEGMENT_PARENTS) -> list[int]:
+    r"""Per keypoint, the index of its segment's start in ``names`` (-1: none, e.g. the face),
+    by ``table`` (name part -> its start's, same side).
 
     Example:
         >>> segment_parents(["nose", "left_hip", "left_knee", "left_shoulder"])
         [-1, 3, 1, 1]
+        >>> segment_parents(["nose", "left_hip", "left_knee", "left_shoulder"], DEPTH_PARENTS)
+        [-1, -1, 1, 1]
     """
     index = {name: k for k, name in enumerate(names)}
     parents = []
     for name in names:
         side, _, part = name.partition("_")
-        parent = f"{side}_{SEGMENT_PARENTS[part]}" if part in SEGMENT_PARENTS else None
+        parent = f"{side}_{table[part]}" if part in table else None
         parents.append(index.get(parent, -1) if parent else -1)
     return parents
 
@@ -266,6 +282,8 @@ class SyntheticKeypoints:
         self.flip_order = flip_permutation(self.names)
         #: ``(K,)`` CPU: each keypoint's segment start (-1: none), for ``corruption.segment_noise``.
         self.segment_starts = torch.tensor(segment_parents(self.names), device="cpu")
+        #: ``(K,)`` CPU: each keypoint's parent in :data:`DEPTH_PARENTS` (-1: none).
+        self.depth_parents = torch.tensor(segment_parents(self.names, DEPTH_PARENTS), device="cpu")
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
         index = {name: k for k, name in enumerate(self.names)}
         #: Indices of the (left, right) hips and shoulders in the evidence (-1: absent).
@@ -417,8 +435,15 @@ class SyntheticKeypoints:
         (box sides; :class:`CorruptionConfig`'s ``depth_*``), NaN for the examples without."""
         cfg = self.config.corruption
         B, K = relative.shape
-        noise = torch.randn(B, K, generator=generator, device=relative.device)
-        noise = noise * _uniform(B, cfg.depth_noise, generator)[:, None]
+        own = torch.randn(B, K, generator=generator, device=relative.device)
+        own = own * _uniform(B, cfg.depth_noise, generator)[:, None]
+        parents = self.depth_parents.to(relative.device)
+        noise = own
+        for _ in range(K):  # add each parent's error, out along the tree (as deep as it is)
+            added = own + torch.where(parents >= 0, noise[:, parents.clamp_min(0)], torch.zeros_like(noise))
+            if torch.equal(added, noise):
+                break
+            noise = added
         scaled = (relative + noise) * _uniform(B, cfg.depth_scale, generator)[:, None]
         given = torch.rand(B, generator=generator, device=relative.device) < cfg.depth_probability
         return torch.where(given[:, None], scaled, torch.full_like(scaled, float("nan")))
