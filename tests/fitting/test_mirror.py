@@ -54,6 +54,14 @@ def test_bad_inputs_are_named() -> None:
         mirror_people(People(**{**people.__dict__, "evidence": torch.zeros(2, 3, 8, 8)}))
 
 
+def test_mirrored_people_keep_each_points_depth() -> None:
+    keypoints = torch.cat([torch.rand(2, 23, 2) * 100, torch.ones(2, 23, 1), torch.randn(2, 23, 1) * 20], -1)
+    people = People.from_keypoints(keypoints, torch.tensor([640.0, 480.0]))
+    mirrored = mirror_people(people)
+    assert torch.equal(mirrored.evidence, mirror_keypoints(people.evidence))
+    assert mirrored.evidence.shape == (2, 23, 4) and torch.equal(mirror_people(mirrored).evidence, people.evidence)
+
+
 @pytest.fixture(scope="module")
 def shipped() -> ProbabilisticHMR:
     return load_model()

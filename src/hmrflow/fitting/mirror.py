@@ -102,10 +102,11 @@ def mirror_people(people: People, names: Sequence[str] = EVIDENCE_NAMES) -> Peop
     r"""``people`` with every left/right label swapped (keypoints and keypoint evidence).
 
     The person box and the camera stay (the box holds the same points). Needs keypoint
-    evidence ``(B, K, 3)`` in the same order as the keypoints.
+    evidence ``(B, K, 3)`` (or ``(B, K, 4)`` with depth, which stays with its point) in the
+    same order as the keypoints.
     """
     evidence = people.evidence
-    if evidence.shape != people.keypoints.shape:
+    if evidence.shape[:-1] != people.keypoints.shape[:-1] or evidence.shape[-1] not in (3, 4):
         raise InputError(f"mirroring labels needs keypoint evidence shaped like the keypoints "
                          f"{tuple(people.keypoints.shape)}, got {tuple(evidence.shape)} (an image model?)")  # fmt: skip
     return dataclasses.replace(
