@@ -112,6 +112,9 @@ def test_both_people_of_a_multi_person_frame_are_found_where_the_real_set_has_th
         assert found.keypoints.shape == (len(EVIDENCE_NAMES), 3) and found.landmarks.shape == (33, 5)
         assert (found.keypoints[:, 2] > 0).sum() >= 12
         assert found.image_size == (1088, 1920)
+        with_depth = found.keypoints_with_depth
+        assert np.array_equal(with_depth[:, :3], found.keypoints)
+        assert np.array_equal(np.isfinite(with_depth[:, 3]), found.keypoints[:, 2] > 0)  # depth where found
 
 
 @needs_detector
@@ -138,6 +141,22 @@ def test_a_frame_past_the_end_of_a_video_is_reported():
 
     with pytest.raises(DetectorError, match="frame 100000"):
         read_video_frame(fetched("pose2sim/Demo_MultiPerson/videos/cam04.mp4"), 100000)
+
+
+def test_a_detection_gives_its_keypoints_with_blazeposes_depth():
+    from hmrflow.application.detector import BLAZEPOSE_TO_COCO17, blazepose_to_evidence
+
+    gen = np.random.default_rng(3)
+    landmarks = np.column_stack([100 + 200 * gen.random(33), 100 + 600 * gen.random(33), gen.normal(size=33) * 50,
+                                 np.ones((33, 2))])  # fmt: skip
+    landmarks[BLAZEPOSE_TO_COCO17[9], 3] = 0.1  # the left wrist unsure: missing, and so its depth
+    keypoints = blazepose_to_evidence(landmarks, (1000, 1000))
+    found = Detection(keypoints, landmarks, (1000, 1000), 0.0, landmark_box(landmarks, (1000, 1000)))
+    with_depth = found.keypoints_with_depth
+    assert with_depth.shape == (23, 4) and np.array_equal(with_depth[:, :3], keypoints)
+    assert with_depth[5, 3] == landmarks[BLAZEPOSE_TO_COCO17[5], 2]  # the left shoulder's z
+    assert np.isnan(with_depth[9, 3]) and np.isnan(with_depth[EVIDENCE_NAMES.index("left_small_toe"), 3])
+    assert Detection(None, None, (10, 10), 0.0).keypoints_with_depth is None
 
 
 def test_refound_needs_the_same_landmarks_within_a_fraction_of_the_box_height():

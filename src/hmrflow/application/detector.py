@@ -136,6 +136,15 @@ class Detection:
     seconds: float
     box: np.ndarray | None = None
 
+    @property
+    def keypoints_with_depth(self) -> np.ndarray | None:
+        r"""``(K, 4)``: :attr:`keypoints` with BlazePose's relative depth px as a fourth column
+        (:func:`blazepose_depth`; NaN: none), the evidence keypoint models with depth read;
+        None: no person."""
+        if self.keypoints is None or self.landmarks is None:
+            return None
+        return np.concatenate([self.keypoints, blazepose_depth(self.landmarks, self.keypoints)[:, None]], 1)
+
 
 def blazepose_to_evidence(
     landmarks: np.ndarray, image_size: tuple[int, int], min_visibility: float = 0.3

@@ -130,7 +130,9 @@ class DemoPipeline:
             raise DemoInputError(f"no keypoints: {error}; or pass keypoint files with --keypoints") from None
 
     def keypoints(self, photo: Photo, keypoint_file: Path | None) -> tuple[np.ndarray, str]:
-        r"""The people's keypoints ``(P, K, 3)`` in the processed photo's px, and their source."""
+        r"""The people's keypoints ``(P, K, 3)`` in the processed photo's px (``(P, K, 4)`` from the
+        detector: with its relative depth, :attr:`~hmrflow.application.detector.Detection.keypoints_with_depth`),
+        and their source."""
         found: KeypointFile | None = None
         if keypoint_file is not None:
             found = keypoints_for_image(keypoint_file, photo.path, photo.original_size)
@@ -153,14 +155,14 @@ class DemoPipeline:
         return self.detected(photo)
 
     def detected(self, photo: Photo) -> tuple[np.ndarray, str]:
-        r"""The detector's people ``(P, K, 3)`` in ``photo`` (at most ``max_people``), the
+        r"""The detector's people ``(P, K, 4)`` (with depth) in ``photo`` (at most ``max_people``), the
         usable ones without the ghosts it is cheap to spot, and the source's description."""
         clock = time.perf_counter()
         found = self.detector().detect_people(photo.pixels, self.config.max_people)
         seconds = time.perf_counter() - clock
         if not found:
             raise DemoInputError(f"{photo.path}: no person found in the photo (the detector saw nobody)")
-        keypoints = np.stack([d.keypoints for d in found])
+        keypoints = np.stack([d.keypoints_with_depth for d in found])
         boxes = np.stack([d.box for d in found])
         usable = usable_people(keypoints, self.config.min_keypoints)
         keep = usable.copy()

@@ -65,7 +65,7 @@ def photo_camera(
 
 
 def _people(model: ProbabilisticHMR, photo: Photo, keypoints: np.ndarray, config: DemoConfig) -> People:
-    """The fitting module's ``People`` (box, camera, evidence) of ``keypoints (P, K, 3)``."""
+    """The fitting module's ``People`` (box, camera, evidence) of ``keypoints (P, K, 3 or 4)``."""
     from hmrflow.fitting.people import People
 
     device = next(model.parameters()).device
@@ -158,7 +158,8 @@ def predict_people(
         image: The photo (a :class:`Photo`; an unseen one for keypoint files) or its
             ``(H, W, 3)`` uint8 pixels: its size sets the camera; image-conditioned models
             see a crop of it.
-        keypoints: ``(P, K, 3)`` px and confidence in the evidence order.
+        keypoints: ``(P, K, 3)`` px and confidence in the evidence order, or ``(P, K, 4)`` with
+            a detector's relative depth px (:meth:`~hmrflow.fitting.people.People.from_keypoints`).
         config: :class:`DemoConfig`.
         timings: Filled with the seconds spent predicting and fitting.
     """
