@@ -35,7 +35,7 @@ Example:
     >>> from hmrflow.data.keypoint_files import EVIDENCE_NAMES
     >>> data = real_multiview_set(EVIDENCE_NAMES)
     >>> data.evidence.shape[1:], data.joints_3d.shape[1:], data.info.pelvis
-    (torch.Size([23, 3]), torch.Size([12, 3]), (6, 7))
+    (torch.Size([23, 4]), torch.Size([12, 3]), (6, 7))
 """
 
 from __future__ import annotations
