@@ -90,7 +90,8 @@ def real_multiview_set(
 
     Returns:
         An :class:`EvaluationSet` (CPU float32, fingerprint filled in): evidence
-        ``(B, K_e, 4)`` (x, y, confidence and BlazePose's relative depth, NaN: none), joints ``(B, len(joints), 3)`` metres in each view's camera frame.
+        ``(B, K_e, 4)`` (x, y, confidence and BlazePose's relative depth, NaN: none), joints
+        ``(B, len(joints), 3)`` metres in each view's camera frame.
     """
     data = RealMultiview.load() if data is None else data
     examples = view_examples(data, joints)

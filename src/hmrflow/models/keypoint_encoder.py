@@ -6,8 +6,9 @@ keypoint with zero confidence (missing) has its coordinates zeroed, so the encod
 sees where a missing point was.
 
 Relative depth (optional, ``depth=True``): a fourth column per keypoint, the point's depth
-minus the hips' midpoint's, in the unit of x and y (box sides; positive is farther from the
-camera), as detectors such as BlazePose estimate it (its landmark ``z`` over the box side).
+minus the hips' midpoint's (the synthetic data's pelvis, a centimetre from it), in the unit
+of x and y (box sides; positive is farther from the camera), as detectors such as BlazePose
+estimate it (its landmark ``z`` over the box side).
 It is a hint, not a measurement: BlazePose's is about 2.2 times the true relative depth
 and its error about as large as the depths themselves (``benchmarks/keypoint_depth.py``).
 NaN (or a missing point) means no depth; the encoder sees the depth and a has-depth flag,
