@@ -244,6 +244,16 @@ def test_missing_labels_are_masked_as_prohmr_does(config):
     assert not torch.allclose(a.body_pose_mode, full.body_pose_mode)
 
 
+def test_batches_with_and_without_depth_stack_with_a_nan_depth_column(config):
+    data = SyntheticDataModule(config.data, BodyModel.from_name("anny_lowpoly"))
+    plain = TrainingBatch.from_synthetic(data.initialization_batch())[:4]
+    deep = replace(plain, evidence=torch.cat([plain.evidence, torch.randn(4, plain.evidence.shape[1], 1)], -1))
+    both = TrainingBatch.concatenate([plain, deep])
+    assert both.evidence.shape == (8, plain.evidence.shape[1], 4)
+    assert torch.equal(both.evidence[:4, :, :3], plain.evidence) and both.evidence[:4, :, 3].isnan().all()
+    assert torch.equal(both.evidence[4:], deep.evidence)
+
+
 def test_without_joint_labels_the_3d_loss_aligns_at_the_hips():
     pred = torch.randn(3, 1, 5, 3)
     target = torch.cat([torch.randn(3, 5, 3), torch.ones(3, 5, 1)], -1)

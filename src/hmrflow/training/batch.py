@@ -121,7 +121,8 @@ class TrainingBatch:
 
     @staticmethod
     def concatenate(batches: list[TrainingBatch]) -> TrainingBatch:
-        """Stack batches along B; betas are zero-padded to the widest; images are kept if all have them."""
+        """Stack batches along B; betas are zero-padded to the widest, keypoint evidence without
+        depth gets a NaN depth column beside evidence with one; images are kept if all have them."""
         if any(b.images is None for b in batches):
             batches = [replace(b, images=None) for b in batches]
         width = max(b.betas.shape[-1] for b in batches)
@@ -130,6 +131,9 @@ class TrainingBatch:
             parts = [getattr(b, f.name) for b in batches]
             if f.name == "betas":
                 parts = [torch.nn.functional.pad(p, (0, width - p.shape[-1])) for p in parts]
+            if f.name == "evidence" and len({p.shape[-1] for p in parts}) > 1 and all(p.dim() == 3 for p in parts):
+                columns = max(p.shape[-1] for p in parts)
+                parts = [torch.nn.functional.pad(p, (0, columns - p.shape[-1]), value=float("nan")) for p in parts]
             out[f.name] = None if parts[0] is None else torch.cat(parts)
         return TrainingBatch(**out)
 
