@@ -35,7 +35,8 @@ def test_the_file_is_small_and_named(data: RealMultiview) -> None:
 
 def test_documented_shapes(data: RealMultiview) -> None:
     shapes = {
-        "keypoints_2d": (P, F, V, K, 3), "keypoints_depth": (P, F, V, K), "detected": (P, F, V), "boxes": (P, F, V, 4), "crops": (P, F, V, 3),
+        "keypoints_2d": (P, F, V, K, 3), "keypoints_depth": (P, F, V, K), "detected": (P, F, V),
+        "boxes": (P, F, V, 4), "crops": (P, F, V, 3),
         "image_size": (V, 2), "focal_length": (V, 2), "principal_point": (V, 2), "rotation": (V, 3, 3),
         "translation": (V, 3), "distortion": (V, 5), "calibration_rotation": (V, 3, 3),
         "calibration_translation": (V, 3), "refined": (V,), "joints_3d": (P, F, K, 3), "joints_valid": (P, F, K),
