@@ -236,7 +236,7 @@ def _rest(rotmats: Tensor) -> Tensor:
 #: hmrflow (no pixels); :func:`real_set` makes them evaluation sets.
 REAL_SETS: dict[str, str] = {
     "real-multiview-v1": "real people (pose2sim demo, 2 people x 100 frames x 4 calibrated views), "
-    "detector keypoints, triangulated 3D; each view one example",
+    "detector keypoints (with its depth), triangulated 3D; each view one example",
 }
 
 
