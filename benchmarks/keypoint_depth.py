@@ -36,8 +36,9 @@ from hmrflow.data.keypoint_files import EVIDENCE_NAMES
 from hmrflow.data.pose_sources import load_cmu_demo
 from hmrflow.data.real_multiview import LIMB_JOINTS, RealMultiview
 from hmrflow.data.synthetic_images import SyntheticImageConfig, SyntheticImages
+from hmrflow.evaluation.real_sets import BOX_SCALE
+from hmrflow.geometry.boxes import keypoint_box
 
-BOX_SCALE = 1.2
 BONES = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 
 
@@ -72,9 +73,8 @@ def real() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     joints = data.camera_joints()  # (P, F, V, K, 3)
     hips = [EVIDENCE_NAMES.index("left_hip"), EVIDENCE_NAMES.index("right_hip")]
     centre = joints[..., hips, 2].mean(-1, keepdims=True)
-    points = np.where(data.keypoints_2d[..., 2:] > 0, data.keypoints_2d[..., :2], np.nan)
-    with np.errstate(all="ignore"):
-        box = BOX_SCALE * np.nanmax(np.nanmax(points, -2) - np.nanmin(points, -2), -1)[..., None]
+    keypoints = torch.from_numpy(data.keypoints_2d)
+    box = BOX_SCALE * keypoint_box(keypoints[..., :2], keypoints[..., 2] > 0)[1].numpy()[..., None]  # the evidence's
     true = (joints[..., 2] - centre) * data.focal_length[None, None, :, :1] / centre / box
     found = data.keypoints_depth / box
     seen = data.detected[..., None] & np.isfinite(true) & np.isfinite(found)
@@ -84,7 +84,7 @@ def real() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def report(true: np.ndarray, found: np.ndarray, seen: np.ndarray, title: str) -> None:
     """Print the table of the module docstring."""
-    print(f"\n{title}: {len(true)} detections")
+    print(f"\n{title}: {int(seen.any(-1).sum())} detections")
     print("keypoint        points  true std  corr  scale  error (true units)")
     scales, errors = [], []
     for name in LIMB_JOINTS:
