@@ -195,17 +195,6 @@ def evidence(landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     return out.reshape(*landmarks.shape[:-2], 23, 3)
 
 
-def evidence_depth(landmarks: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """BlazePose landmarks ``(..., 33, 5)`` and their evidence ``(..., 23, 3)`` -> ``(..., 23)``
-    relative depths px (:func:`~hmrflow.application.detector.blazepose_depth`), NaN: none."""
-    flat, points = landmarks.reshape(-1, 33, 5), keypoints.reshape(-1, 23, 3)
-    out = np.full((flat.shape[0], 23), np.nan)
-    for i, (row, found) in enumerate(zip(flat, points)):
-        if np.isfinite(row).all():
-            out[i] = blazepose_depth(row, found)
-    return out.reshape(*landmarks.shape[:-2], 23)
-
-
 def projections(cameras: list[CalibratedCamera]) -> torch.Tensor:
     """``(V, 3, 4)`` float64 projection matrices."""
     return torch.from_numpy(np.stack([c.projection for c in cameras]))
@@ -485,7 +474,7 @@ def build(detector: MediaPipeDetector, calibrated: list[CalibratedCamera], cache
         "calibration_translation": original["translation"],
         "refined": np.array([c.name in REFINED for c in cameras]),
         "keypoints_2d": keypoints.astype(np.float32),
-        "keypoints_depth": evidence_depth(landmarks, keypoints).astype(np.float32),
+        "keypoints_depth": blazepose_depth(landmarks, keypoints).astype(np.float32),
         "detected": np.isfinite(landmarks[..., 0, 0]),
         "boxes": boxes(landmarks, camera_arrays["image_size"]).astype(np.float32),
         "crops": windows.astype(np.int32),

@@ -169,10 +169,11 @@ def blazepose_to_evidence(
 
 
 def blazepose_depth(landmarks: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-    r"""BlazePose landmarks ``(33, >=3)`` (x px, y px, z, ...) -> ``(23,)`` each evidence
+    r"""BlazePose landmarks ``(..., 33, >=3)`` (x px, y px, z, ...) -> ``(..., 23)`` each evidence
     keypoint's relative depth, px: BlazePose's ``z`` (0 at the hips' midpoint, positive away
-    from the camera, in x's unit), NaN where ``evidence`` ``(23, 3)`` (:func:`blazepose_to_evidence`
-    of the same landmarks) has the point missing or BlazePose has no such point.
+    from the camera, in x's unit), NaN where ``evidence`` ``(..., 23, 3)`` (:func:`blazepose_to_evidence`
+    of the same landmarks) has the point missing, BlazePose has no such point or its ``z``
+    is not finite (rows of NaN: nobody).
 
     Example:
         >>> landmarks = np.zeros((33, 5)); landmarks[:, 2] = np.arange(33)
@@ -181,8 +182,8 @@ def blazepose_depth(landmarks: np.ndarray, evidence: np.ndarray) -> np.ndarray:
         [0.0, nan, 11.0, nan]
     """
     index = np.array(BLAZEPOSE_TO_COCO17 + BLAZEPOSE_TO_FEET)
-    depth = np.asarray(landmarks, dtype=np.float64)[np.maximum(index, 0), 2]
-    keep = (index >= 0) & (np.asarray(evidence)[:, 2] > 0) & np.isfinite(depth)
+    depth = np.asarray(landmarks, dtype=np.float64)[..., np.maximum(index, 0), 2]
+    keep = (index >= 0) & (np.asarray(evidence)[..., 2] > 0) & np.isfinite(depth)
     return np.where(keep, depth, np.nan)
 
 
