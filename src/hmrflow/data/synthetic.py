@@ -282,8 +282,9 @@ class SyntheticKeypoints:
         self.flip_order = flip_permutation(self.names)
         #: ``(K,)`` CPU: each keypoint's segment start (-1: none), for ``corruption.segment_noise``.
         self.segment_starts = torch.tensor(segment_parents(self.names), device="cpu")
-        #: ``(K,)`` CPU: each keypoint's parent in :data:`DEPTH_PARENTS` (-1: none).
-        self.depth_parents = torch.tensor(segment_parents(self.names, DEPTH_PARENTS), device="cpu")
+        #: ``(K, K)`` CPU: 1 where column j is row k's keypoint or one of its ancestors in
+        #: :data:`DEPTH_PARENTS` (the depth errors that add up at k).
+        self.depth_chains = _chains(segment_parents(self.names, DEPTH_PARENTS))
         self.swap_pairs = [(i, j) for i, j in enumerate(self.flip_order) if i < j]
         index = {name: k for k, name in enumerate(self.names)}
         #: Indices of the (left, right) hips and shoulders in the evidence (-1: absent).
@@ -437,13 +438,7 @@ class SyntheticKeypoints:
         B, K = relative.shape
         own = torch.randn(B, K, generator=generator, device=relative.device)
         own = own * _uniform(B, cfg.depth_noise, generator)[:, None]
-        parents = self.depth_parents.to(relative.device)
-        noise = own
-        for _ in range(K):  # add each parent's error, out along the tree (as deep as it is)
-            added = own + torch.where(parents >= 0, noise[:, parents.clamp_min(0)], torch.zeros_like(noise))
-            if torch.equal(added, noise):
-                break
-            noise = added
+        noise = own @ self.depth_chains.to(own).T  # each keypoint's own error plus its ancestors'
         scaled = (relative + noise) * _uniform(B, cfg.depth_scale, generator)[:, None]
         given = torch.rand(B, generator=generator, device=relative.device) < cfg.depth_probability
         return torch.where(given[:, None], scaled, torch.full_like(scaled, float("nan")))
@@ -518,6 +513,23 @@ class SyntheticKeypoints:
         occlude = torch.rand(B, generator=generator, device=device) < self.config.corruption.part_drop_probability
         choice = torch.randint(len(self.limbs), (B,), generator=generator, device=device)
         return occlude[:, None] & self.limb_members.to(device)[choice]
+
+
+def _chains(parents: list[int]) -> Tensor:
+    r"""``(K, K)`` float: row k has 1 at k and at every ancestor of k in the tree ``parents``
+    (``(K,)``, -1: a root).
+
+    Example:
+        >>> _chains([-1, 0, 1, -1]).tolist()
+        [[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    """
+    out = torch.eye(len(parents))
+    for k in range(len(parents)):
+        j = parents[k]
+        while j >= 0:
+            out[k, j] = 1.0
+            j = parents[j]
+    return out
 
 
 def _swap_order(pick: Tensor, swap: Tensor, K: int) -> Tensor:
