@@ -48,7 +48,7 @@ def keypoint_box(xy: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def normalize_keypoints(keypoints: Tensor, box_center: Tensor, box_size: Tensor) -> Tensor:
-    r"""Image keypoints ``(..., K, 2, 3 or 4)`` -> normalised box coordinates (confidence kept).
+    r"""Image keypoints ``(..., K, C)``, C = 2, 3 or 4 -> normalised box coordinates (confidence kept).
 
     ``(x - center) / size``: the box spans ``[-0.5, 0.5]``, ProHMR's crop normalisation.
     Points with zero confidence get coordinates 0. A fourth column, a relative depth px
