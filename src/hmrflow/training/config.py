@@ -144,7 +144,7 @@ class DataConfig:
             spread (the box cannot tell the camera-frame orientation, so the labels look
             noisy): the shipped v7 was trained so, as its samples cover real people's
             orientations better (calibration error 0.044 against 0.115 for box labels on
-            ``real-multiview-v1``; ``src/hmrflow/configs/keypoints.yaml``).
+            ``real-multiview-v1``; ``docs/keypoint_model_history.md``).
     """
 
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
